@@ -1,0 +1,3 @@
+from mailgui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""One error tree for the whole engine.
+
+The core raises these; the CLI turns each into one sentence and an exit code
+(``exit_code``), the GUI into a status line or dialog. Every message is a full
+sentence saying what happened and what to do, and never contains a password.
+Errors that come from a server carry its reply (``code``, ``enhanced``, ``reply``).
+"""
+
+from __future__ import annotations
+
+import os
+
+# sysexits.h, as fixed by DESIGN.md
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_UNAVAILABLE = 69
+EX_SOFTWARE = 70
+EX_TEMPFAIL = 75
+EX_NOPERM = 77
+EX_CONFIG = 78
+
+
+class MailguiError(Exception):
+    """Base of every error mailgui reports to a person."""
+
+    exit_code = EX_SOFTWARE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(MailguiError):
+    """The command was used wrongly (unknown id, missing option...)."""
+
+    exit_code = EX_USAGE
+
+
+class InputError(MailguiError, ValueError):
+    """Bad input data: an address, a header, an unreadable attachment."""
+
+    exit_code = EX_DATAERR
+
+
+class ConfigError(MailguiError):
+    """The profile or an account is not usable as configured."""
+
+    exit_code = EX_CONFIG
+
+
+class KeyringUnavailableError(ConfigError):
+    """No usable password store; the password was not written anywhere."""
+
+
+class DeliveryError(MailguiError):
+    """Something went wrong talking to a server.
+
+    ``code`` and ``enhanced`` are the reply's basic and RFC 3463 codes when the
+    server answered; ``reply`` is the server's text (already decoded).
+    """
+
+    exit_code = EX_TEMPFAIL
+    permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        enhanced: str | None = None,
+        reply: str | None = None,
+        connection_lost: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.enhanced = enhanced
+        self.reply = reply
+        # The session cannot be used for another message after this error.
+        self.connection_lost = connection_lost
+
+    @property
+    def server_words(self) -> str | None:
+        """The reply as the server said it, e.g. ``550 5.1.1 No such user``."""
+        if self.code is None:
+            return None
+        parts = [str(self.code)]
+        if self.enhanced:
+            parts.append(self.enhanced)
+        if self.reply:
+            parts.append(self.reply)
+        return " ".join(parts)
+
+
+class TransientError(DeliveryError, ConnectionError):
+    """Try again later: 4xx replies, timeouts, refused connections, DNS failures."""
+
+    exit_code = EX_TEMPFAIL
+
+
+class ServerTimeoutError(TransientError, TimeoutError):
+    """The server did not answer within the timeout."""
+
+
+class PermanentError(DeliveryError):
+    """The server refused this message for good (5xx)."""
+
+    exit_code = EX_UNAVAILABLE
+    permanent = True
+
+
+class AuthError(DeliveryError):
+    """The server refused the user name or password."""
+
+    exit_code = EX_NOPERM
+
+
+class SecurityError(DeliveryError):
+    """TLS could not be set up as the account demands; nothing was sent."""
+
+    exit_code = EX_CONFIG
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short human text for a socket-level error, without Python's decoration."""
+    if exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""The Qt face of mailgui. Imports core; core never imports this package."""
