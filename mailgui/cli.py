@@ -1,2 +1,676 @@
-def main(argv=None):
-    raise SystemExit("not yet")
+"""The command line: the second face of the core engine (DESIGN.md, "Command line contract").
+
+It never imports Qt. Every failure becomes one sentence on stderr and a sysexits
+code, decided by the error's class (``MailguiError.exit_code``), in ``main`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from mailgui import __version__
+from mailgui.core.errors import (
+    EX_OK,
+    EX_SOFTWARE,
+    EX_USAGE,
+    InputError,
+    MailguiError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from mailgui.core.accounts import Account, AccountStore
+    from mailgui.core.delivery import FlushReport
+    from mailgui.core.outbox import MessageRow, Outbox
+    from mailgui.core.paths import Profile
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage with exit code 64 (EX_USAGE), not 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"mailgui: {message[0].upper()}{message[1:]}; see --help.", file=sys.stderr)
+        raise SystemExit(EX_USAGE)
+
+
+# --- the profile, opened on demand -----------------------------------------------------
+
+
+def _profile() -> Profile:
+    from mailgui.core import log
+    from mailgui.core.paths import Profile
+
+    profile = Profile.from_env()
+    profile.ensure()
+    log.setup(profile)
+    return profile
+
+
+def _store() -> AccountStore:
+    from mailgui.core.accounts import AccountStore
+
+    return AccountStore(_profile().accounts_file)
+
+
+def _outbox() -> Outbox:
+    from mailgui.core.outbox import Outbox
+
+    return Outbox(_profile().outbox_file)
+
+
+def _print_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _local(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def _account_json(acct: Account, default: str | None, with_password: bool = True) -> dict[str, Any]:
+    from mailgui.core import passwords
+
+    doc = acct.to_dict()
+    doc["default"] = acct.name == default
+    has: bool | None = None
+    if with_password and acct.username:
+        try:
+            has = passwords.load(acct.name) is not None
+        except MailguiError:
+            has = None
+    doc["has_password"] = has if acct.username else False
+    return doc
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    from mailgui.core import passwords
+    from mailgui.core.accounts import DEFAULT_PORTS, Account
+    from mailgui.core.addresses import check_text, parse_mailbox
+
+    mailbox = parse_mailbox(args.email, what="account address")
+    if mailbox.name:
+        raise InputError(
+            f"Give only the address to --email (not {args.email!r}); "
+            "put the name in --display-name."
+        )
+    display_name = check_text("display name", args.display_name or "")
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InputError("No password was given on standard input; pipe it in, one line.")
+    username = args.username or (mailbox.addr if password is not None else "")
+    if args.direct:
+        if args.host or username:
+            raise UsageError("--direct takes no --host, --username or password; leave them out.")
+        acct = Account(name=args.name, email=mailbox.addr, display_name=display_name, direct=True)
+    else:
+        if not args.host:
+            raise UsageError("Give the SMTP server with --host (or use --direct).")
+        security = args.security
+        acct = Account(
+            name=args.name,
+            email=mailbox.addr,
+            host=check_text("host", args.host),
+            port=args.port or DEFAULT_PORTS[security],
+            security=security,
+            username=check_text("user name", username),
+            display_name=display_name,
+            ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else "",
+        )
+    if args.timeout is not None:
+        acct = replace(acct, timeout=args.timeout)
+    if args.data_timeout is not None:
+        acct = replace(acct, data_timeout=args.data_timeout)
+    acct.validate()
+    store = _store()
+    existed = any(a.name == acct.name for a in store.all())
+    if password is not None:
+        passwords.store(acct.name, password)  # first: no keyring, no account
+        if passwords.is_plaintext():
+            _say(
+                "Warning: the password is kept unencrypted by the keyrings.alt plaintext "
+                "backend; use a desktop keyring to protect it."
+            )
+    store.save(acct, make_default=args.default)
+    is_default = store.default_name() == acct.name
+    verb = "Updated" if existed else "Added"
+    where = "direct delivery" if acct.direct else f"{acct.server}, {acct.security}"
+    print(f"{verb} account {acct.name!r} ({where}){', the default' if is_default else ''}.")
+    return EX_OK
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    store = _store()
+    accounts = store.all()
+    default = store.default_name()
+    if args.json:
+        _print_json([_account_json(a, default, with_password=False) for a in accounts])
+        return EX_OK
+    if not accounts:
+        print("No accounts yet; add one with 'mailgui account add'.")
+    for a in accounts:
+        mark = "*" if a.name == default else " "
+        where = "direct" if a.direct else f"{a.server} {a.security}"
+        print(f"{mark} {a.name:<16} {a.email:<32} {where}")
+    return EX_OK
+
+
+def cmd_account_show(args: argparse.Namespace) -> int:
+    store = _store()
+    acct = store.get(args.name)
+    doc = _account_json(acct, store.default_name())
+    if args.json:
+        _print_json(doc)
+        return EX_OK
+    for key in (
+        "name",
+        "email",
+        "display_name",
+        "host",
+        "port",
+        "security",
+        "username",
+        "ca_file",
+        "direct",
+        "default",
+        "has_password",
+        "timeout",
+        "data_timeout",
+    ):
+        print(f"{key + ':':<14} {doc[key]}")
+    print(f"{'retry:':<14} {doc['retry']}")
+    print(f"{'limits:':<14} {doc['limits']}")
+    return EX_OK
+
+
+def cmd_account_remove(args: argparse.Namespace) -> int:
+    from mailgui.core import passwords
+
+    store = _store()
+    store.remove(args.name)
+    passwords.forget(args.name)
+    with _outbox() as outbox:
+        waiting = [m for m in outbox.list(account=args.name) if m.state != "sent"]
+    print(f"Removed account {args.name!r}.")
+    if waiting:
+        _say(
+            f"{len(waiting)} message(s) of this account stay in the outbox; add the account "
+            "again to send them, or delete them."
+        )
+    return EX_OK
+
+
+def cmd_account_test(args: argparse.Namespace) -> int:
+    from mailgui.core import passwords
+    from mailgui.core.transport import Session
+
+    acct = _store().get(args.name)
+    if acct.direct:
+        print(f"Account {acct.name!r} delivers directly; there is no server to test.")
+        return EX_OK
+    password = passwords.load(acct.name) if acct.username else None
+    with Session(acct, password) as session:
+        info = session.open()
+    print(f"Connected to {acct.server}.")
+    if info.tls_version:
+        print(f"Encrypted with {info.tls_version} ({info.cipher}); certificate verified.")
+        print(f"Certificate: {info.cert_subject} (issued by {info.cert_issuer})")
+    else:
+        print("Not encrypted (security: none).")
+    if info.authenticated_as:
+        print(f"Logged in as {info.authenticated_as}.")
+    if info.size_limit:
+        print(f"The server accepts messages up to {info.size_limit / 1_000_000:.1f} MB.")
+    print("The account works.")
+    return EX_OK
+
+
+# --- composing and queueing -----------------------------------------------------------
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"Cannot read the {what} {path!r} ({reason}); check the path.") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"The {what} {path!r} is not UTF-8 text; convert it to UTF-8.") from None
+
+
+def _parse_at(text: str) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--at {text!r} is not an ISO-8601 time; write it like 2026-12-01T09:30 or "
+            "2026-12-01T09:30+01:00."
+        ) from None
+    return when.astimezone().timestamp()  # naive = local time
+
+
+def _account_mailbox(acct: Account) -> Any:
+    from mailgui.core.addresses import Mailbox
+
+    return Mailbox(acct.display_name, acct.email)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from mailgui.core.addresses import parse_recipients
+    from mailgui.core.message import Draft, build
+
+    if args.body is None and args.body_file is None and args.html_file is None:
+        raise UsageError("Give the message text with --body, --body-file or --html-file.")
+    if args.body is not None and args.body_file is not None:
+        raise UsageError("Give the text either with --body or with --body-file, not both.")
+    store = _store()
+    acct = store.get(args.account) if args.account else store.default()
+    text = args.body if args.body is not None else None
+    if args.body_file is not None:
+        text = _read_text(args.body_file, "body file")
+    html = _read_text(args.html_file, "HTML file") if args.html_file else None
+    send_at = _parse_at(args.at) if args.at else None
+    draft = Draft(
+        sender=_account_mailbox(acct),
+        to=parse_recipients(args.to or [], what="To address"),
+        cc=parse_recipients(args.cc or [], what="Cc address"),
+        bcc=parse_recipients(args.bcc or [], what="Bcc address"),
+        subject=args.subject,
+        text=text,
+        html=html,
+        attachments=[Path(p) for p in args.attach or []],
+    )
+    out = build(draft)
+    with _outbox() as outbox:
+        msg_id = outbox.add(acct.name, out, send_at=send_at)
+        if args.queue_only or send_at is not None:
+            row = outbox.get(msg_id)
+            if args.json:
+                _print_json(row.as_json())
+            elif row.state == "scheduled":
+                print(f"Scheduled message {msg_id} for {_local(row.send_at)}.")
+            else:
+                print(f"Queued message {msg_id}.")
+            return EX_OK
+        return _attempt(outbox, [msg_id], args.json, single=True)
+
+
+def _attempt(
+    outbox: Outbox,
+    ids: Sequence[int] | None,
+    as_json: bool,
+    *,
+    single: bool = False,
+    account: str | None = None,
+) -> int:
+    """Try the given (or all due) messages once now and report like `send`."""
+    from mailgui.core.delivery import Delivery
+
+    report = Delivery(outbox, _store()).flush(include_deferred=True, ids=ids, account=account)
+    rows = [outbox.get(i) for i in (ids if single and ids else report.ids)]
+    if as_json:
+        _print_json(rows[0].as_json() if single else [r.as_json() for r in rows])
+    else:
+        _print_outcomes(rows, report)
+    return report.exit_code()
+
+
+def _print_outcomes(rows: list[MessageRow], report: FlushReport) -> None:
+    if not rows:
+        print("Nothing to send.")
+        return
+    errors = {o.id: o.error for o in report.outcomes}
+    for row in rows:
+        if row.state == "sent":
+            print(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
+            for addr, reply in row.recipient_errors.items():
+                _say(f"The server refused {addr} ({reply}); the others got the message.")
+        elif row.state == "failed":
+            _say(f"Message {row.id} failed: {errors.get(row.id) or row.last_error}")
+        else:
+            _say(f"Message {row.id} is still in the outbox: {errors.get(row.id) or row.last_error}")
+            if row.next_attempt_at:
+                print(f"Message {row.id} will be tried again at {_local(row.next_attempt_at)}.")
+
+
+# --- sendmail -------------------------------------------------------------------------
+
+
+def _parse_sendmail_args(argv: list[str]) -> argparse.Namespace:
+    """sendmail's own syntax: -t, -i, -oi, -f FROM / -fFROM, -F NAME, -oX, -BX, ..."""
+    ns = argparse.Namespace(
+        extract=False, sender=None, account=None, wait=False, recipients=[], full_name=None
+    )
+    it = iter(argv)
+    for arg in it:
+        if arg == "--":
+            ns.recipients.extend(it)
+            break
+        if arg in ("--wait",):
+            ns.wait = True
+        elif arg == "--account" or arg.startswith("--account="):
+            ns.account = arg.partition("=")[2] if "=" in arg else next(it, None)
+            if not ns.account:
+                raise UsageError("--account needs an account name.")
+        elif arg == "-t":
+            ns.extract = True
+        elif arg in ("-f", "-r", "-F"):
+            value = next(it, None)
+            if value is None:
+                raise UsageError(f"{arg} needs a value.")
+            if arg == "-F":
+                ns.full_name = value
+            else:
+                ns.sender = value
+        elif arg[:2] in ("-f", "-r") and len(arg) > 2:
+            ns.sender = arg[2:]
+        elif arg.startswith("-F") and len(arg) > 2:
+            ns.full_name = arg[2:]
+        elif arg in ("-i", "-oi", "-v", "-m") or arg[:2] in ("-o", "-B", "-N", "-R", "-V", "-X"):
+            continue  # accepted for compatibility; mailgui never ends input at a "." line
+        elif arg.startswith("-"):
+            raise UsageError(f"The sendmail option {arg!r} is not supported; see 'mailgui --help'.")
+        else:
+            ns.recipients.append(arg)
+    return ns
+
+
+def cmd_sendmail(argv: list[str]) -> int:
+    from mailgui.core.addresses import parse_mailbox, parse_recipients
+    from mailgui.core.message import header_sender, prepare_submitted, read_submitted
+
+    args = _parse_sendmail_args(argv)
+    raw = sys.stdin.buffer.read()
+    msg = read_submitted(raw)
+    store = _store()
+    from_header = header_sender(msg)
+    acct = None
+    if args.account:
+        acct = store.get(args.account)
+    elif from_header is not None:
+        acct = store.find_by_email(from_header.addr)
+    if acct is None:
+        acct = store.default()
+    sender = _account_mailbox(acct)
+    if args.full_name:
+        sender = replace(sender, name=args.full_name)
+    envelope_from = parse_mailbox(args.sender, what="sender").addr if args.sender else None
+    out = prepare_submitted(
+        msg,
+        sender=sender,
+        recipients=parse_recipients(args.recipients, what="recipient"),
+        extract_recipients=args.extract,
+        envelope_from=envelope_from,
+    )
+    with _outbox() as outbox:
+        msg_id = outbox.add(acct.name, out)
+        if args.wait:
+            return _attempt(outbox, [msg_id], False, single=True)
+        from mailgui.core.delivery import Delivery
+
+        try:  # queued is done; one quiet try now, the outcome is in the outbox and the log
+            Delivery(outbox, store).flush(include_deferred=True, ids=[msg_id])
+        except MailguiError:
+            pass
+    return EX_OK
+
+
+# --- the outbox -----------------------------------------------------------------------
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    with _outbox() as outbox:
+        outbox.recover_stale()
+        outbox.promote_due()
+        rows = outbox.list(state=args.state)
+    if args.json:
+        _print_json([r.as_json() for r in rows])
+        return EX_OK
+    if not rows:
+        print("The outbox is empty." if args.state is None else f"No {args.state} messages.")
+        return EX_OK
+    print(f"{'ID':>5}  {'STATE':<9} {'ACCOUNT':<12} {'TO':<28} {'SUBJECT':<28} TRIES  WHEN")
+    for r in rows:
+        when = _local(r.sent_at if r.state == "sent" else r.next_attempt_at or r.send_at)
+        to = ", ".join(r.to + r.cc + r.bcc)
+        print(
+            f"{r.id:>5}  {r.state:<9} {r.account[:12]:<12} {to[:28]:<28} "
+            f"{r.subject[:28]:<28} {r.attempts:>5}  {when}"
+        )
+        if r.last_error and r.state != "sent":
+            print(f"{'':>7}{r.last_error}")
+    return EX_OK
+
+
+def cmd_outbox_show(args: argparse.Namespace) -> int:
+    with _outbox() as outbox:
+        row = outbox.get(args.id)
+        events = outbox.events(args.id)
+        head = outbox.body(args.id).split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    if args.json:
+        doc = row.as_json()
+        doc["pending"] = row.pending
+        doc["events"] = [
+            {
+                "at": datetime.fromtimestamp(e.at).astimezone().isoformat(timespec="seconds"),
+                "kind": e.kind,
+                "text": e.text,
+            }
+            for e in events
+        ]
+        doc["headers"] = head
+        _print_json(doc)
+        return EX_OK
+    doc = row.as_json()
+    for key in (
+        "id",
+        "state",
+        "account",
+        "subject",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "message_id",
+        "attempts",
+        "last_error",
+    ):
+        value = doc[key]
+        print(f"{key + ':':<12} {', '.join(value) if isinstance(value, list) else value}")
+    print(f"{'created:':<12} {_local(row.created_at)}")
+    if row.send_at:
+        print(f"{'send at:':<12} {_local(row.send_at)}")
+    if row.next_attempt_at:
+        print(f"{'next try:':<12} {_local(row.next_attempt_at)}")
+    if row.sent_at:
+        print(f"{'sent:':<12} {_local(row.sent_at)}")
+    for addr, reply in row.recipient_errors.items():
+        print(f"{'refused:':<12} {addr}: {reply}")
+    print("\nHistory:")
+    for e in events:
+        print(f"  {_local(e.at)}  {e.kind:<10} {e.text}")
+    print("\nHeaders:\n" + head)
+    return EX_OK
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    if args.all == (args.id is not None):
+        raise UsageError("Give either a message id or --all to 'outbox retry'.")
+    with _outbox() as outbox:
+        if args.all:
+            ids = outbox.retry_all()
+            ids += [r.id for r in outbox.list(state="queued") if r.id not in ids]
+        else:
+            ids = [outbox.retry(args.id).id]
+        return _attempt(outbox, ids, args.json, single=not args.all)
+
+
+def cmd_outbox_delete(args: argparse.Namespace) -> int:
+    with _outbox() as outbox:
+        outbox.delete(args.id)
+    print(f"Deleted message {args.id}.")
+    return EX_OK
+
+
+def cmd_outbox_flush(args: argparse.Namespace) -> int:
+    if args.account:
+        _store().get(args.account)
+    with _outbox() as outbox:
+        return _attempt(outbox, None, args.json, account=args.account)
+
+
+# --- the GUI --------------------------------------------------------------------------
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from mailgui.ui.app import run  # type: ignore[import-not-found]
+    except ImportError:
+        raise UsageError(
+            "The desktop window is not part of this version yet; use the commands listed "
+            "by 'mailgui --help'."
+        ) from None
+    return int(run(demo=args.demo))
+
+
+# --- wiring ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mailgui", description="Compose and send mail through a durable outbox.")
+    p.add_argument("--version", action="version", version=f"mailgui {__version__}")
+    p.add_argument("--demo", action="store_true", help="open the GUI on an embedded demo server")
+    p.set_defaults(func=cmd_gui)
+    sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    acc = sub.add_parser("account", help="add, list, show, remove or test SMTP accounts")
+    asub = acc.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
+    a = asub.add_parser("add", help="add (or update) an account")
+    a.add_argument("name")
+    a.add_argument("--email", required=True, help="the address messages are sent from")
+    a.add_argument("--host", help="the SMTP submission server")
+    a.add_argument("--port", type=int, help="default: 587 for starttls, 465 for tls, 25 for none")
+    a.add_argument("--security", choices=("starttls", "tls", "none"), default="starttls")
+    a.add_argument("--username", help="login name (default: the address, when a password is given)")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a.add_argument("--display-name", help="the name shown in From")
+    a.add_argument("--ca-file", help="trust this CA certificate (PEM) instead of the system's")
+    a.add_argument("--default", action="store_true", help="make this the default account")
+    a.add_argument("--direct", action="store_true", help="deliver straight to recipients' MX")
+    a.add_argument("--timeout", type=float, help="seconds to wait for the server (default 30)")
+    a.add_argument(
+        "--data-timeout",
+        type=float,
+        help="seconds to wait for the reply to a whole message (default 300)",
+    )
+    a.set_defaults(func=cmd_account_add)
+    a = asub.add_parser("list", help="list accounts")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_account_list)
+    a = asub.add_parser("show", help="show one account")
+    a.add_argument("name")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_account_show)
+    a = asub.add_parser("remove", help="remove an account and its stored password")
+    a.add_argument("name")
+    a.set_defaults(func=cmd_account_remove)
+    a = asub.add_parser("test", help="connect, encrypt and log in, without sending")
+    a.add_argument("name")
+    a.set_defaults(func=cmd_account_test)
+
+    s = sub.add_parser("send", help="queue a message and try to send it now")
+    s.add_argument("--account", help="default: the default account")
+    s.add_argument("--to", nargs="+", action="extend", default=[], metavar="ADDR")
+    s.add_argument("--cc", nargs="+", action="extend", default=[], metavar="ADDR")
+    s.add_argument("--bcc", nargs="+", action="extend", default=[], metavar="ADDR")
+    s.add_argument("--subject", required=True)
+    s.add_argument("--body")
+    s.add_argument("--body-file", metavar="F", help="UTF-8 text file ('-' for stdin)")
+    s.add_argument("--html-file", metavar="F", help="HTML body; a plain-text part is made from it")
+    s.add_argument("--attach", nargs="+", action="extend", metavar="F")
+    s.add_argument("--at", metavar="ISO-8601", help="send later (no zone = local time)")
+    s.add_argument("--queue-only", action="store_true", help="queue without trying now")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_send)
+
+    sm = sub.add_parser(
+        "sendmail", help="read a message on stdin, like sendmail", add_help=False, prefix_chars="\0"
+    )
+    sm.add_argument("rest", nargs=argparse.REMAINDER)
+    sm.set_defaults(func=lambda ns: cmd_sendmail(ns.rest))
+
+    ob = sub.add_parser("outbox", help="list, show, retry, delete or flush queued messages")
+    osub = ob.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
+    o = osub.add_parser("list", help="list messages")
+    o.add_argument(
+        "--state", choices=("scheduled", "queued", "sending", "sent", "deferred", "failed")
+    )
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_outbox_list)
+    o = osub.add_parser("show", help="show one message, its history and headers")
+    o.add_argument("id", type=int)
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_outbox_show)
+    o = osub.add_parser("retry", help="clear back-off and try now")
+    o.add_argument("id", type=int, nargs="?")
+    o.add_argument("--all", action="store_true")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_outbox_retry)
+    o = osub.add_parser("delete", help="delete a message")
+    o.add_argument("id", type=int)
+    o.set_defaults(func=cmd_outbox_delete)
+    o = osub.add_parser("flush", help="try every queued and deferred message now")
+    o.add_argument("--account")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_outbox_flush)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list[:1] == ["sendmail"]:
+            return cmd_sendmail(args_list[1:])
+        args = build_parser().parse_args(args_list)
+        return int(args.func(args))
+    except MailguiError as exc:
+        _say(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("Interrupted; queued messages stay in the outbox.")
+        return 130
+    except BrokenPipeError:
+        return EX_OK
+    except Exception as exc:  # a bug: say so plainly, keep the details in the log
+        import logging
+
+        logging.getLogger("mailgui").exception("unexpected error")
+        _say(
+            f"mailgui hit an internal error ({type(exc).__name__}: {exc}); the outbox is "
+            "unchanged. Please report this with the log file of your profile."
+        )
+        return EX_SOFTWARE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

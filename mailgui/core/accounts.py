@@ -1,0 +1,215 @@
+"""Named SMTP accounts, declared once and stored as TOML in the profile.
+
+Passwords are not here: they live in the keyring (see ``passwords``). The file
+carries a ``version`` so later releases can migrate it step by step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from mailgui.core.errors import ConfigError
+
+FILE_VERSION = 1
+SECURITIES = ("starttls", "tls", "none")
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+_NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Back-off between tries and when to give up (RFC 5321 §4.5.4.1), in seconds."""
+
+    first_delay: float = 60.0
+    max_delay: float = 30 * 60.0
+    give_up_after: float = 5 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Messages allowed per window, as providers impose them; 0 means no limit."""
+
+    per_minute: int = 0
+    per_hour: int = 0
+    per_day: int = 0
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    email: str
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    display_name: str = ""
+    ca_file: str = ""
+    direct: bool = False
+    timeout: float = 30.0  # connect, greeting and every command
+    data_timeout: float = 300.0  # the reply to the final dot (RFC 5321 suggests 10 min)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: RateLimits = field(default_factory=RateLimits)
+
+    def validate(self) -> Account:
+        """Raise ConfigError for settings that can never work or would be unsafe."""
+        if not _NAME_RE.match(self.name):
+            raise ConfigError(
+                f"The account name {self.name!r} is not usable; use letters, digits, "
+                "spaces, dots, dashes or underscores (at most 64)."
+            )
+        if self.security not in SECURITIES:
+            raise ConfigError(
+                f"The security setting {self.security!r} of account {self.name!r} is unknown; "
+                "use starttls, tls or none."
+            )
+        if not self.direct and not self.host:
+            raise ConfigError(
+                f"Account {self.name!r} has no server; give one with --host (or use --direct)."
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"The port {self.port} of account {self.name!r} is not valid.")
+        if self.security == "none" and self.username:
+            raise ConfigError(
+                f"Account {self.name!r} has a user name but no encryption, and a password is "
+                "never sent unencrypted; use --security starttls or tls."
+            )
+        if self.ca_file and not Path(self.ca_file).is_file():
+            raise ConfigError(
+                f"The CA file {self.ca_file!r} of account {self.name!r} does not exist; "
+                "give the path of a PEM certificate."
+            )
+        if self.timeout <= 0 or self.data_timeout <= 0:
+            raise ConfigError(f"The timeouts of account {self.name!r} must be positive.")
+        return self
+
+    @property
+    def server(self) -> str:
+        return f"{self.host}:{self.port}" if self.host else "direct delivery"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _from_dict(name: str, raw: dict[str, Any]) -> Account:
+    known = {f.name for f in fields(Account)} - {"name", "retry", "limits"}
+    try:
+        values = {k: v for k, v in raw.items() if k in known}
+        retry = RetryPolicy(**raw.get("retry", {}))
+        limits = RateLimits(**raw.get("limits", {}))
+        account = Account(name=name, retry=retry, limits=limits, **values)
+    except TypeError as exc:
+        raise ConfigError(
+            f"Account {name!r} in the accounts file has an unknown setting ({exc}); "
+            "fix the file or add the account again."
+        ) from None
+    return account.validate()
+
+
+class AccountStore:
+    """Reads and writes ``accounts.toml``. Each call re-reads, so a CLI and the
+    GUI editing the same profile see each other's changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            with self.path.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            return {"version": FILE_VERSION, "accounts": {}}
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise ConfigError(
+                f"The accounts file {self.path} cannot be read ({exc}); fix or remove it."
+            ) from None
+        version = data.get("version", FILE_VERSION)
+        if not isinstance(version, int) or version > FILE_VERSION:
+            raise ConfigError(
+                f"The accounts file {self.path} was written by a newer mailgui; upgrade mailgui."
+            )
+        data.setdefault("accounts", {})
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data["version"] = FILE_VERSION
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".accounts-", suffix=".toml")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                tomli_w.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def all(self) -> list[Account]:
+        data = self._read()
+        return [_from_dict(name, raw) for name, raw in data["accounts"].items()]
+
+    def default_name(self) -> str | None:
+        data = self._read()
+        name = data.get("default")
+        if name in data["accounts"]:
+            return str(name)
+        return next(iter(data["accounts"]), None)
+
+    def get(self, name: str) -> Account:
+        data = self._read()
+        raw = data["accounts"].get(name)
+        if raw is None:
+            known = ", ".join(sorted(data["accounts"])) or "none yet"
+            raise ConfigError(
+                f"There is no account named {name!r} (accounts: {known}); "
+                "add it with 'mailgui account add'."
+            )
+        return _from_dict(name, raw)
+
+    def default(self) -> Account:
+        name = self.default_name()
+        if name is None:
+            raise ConfigError("No account is set up yet; add one with 'mailgui account add'.")
+        return self.get(name)
+
+    def find_by_email(self, email: str) -> Account | None:
+        for account in self.all():
+            if account.email.lower() == email.lower():
+                return account
+        return None
+
+    def save(self, account: Account, *, make_default: bool = False) -> None:
+        account.validate()
+        data = self._read()
+        raw = account.to_dict()
+        del raw["name"]
+        data["accounts"][account.name] = raw
+        if make_default or data.get("default") not in data["accounts"]:
+            data["default"] = account.name
+        self._write(data)
+
+    def remove(self, name: str) -> None:
+        data = self._read()
+        if name not in data["accounts"]:
+            self.get(name)  # raises the standard "no account" error
+        del data["accounts"][name]
+        if data.get("default") == name:
+            data.pop("default")
+            if data["accounts"]:
+                data["default"] = next(iter(data["accounts"]))
+        self._write(data)
+
+
+def with_defaults(account: Account) -> Account:
+    """Fill the port from the security when the caller gave none (0)."""
+    if account.port == 0:
+        return replace(account, port=DEFAULT_PORTS[account.security])
+    return account

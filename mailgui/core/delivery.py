@@ -1,0 +1,333 @@
+"""Delivery: take due messages from the outbox, send them, record what happened.
+
+Messages are grouped per account and one connection serves all of an account's
+messages. Each outcome is recorded in the outbox before the next message starts,
+so a crash loses at most the knowledge of the single message in flight. One bad
+message never blocks the others: a refusal only affects its own message; a lost
+connection is opened again for the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mailgui.core import passwords
+from mailgui.core.accounts import Account, AccountStore
+from mailgui.core.errors import (
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_NOPERM,
+    EX_OK,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    ConfigError,
+    DeliveryError,
+    MailguiError,
+    PermanentError,
+    TransientError,
+)
+from mailgui.core.outbox import MessageRow, Outbox, new_claimer
+from mailgui.core.retry import describe_limit, gives_up, next_delay, rate_wait
+from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
+
+log = logging.getLogger("mailgui.delivery")
+
+HEARTBEAT = 30.0  # seconds between claim renewals during a long transfer
+# Most severe first: what a person must fix before what merely needs time.
+_EXIT_PRIORITY = (EX_CONFIG, EX_NOPERM, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL)
+
+
+class SMTPSession(Protocol):
+    def open(self) -> SessionInfo: ...
+    def send(
+        self,
+        envelope_from: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        smtputf8: bool = ...,
+        progress: Progress | None = ...,
+    ) -> SendResult: ...
+    @property
+    def is_open(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+SessionFactory = Callable[[Account, "str | None"], SMTPSession]
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class Outcome:
+    """What one attempt did to one message."""
+
+    id: int
+    state: str  # sent | deferred | failed
+    error: MailguiError | None = None
+    recipient_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FlushReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [o.id for o in self.outcomes]
+
+    def exit_code(self) -> int:
+        codes = {o.error.exit_code for o in self.outcomes if o.error and o.state != "sent"}
+        return next((c for c in _EXIT_PRIORITY if c in codes), max(codes, default=EX_OK))
+
+    def first_error(self) -> MailguiError | None:
+        code = self.exit_code()
+        return next((o.error for o in self.outcomes if o.error and o.error.exit_code == code), None)
+
+
+def _direct_not_ready(account: Account) -> ConfigError:
+    return ConfigError(
+        f"Account {account.name!r} delivers directly to recipients' servers, which this "
+        "version cannot do yet; add a relay account with --host and send through it."
+    )
+
+
+class Delivery:
+    """Sends what is due. Everything that talks to the world is injected."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        accounts: AccountStore,
+        *,
+        session_factory: SessionFactory = Session,
+        password_lookup: Callable[[str], str | None] = passwords.load,
+        clock: Callable[[], float] = time.time,
+        listener: Listener | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.accounts = accounts
+        self.session_factory = session_factory
+        self.password_lookup = password_lookup
+        self.clock = clock
+        self.listener = listener
+        self.claimer = new_claimer()
+
+    def _emit(self, kind: str, **data: Any) -> None:
+        if self.listener is not None:
+            self.listener(kind, data)
+
+    def flush(
+        self,
+        *,
+        account: str | None = None,
+        include_deferred: bool = False,
+        ids: Sequence[int] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> FlushReport:
+        """Try every due message once (``include_deferred``: ignore back-off too)."""
+        report = FlushReport()
+        started = self.clock()
+        self.outbox.recover_stale()
+        self.outbox.promote_due()
+        names = self.outbox.due_accounts(include_deferred=include_deferred, ids=ids, since=started)
+        for name in names:
+            if account is not None and name != account:
+                continue
+            if should_stop():
+                break
+            self._flush_account(name, report, include_deferred, ids, started, should_stop)
+        return report
+
+    def _flush_account(
+        self,
+        name: str,
+        report: FlushReport,
+        include_deferred: bool,
+        ids: Sequence[int] | None,
+        started: float,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        acct: Account | None = None
+        blocked: MailguiError | None = None  # an error that stops every message of this account
+        try:
+            acct = self.accounts.get(name)
+            if acct.direct:
+                blocked = _direct_not_ready(acct)
+        except ConfigError as exc:
+            blocked = exc
+        session: SMTPSession | None = None
+        try:
+            while not should_stop():
+                if (
+                    acct is not None
+                    and blocked is None
+                    and self._hold_if_limited(acct, report, include_deferred, ids, started)
+                ):
+                    break
+                row = self.outbox.claim_next(
+                    self.claimer, name, include_deferred=include_deferred, ids=ids, since=started
+                )
+                if row is None:
+                    break
+                if (
+                    blocked is None
+                    and acct is not None
+                    and (session is None or not session.is_open)
+                ):
+                    try:
+                        session = self._connect(acct)
+                    except MailguiError as exc:
+                        blocked, session = exc, None
+                if blocked is not None or session is None or acct is None:
+                    assert blocked is not None
+                    report.outcomes.append(self._give_back(row, blocked, acct))
+                    continue
+                report.outcomes.append(self._send_one(session, acct, row))
+        finally:
+            if session is not None:
+                session.close()
+
+    def _connect(self, acct: Account) -> SMTPSession:
+        password = self.password_lookup(acct.name) if acct.username else None
+        self._emit("connecting", account=acct.name, server=acct.server)
+        session = self.session_factory(acct, password)
+        info = session.open()
+        log.info("connected to %s (%s)", acct.server, info.tls_version or "no TLS")
+        self._emit("connected", account=acct.name, server=acct.server, tls=info.tls_version)
+        return session
+
+    def _hold_if_limited(
+        self,
+        acct: Account,
+        report: FlushReport,
+        include_deferred: bool,
+        ids: Sequence[int] | None,
+        started: float,
+    ) -> bool:
+        """Under a rate limit, defer the account's remaining due messages without
+        counting an attempt; True when that happened."""
+        now = self.clock()
+        sent = self.outbox.recent_sends(acct.name)
+        wait = rate_wait(sent, acct.limits, now)
+        if wait <= 0:
+            return False
+        when = time.strftime("%H:%M", time.localtime(now + wait))
+        limit = describe_limit(acct.limits, sent, now)
+        text = (
+            f"Held back by account {acct.name!r}'s limit of {limit}; "
+            f"it will go out at about {when}."
+        )
+        while row := self.outbox.claim_next(
+            self.claimer, acct.name, include_deferred=include_deferred, ids=ids, since=started
+        ):
+            self.outbox.finish(
+                row.id,
+                self.claimer,
+                "deferred",
+                note=text,
+                error=text,
+                next_attempt_at=now + wait,
+                count_attempt=False,
+            )
+            report.outcomes.append(Outcome(row.id, "deferred", TransientError(text)))
+        return True
+
+    def _send_one(self, session: SMTPSession, acct: Account, row: MessageRow) -> Outcome:
+        self._emit("sending", id=row.id, account=acct.name, size=row.size)
+        last_touch = self.clock()
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last_touch
+            now = self.clock()
+            if now - last_touch > HEARTBEAT:
+                self.outbox.touch(row.id, self.claimer)
+                last_touch = now
+            self._emit("progress", id=row.id, done=done, total=total)
+
+        try:
+            result = session.send(
+                row.envelope_from,
+                row.pending,
+                self.outbox.body(row.id),
+                smtputf8=row.smtputf8,
+                progress=progress,
+            )
+        except DeliveryError as exc:
+            return self._give_back(row, exc, acct)
+        return self._record(row, acct, result)
+
+    def _record(self, row: MessageRow, acct: Account, result: SendResult) -> Outcome:
+        refused = {addr: str(reply) for addr, reply in result.refused.items()}
+        retry_later = [a for a, r in result.refused.items() if not r.permanent]
+        if not result.accepted:
+            listing = "; ".join(f"{a}: {r}" for a, r in refused.items())
+            if retry_later:
+                err: DeliveryError = TransientError(
+                    f"The server did not accept any recipient for now ({listing}); "
+                    "it will be tried again later."
+                )
+            else:
+                err = PermanentError(
+                    f"The server refused every recipient ({listing}); check the addresses."
+                )
+            return self._give_back(row, err, acct, refused)
+        if retry_later:
+            err = TransientError(
+                f"Sent to {len(result.accepted)} recipient(s); "
+                f"{', '.join(retry_later)} will be tried again later."
+            )
+            return self._give_back(row, err, acct, refused, pending=retry_later)
+        reply = str(result.reply) if result.reply else ""
+        note = f"Sent ({reply})." if reply else "Sent."
+        if refused:
+            note = f"Sent, but {len(refused)} recipient(s) were refused: " + "; ".join(
+                f"{a}: {r}" for a, r in refused.items()
+            )
+        self.outbox.finish(
+            row.id, self.claimer, "sent", note=note, recipient_errors=refused, pending=[]
+        )
+        log.info("message %d sent via %s: %s", row.id, acct.server, reply)
+        self._emit("outcome", id=row.id, state="sent", error=None)
+        return Outcome(row.id, "sent", None, refused)
+
+    def _give_back(
+        self,
+        row: MessageRow,
+        err: MailguiError,
+        acct: Account | None,
+        recipient_errors: dict[str, str] | None = None,
+        pending: list[str] | None = None,
+    ) -> Outcome:
+        """Defer the message (or fail it: a permanent reply, or too long waiting)."""
+        now = self.clock()
+        permanent = isinstance(err, DeliveryError) and err.permanent
+        text = err.message
+        policy = acct.retry if acct is not None else None
+        if not permanent and policy is not None and gives_up(row.queued_at, now, policy):
+            days = policy.give_up_after / 86400
+            text = f"Gave up after {days:g} days of trying; the last error was: {text}"
+            permanent = True
+            err = PermanentError(text)
+        if permanent:
+            state, when = "failed", None
+        else:
+            state = "deferred"
+            delay = next_delay(row.attempts, policy) if policy else 60.0
+            when = now + delay
+        self.outbox.finish(
+            row.id,
+            self.claimer,
+            state,
+            note=text,
+            error=text,
+            next_attempt_at=when,
+            recipient_errors=recipient_errors,
+            pending=pending,
+        )
+        log.warning("message %d %s: %s", row.id, state, text)
+        self._emit("outcome", id=row.id, state=state, error=text)
+        return Outcome(row.id, state, err, recipient_errors or {})

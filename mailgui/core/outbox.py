@@ -1,0 +1,557 @@
+"""The outbox: one SQLite database (WAL) that the GUI and the CLI share.
+
+Every state change is one transaction; a message is on disk (``synchronous=FULL``)
+before ``add`` returns. Senders claim one message at a time with ``BEGIN
+IMMEDIATE``, so two senders never hold the same message. A claim names its
+process (host, pid, start time); a claim whose process is gone, or whose lease
+ran out, goes back to the queue (at-least-once, same bytes, same Message-ID).
+
+States: scheduled → queued → sending → sent | deferred | failed; deferred → queued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mailgui.core.errors import UsageError
+from mailgui.core.message import Outgoing
+
+STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
+SCHEMA_VERSION = 1
+CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
+
+_SCHEMA = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN
+        ('scheduled', 'queued', 'sending', 'sent', 'deferred', 'failed')),
+    subject TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    envelope_from TEXT NOT NULL,
+    to_json TEXT NOT NULL,
+    cc_json TEXT NOT NULL,
+    bcc_json TEXT NOT NULL,
+    pending_json TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    smtputf8 INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    queued_at REAL NOT NULL,
+    send_at REAL,
+    next_attempt_at REAL,
+    sent_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    recipient_errors_json TEXT NOT NULL DEFAULT '{}',
+    claimed_by TEXT,
+    claimed_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX messages_by_state ON messages (state, account);
+CREATE INDEX messages_by_update ON messages (updated_at);
+CREATE TABLE bodies (
+    id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX events_by_message ON events (message);
+CREATE TABLE sent_log (account TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX sent_log_by_account ON sent_log (account, at);
+"""
+
+_COLUMNS = (
+    "id, account, state, subject, sender, envelope_from, to_json, cc_json, bcc_json, "
+    "pending_json, message_id, size, smtputf8, created_at, queued_at, send_at, "
+    "next_attempt_at, sent_at, attempts, last_error, recipient_errors_json, claimed_by, "
+    "claimed_at, updated_at"
+)
+
+
+def iso(ts: float | None) -> str | None:
+    """ISO-8601 UTC for JSON output, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One outbox entry without its body (cheap to list by the thousand)."""
+
+    id: int
+    account: str
+    state: str
+    subject: str
+    sender: str
+    envelope_from: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    pending: list[str]
+    message_id: str
+    size: int
+    smtputf8: bool
+    created_at: float
+    queued_at: float
+    send_at: float | None
+    next_attempt_at: float | None
+    sent_at: float | None
+    attempts: int
+    last_error: str | None
+    recipient_errors: dict[str, str]
+    claimed_by: str | None
+    claimed_at: float | None
+    updated_at: float
+
+    @classmethod
+    def from_sql(cls, r: sqlite3.Row) -> MessageRow:
+        return cls(
+            id=r["id"],
+            account=r["account"],
+            state=r["state"],
+            subject=r["subject"],
+            sender=r["sender"],
+            envelope_from=r["envelope_from"],
+            to=json.loads(r["to_json"]),
+            cc=json.loads(r["cc_json"]),
+            bcc=json.loads(r["bcc_json"]),
+            pending=json.loads(r["pending_json"]),
+            message_id=r["message_id"],
+            size=r["size"],
+            smtputf8=bool(r["smtputf8"]),
+            created_at=r["created_at"],
+            queued_at=r["queued_at"],
+            send_at=r["send_at"],
+            next_attempt_at=r["next_attempt_at"],
+            sent_at=r["sent_at"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+            recipient_errors=json.loads(r["recipient_errors_json"]),
+            claimed_by=r["claimed_by"],
+            claimed_at=r["claimed_at"],
+            updated_at=r["updated_at"],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The message object of DESIGN.md's ``--json`` contract."""
+        return {
+            "id": self.id,
+            "account": self.account,
+            "state": self.state,
+            "subject": self.subject,
+            "from": self.sender,
+            "to": self.to,
+            "cc": self.cc,
+            "bcc": self.bcc,
+            "message_id": self.message_id,
+            "size": self.size,
+            "created_at": iso(self.created_at),
+            "send_at": iso(self.send_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "sent_at": iso(self.sent_at),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "recipient_errors": self.recipient_errors,
+        }
+
+
+def _proc_start(pid: int) -> str:
+    """The process's start time in clock ticks (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat[stat.rfind(")") + 2 :].split()
+    # fields[0] is the state (field 3); start time is field 22.
+    return "Z" if fields[0] in ("Z", "X") else fields[19]
+
+
+def _claimer_alive(claimer: str) -> bool | None:
+    """True/False when the claiming process is on this host, None when unknown."""
+    host, pid_text, start, *_ = [*claimer.split("|"), "", "", ""]
+    if host != socket.gethostname():
+        return None
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OSError):
+        return None
+    now_start = _proc_start(pid)
+    if now_start == "Z":
+        return False
+    return not (start and now_start and start != now_start)
+
+
+def new_claimer() -> str:
+    """An id for this sender: host, pid and process start time, plus a random part."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}|{pid}|{_proc_start(pid)}|{uuid.uuid4().hex[:8]}"
+
+
+class Outbox:
+    """The outbox database. One instance per thread (sqlite3 connections are not shared)."""
+
+    def __init__(self, path: Path, *, clock: Any = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so claims never race."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise UsageError(
+                    f"The outbox {self.path} was written by a newer mailgui; upgrade mailgui."
+                )
+            if version == 0:
+                # executescript() would commit our transaction; run statements one by one.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap "did anything change?" poll."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _event(self, db: sqlite3.Connection, msg_id: int, kind: str, text: str) -> None:
+        db.execute(
+            "INSERT INTO events (message, at, kind, text) VALUES (?, ?, ?, ?)",
+            (msg_id, self.clock(), kind, text),
+        )
+
+    # --- adding and reading ---------------------------------------------------------
+
+    def add(self, account: str, out: Outgoing, *, send_at: float | None = None) -> int:
+        """Store a message durably; returns its id. ``send_at`` in the future = scheduled."""
+        now = self.clock()
+        state = "scheduled" if send_at is not None and send_at > now else "queued"
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO messages (account, state, subject, sender, envelope_from, "
+                "to_json, cc_json, bcc_json, pending_json, message_id, size, smtputf8, "
+                "created_at, queued_at, send_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account,
+                    state,
+                    out.subject,
+                    out.sender,
+                    out.envelope_from,
+                    json.dumps(out.to),
+                    json.dumps(out.cc),
+                    json.dumps(out.bcc),
+                    json.dumps(out.recipients),
+                    out.message_id,
+                    len(out.data),
+                    int(out.smtputf8),
+                    now,
+                    max(now, send_at or now),
+                    send_at,
+                    now,
+                ),
+            )
+            msg_id = int(cur.lastrowid or 0)
+            db.execute("INSERT INTO bodies (id, data) VALUES (?, ?)", (msg_id, out.data))
+            self._event(db, msg_id, state, "Scheduled." if state == "scheduled" else "Queued.")
+        return msg_id
+
+    def get(self, msg_id: int) -> MessageRow:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (msg_id,)).fetchone()
+        if row is None:
+            raise UsageError(
+                f"There is no message {msg_id} in the outbox; see 'mailgui outbox list'."
+            )
+        return MessageRow.from_sql(row)
+
+    def body(self, msg_id: int) -> bytes:
+        row = self.db.execute("SELECT data FROM bodies WHERE id = ?", (msg_id,)).fetchone()
+        if row is None:
+            raise UsageError(f"There is no message {msg_id} in the outbox.")
+        return bytes(row[0])
+
+    def events(self, msg_id: int) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT at, kind, text FROM events WHERE message = ? ORDER BY seq", (msg_id,)
+        )
+        return [Event(r["at"], r["kind"], r["text"]) for r in rows]
+
+    def list(self, *, state: str | None = None, account: str | None = None) -> list[MessageRow]:
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE 1=1"
+        args: list[Any] = []
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        rows = self.db.execute(sql + " ORDER BY id", args)
+        return [MessageRow.from_sql(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state")
+        return {state: 0 for state in STATES} | {r[0]: r[1] for r in rows}
+
+    # --- user actions ---------------------------------------------------------------
+
+    def retry(self, msg_id: int) -> MessageRow:
+        """Clear back-off (and ``failed`` → ``queued``) so the next flush takes it."""
+        row = self.get(msg_id)
+        if row.state in ("sent", "sending"):
+            what = "was already sent" if row.state == "sent" else "is being sent right now"
+            raise UsageError(f"Message {msg_id} {what}; there is nothing to retry.")
+        now = self.clock()
+        with self._write() as db:
+            db.execute(
+                "UPDATE messages SET state = 'queued', next_attempt_at = NULL, "
+                "queued_at = ?, updated_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'deferred', 'failed', 'scheduled')",
+                (now, now, msg_id),
+            )
+            self._event(db, msg_id, "retry", "Retry requested.")
+        return self.get(msg_id)
+
+    def retry_all(self) -> list[int]:
+        now = self.clock()
+        with self._write() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM messages WHERE state IN ('deferred', 'failed') ORDER BY id"
+                )
+            ]
+            for msg_id in ids:
+                db.execute(
+                    "UPDATE messages SET state = 'queued', next_attempt_at = NULL, "
+                    "queued_at = ?, updated_at = ? WHERE id = ?",
+                    (now, now, msg_id),
+                )
+                self._event(db, msg_id, "retry", "Retry requested.")
+        return ids
+
+    def delete(self, msg_id: int) -> None:
+        row = self.get(msg_id)
+        with self._write() as db:
+            n = db.execute(
+                "DELETE FROM messages WHERE id = ? AND state != 'sending'", (msg_id,)
+            ).rowcount
+        if n == 0 and row.state == "sending":
+            raise UsageError(
+                f"Message {msg_id} is being sent right now; wait for the attempt to end "
+                "and delete it then."
+            )
+
+    # --- the sender's side ----------------------------------------------------------
+
+    def recover_stale(self) -> list[int]:
+        """Put messages whose sender died back in the queue (they may arrive twice)."""
+        now = self.clock()
+        rows = self.db.execute(
+            "SELECT id, claimed_by, claimed_at FROM messages WHERE state = 'sending'"
+        ).fetchall()
+        recovered = []
+        for r in rows:
+            alive = _claimer_alive(r["claimed_by"] or "")
+            expired = now - (r["claimed_at"] or 0) > CLAIM_LEASE
+            if alive is False or (alive is None and expired):
+                with self._write() as db:
+                    n = db.execute(
+                        "UPDATE messages SET state = 'queued', claimed_by = NULL, "
+                        "claimed_at = NULL, next_attempt_at = NULL, updated_at = ?, "
+                        "last_error = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?",
+                        (
+                            now,
+                            "The sender stopped while sending this message; it will be sent "
+                            "again, and may arrive twice.",
+                            r["id"],
+                            r["claimed_by"],
+                        ),
+                    ).rowcount
+                    if n:
+                        self._event(db, r["id"], "recovered", "Sender stopped mid-send.")
+                        recovered.append(r["id"])
+        return recovered
+
+    def promote_due(self) -> None:
+        """scheduled → queued at their time; deferred → queued when their back-off ends."""
+        now = self.clock()
+        with self._write() as db:
+            db.execute(
+                "UPDATE messages SET state = 'queued', updated_at = ? "
+                "WHERE (state = 'scheduled' AND send_at <= ?) "
+                "OR (state = 'deferred' AND next_attempt_at <= ?)",
+                (now, now, now),
+            )
+
+    @staticmethod
+    def _due(
+        include_deferred: bool, ids: Sequence[int] | None, since: float
+    ) -> tuple[str, list[Any]]:
+        """SQL for "may be taken now". With ``include_deferred`` (flush, retry), deferred
+        messages count too, except those this very flush already tried (updated since)."""
+        clause = "(state = 'queued'"
+        args: list[Any] = []
+        if include_deferred:
+            clause += " OR (state = 'deferred' AND updated_at < ?)"
+            args.append(since)
+        clause += ")"
+        if ids is not None:
+            clause += f" AND id IN ({', '.join('?' * len(ids)) or 'NULL'})"
+            args.extend(ids)
+        return clause, args
+
+    def due_accounts(
+        self, *, include_deferred: bool, ids: Sequence[int] | None = None, since: float = 0.0
+    ) -> list[str]:
+        clause, args = self._due(include_deferred, ids, since)
+        rows = self.db.execute(f"SELECT DISTINCT account FROM messages WHERE {clause}", args)
+        return [r[0] for r in rows]
+
+    def claim_next(
+        self,
+        claimer: str,
+        account: str,
+        *,
+        include_deferred: bool = False,
+        ids: Sequence[int] | None = None,
+        since: float = 0.0,
+    ) -> MessageRow | None:
+        """Atomically take the oldest due message of ``account`` for ``claimer``."""
+        now = self.clock()
+        clause, args = self._due(include_deferred, ids, since)
+        with self._write() as db:
+            row = db.execute(
+                f"SELECT id FROM messages WHERE account = ? AND {clause} "
+                "ORDER BY queued_at, id LIMIT 1",
+                [account, *args],
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE messages SET state = 'sending', claimed_by = ?, claimed_at = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (claimer, now, now, row[0]),
+            )
+        return self.get(row[0])
+
+    def touch(self, msg_id: int, claimer: str) -> None:
+        """Renew a claim during a long transfer so nobody takes it over."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE messages SET claimed_at = ? WHERE id = ? AND claimed_by = ?",
+                (self.clock(), msg_id, claimer),
+            )
+
+    def finish(
+        self,
+        msg_id: int,
+        claimer: str,
+        state: str,
+        *,
+        note: str,
+        error: str | None = None,
+        next_attempt_at: float | None = None,
+        recipient_errors: dict[str, str] | None = None,
+        pending: list[str] | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        """Record the outcome of one attempt; only the claimer may do this."""
+        assert state in ("sent", "deferred", "failed", "queued")
+        now = self.clock()
+        sets = [
+            "state = ?",
+            "claimed_by = NULL",
+            "claimed_at = NULL",
+            "updated_at = ?",
+            "next_attempt_at = ?",
+        ]
+        args: list[Any] = [state, now, next_attempt_at]
+        if error is not None or state == "sent":
+            sets.append("last_error = ?")
+            args.append(error)
+        if state == "sent":
+            sets.append("sent_at = ?")
+            args.append(now)
+        if recipient_errors:
+            sets.append("recipient_errors_json = json_patch(recipient_errors_json, ?)")
+            args.append(json.dumps(recipient_errors))
+        if pending is not None:
+            sets.append("pending_json = ?")
+            args.append(json.dumps(pending))
+        if not count_attempt:
+            sets.append("attempts = attempts - 1")
+        with self._write() as db:
+            row = db.execute(
+                f"UPDATE messages SET {', '.join(sets)} "
+                "WHERE id = ? AND state = 'sending' AND claimed_by = ? RETURNING account",
+                [*args, msg_id, claimer],
+            ).fetchone()
+            if row is None:
+                return  # the claim was taken over (lease expired); its new owner decides
+            if state == "sent":
+                db.execute("INSERT INTO sent_log (account, at) VALUES (?, ?)", (row[0], now))
+            self._event(db, msg_id, state, note)
+
+    def recent_sends(self, account: str, window: float = 86400.0) -> list[float]:
+        since = self.clock() - window
+        rows = self.db.execute(
+            "SELECT at FROM sent_log WHERE account = ? AND at > ?", (account, since)
+        )
+        return [r[0] for r in rows]
+
+    def prune_sent_log(self) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM sent_log WHERE at < ?", (self.clock() - 86400.0,))

@@ -1,0 +1,49 @@
+"""Where the profile lives: everything under MAILGUI_HOME, else platformdirs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "mailgui"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The folders of one profile. ``MAILGUI_HOME`` puts all of them under one root."""
+
+    config_dir: Path
+    data_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Profile:
+        env = os.environ if environ is None else environ
+        home = env.get("MAILGUI_HOME")
+        if home:
+            root = Path(home).expanduser()
+            return cls(root / "config", root / "data", root / "state")
+        return cls(
+            Path(platformdirs.user_config_dir(APP)),
+            Path(platformdirs.user_data_dir(APP)),
+            Path(platformdirs.user_state_dir(APP)),
+        )
+
+    @property
+    def accounts_file(self) -> Path:
+        return self.config_dir / "accounts.toml"
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "mailgui.log"
+
+    def ensure(self) -> None:
+        for d in (self.config_dir, self.data_dir, self.state_dir):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,86 @@
+"""Delivery policy as pure functions of (reply, attempts, clock).
+
+Reply classification follows RFC 5321 (basic codes) and RFC 3463 (enhanced
+codes); the back-off and give-up rule follow RFC 5321 §4.5.4.1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mailgui.core.accounts import RateLimits, RetryPolicy
+
+_ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b\s*")
+
+# Enhanced codes whose 5xx means "not now" rather than "never":
+# 5.5.3 too many recipients (RFC 5321 §4.5.3.1.10 asks clients to treat 552 so).
+_TRANSIENT_DESPITE_5XX = {"5.5.3"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    enhanced: str | None
+    text: str
+
+    @classmethod
+    def parse(cls, code: int, raw: bytes | str) -> Reply:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+        m = _ENHANCED_RE.match(text)
+        if m:
+            return cls(code, m.group(0).strip(), text[m.end() :])
+        return cls(code, None, text)
+
+    @property
+    def permanent(self) -> bool:
+        return is_permanent(self.code, self.enhanced)
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (str(self.code), self.enhanced, self.text) if p)
+
+
+def is_permanent(code: int, enhanced: str | None = None) -> bool:
+    """5xx is permanent, except the few that RFC 5321 says to treat as temporary."""
+    if not 500 <= code < 600:
+        return False
+    return not (enhanced in _TRANSIENT_DESPITE_5XX or (code == 552 and enhanced is None))
+
+
+def next_delay(attempts: int, policy: RetryPolicy) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: first, doubling, capped."""
+    exponent = max(attempts - 1, 0)
+    delay = policy.first_delay * (2 ** min(exponent, 32))
+    return float(min(delay, policy.max_delay))
+
+
+def gives_up(queued_at: float, now: float, policy: RetryPolicy) -> bool:
+    """True once a message has waited longer than the account allows."""
+    return now - queued_at >= policy.give_up_after
+
+
+_WINDOWS = (("minute", 60.0), ("hour", 3600.0), ("day", 86400.0))
+
+
+def rate_wait(sent_times: Sequence[float], limits: RateLimits, now: float) -> float:
+    """Seconds until one more message may go out under ``limits`` (0: now)."""
+    wait = 0.0
+    for unit, window in _WINDOWS:
+        limit = getattr(limits, f"per_{unit}")
+        if limit <= 0:
+            continue
+        recent = sorted(t for t in sent_times if now - window < t <= now)
+        if len(recent) >= limit:
+            wait = max(wait, recent[len(recent) - limit] + window - now)
+    return wait
+
+
+def describe_limit(limits: RateLimits, sent_times: Sequence[float], now: float) -> str:
+    """Which limit is holding messages back, in words."""
+    for unit, window in _WINDOWS:
+        limit = getattr(limits, f"per_{unit}")
+        if limit > 0 and sum(1 for t in sent_times if now - window < t <= now) >= limit:
+            return f"{limit} per {unit}"
+    return "its rate limit"

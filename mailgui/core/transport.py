@@ -1,0 +1,444 @@
+"""One SMTP session with smtplib, safe by default.
+
+- Certificates are always verified (``ssl.create_default_context``; the account's
+  ``ca_file`` replaces the system store when set). smtplib's own default context
+  verifies nothing, so it is never used.
+- ``starttls``: no STARTTLS offered, or a failed handshake, is an error before any
+  AUTH or MAIL; EHLO is sent again afterwards and only the new capabilities count.
+- AUTH happens only inside TLS.
+- Every read has a timeout; the reply to the final dot gets the longer ``data_timeout``.
+- The message body goes out in chunks (dot-stuffed here) so callers can show progress.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from mailgui.core.accounts import Account
+from mailgui.core.errors import (
+    AuthError,
+    DeliveryError,
+    PermanentError,
+    SecurityError,
+    ServerTimeoutError,
+    TransientError,
+    describe_os_error,
+)
+from mailgui.core.retry import Reply
+
+CHUNK = 64 * 1024
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SessionInfo:
+    """What we learnt about the server; shown by ``account test`` and the GUI."""
+
+    host: str
+    port: int
+    security: str
+    greeting: str = ""
+    tls_version: str | None = None
+    cipher: str | None = None
+    cert_subject: str | None = None
+    cert_issuer: str | None = None
+    features: dict[str, str] = field(default_factory=dict)
+    size_limit: int | None = None
+    authenticated_as: str | None = None
+
+
+@dataclass
+class SendResult:
+    accepted: list[str]
+    refused: dict[str, Reply]
+    reply: Reply | None  # the reply to the final dot; None when no recipient was accepted
+
+
+def _name(cert_part: object) -> str | None:
+    """'CN=mail.example.org, O=Example' from getpeercert()'s nested tuples."""
+    if not isinstance(cert_part, tuple):
+        return None
+    items = [f"{k}={v}" for rdn in cert_part for (k, v) in rdn]
+    return ", ".join(items) or None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+class Session:
+    """An SMTP connection for one account. Use as a context manager."""
+
+    def __init__(
+        self, account: Account, password: str | None, *, local_hostname: str | None = None
+    ) -> None:
+        self.account = account
+        self._password = password
+        self._local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+        self.info = SessionInfo(account.host, account.port, account.security)
+
+    @property
+    def where(self) -> str:
+        return f"{self.account.host}:{self.account.port}"
+
+    # --- opening -------------------------------------------------------------------
+
+    def _context(self) -> ssl.SSLContext:
+        try:
+            ctx = ssl.create_default_context(cafile=self.account.ca_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise SecurityError(
+                f"The CA file {self.account.ca_file!r} could not be loaded ({exc}); "
+                "give a PEM file with the server's CA certificate."
+            ) from None
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def open(self) -> SessionInfo:
+        """Connect, greet, secure and log in; raises a DeliveryError subclass."""
+        acct = self.account
+        try:
+            if acct.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    local_hostname=self._local_hostname,
+                    timeout=acct.timeout,
+                    context=self._context(),
+                )
+            else:
+                smtp = smtplib.SMTP(local_hostname=self._local_hostname, timeout=acct.timeout)
+            self._smtp = smtp
+            code, greeting = smtp.connect(acct.host, acct.port)
+            self.info.greeting = Reply.parse(code, greeting).text
+            if code != 220:
+                self._fail(
+                    Reply.parse(code, greeting),
+                    f"The server at {self.where} refused the connection",
+                    lost=True,
+                )
+            self._ehlo()
+            if acct.security == "starttls":
+                self._starttls()
+            self._record_tls()
+            if acct.username:
+                self._login()
+        except DeliveryError:
+            self.close()
+            raise
+        except BaseException as exc:
+            self.close()
+            self._raise_from(exc, "connecting")
+        return self.info
+
+    def _ehlo(self) -> None:
+        assert self._smtp is not None
+        code, resp = self._smtp.ehlo()
+        if code != 250:
+            if self.account.security == "none" and not self.account.username:
+                code, resp = self._smtp.helo()
+                if code == 250:
+                    return
+            self._fail(Reply.parse(code, resp), f"The server at {self.where} refused EHLO")
+        features = dict(self._smtp.esmtp_features)
+        self.info.features = features
+        size = features.get("size", "").strip()
+        self.info.size_limit = int(size) if size.isdigit() and int(size) > 0 else None
+
+    def _starttls(self) -> None:
+        smtp = self._smtp
+        assert smtp is not None
+        if not smtp.has_extn("starttls"):
+            raise SecurityError(
+                f"The server at {self.where} did not offer encryption (STARTTLS), so nothing "
+                "was sent; check the port and security settings (port 465 uses "
+                "--security tls)."
+            )
+        context = self._context()
+        code, resp = smtp.docmd("STARTTLS")
+        if code != 220:
+            reply = Reply.parse(code, resp)
+            raise SecurityError(
+                f"The server at {self.where} refused to start encryption ({reply}), so "
+                "nothing was sent; try again later or check the security settings.",
+                code=reply.code,
+                enhanced=reply.enhanced,
+                reply=reply.text,
+            )
+        assert smtp.sock is not None
+        smtp.sock = context.wrap_socket(smtp.sock, server_hostname=self.account.host)
+        smtp.file = None
+        # Forget everything said before TLS (RFC 3207 §4.2) and ask again.
+        smtp.helo_resp = None
+        smtp.ehlo_resp = None
+        smtp.esmtp_features = {}
+        smtp.does_esmtp = False
+        self._ehlo()
+
+    def _record_tls(self) -> None:
+        sock = self._smtp.sock if self._smtp else None
+        if isinstance(sock, ssl.SSLSocket):
+            self.info.tls_version = sock.version()
+            cipher = sock.cipher()
+            self.info.cipher = cipher[0] if cipher else None
+            cert = sock.getpeercert() or {}
+            self.info.cert_subject = _name(cert.get("subject"))
+            self.info.cert_issuer = _name(cert.get("issuer"))
+
+    def _login(self) -> None:
+        smtp = self._smtp
+        assert smtp is not None
+        acct = self.account
+        if not isinstance(smtp.sock, ssl.SSLSocket):
+            raise SecurityError(  # guarded by Account.validate too; never send it in clear
+                f"Account {acct.name!r} would send its password unencrypted, so mailgui "
+                "stopped; use --security starttls or tls."
+            )
+        if self._password is None:
+            raise AuthError(
+                f"No password is stored for account {acct.name!r}; set it with "
+                f"'mailgui account add {acct.name} ... --password-stdin'."
+            )
+        if not smtp.has_extn("auth"):
+            raise AuthError(
+                f"The server at {self.where} does not offer authentication (AUTH); check "
+                "the server and port, or remove the user name if it is an open relay."
+            )
+        try:
+            smtp.login(acct.username, self._password)
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            if 400 <= reply.code < 500:
+                self._fail(reply, f"The server at {self.where} could not check the password")
+            raise AuthError(
+                f"The server at {self.where} refused the user name or password ({reply}); "
+                f"check them and store the password again with 'mailgui account add "
+                f"{acct.name} ... --password-stdin'.",
+                code=reply.code,
+                enhanced=reply.enhanced,
+                reply=reply.text,
+            ) from None
+        except smtplib.SMTPException as exc:
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise
+            raise AuthError(
+                f"Logging in to {self.where} failed ({exc}); check the account settings."
+            ) from None
+        self.info.authenticated_as = acct.username
+
+    # --- sending ---------------------------------------------------------------------
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: list[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        progress: Progress | None = None,
+    ) -> SendResult:
+        """One transaction. Refused recipients are returned, not raised; a refusal of
+        the whole message raises TransientError or PermanentError with the reply."""
+        smtp = self._smtp
+        if smtp is None:
+            raise TransientError("The connection is closed.", connection_lost=True)
+        limit = self.info.size_limit
+        if limit is not None and len(data) > limit:
+            raise PermanentError(
+                f"The message is {_mb(len(data))} but the server at {self.where} accepts at "
+                f"most {_mb(limit)}; remove or shrink attachments and send it again.",
+                code=552,
+                enhanced="5.3.4",
+                reply="Message too big for system",
+            )
+        options = []
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(data)}")
+        if smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                raise PermanentError(
+                    f"An address in this message has non-ASCII characters before the '@' and "
+                    f"the server at {self.where} does not support them (SMTPUTF8); "
+                    "ask for an ASCII address."
+                )
+            options.append("SMTPUTF8")
+        try:
+            code, resp = smtp.mail(envelope_from, options)
+            if code != 250:
+                self._rset()
+                self._fail(Reply.parse(code, resp), "The server refused the sender")
+            accepted: list[str] = []
+            refused: dict[str, Reply] = {}
+            for rcpt in recipients:
+                code, resp = smtp.rcpt(rcpt)
+                if code in (250, 251):
+                    accepted.append(rcpt)
+                elif code == 421:
+                    self._fail(Reply.parse(code, resp), "The server closed the connection")
+                else:
+                    refused[rcpt] = Reply.parse(code, resp)
+            if not accepted:
+                self._rset()
+                return SendResult([], refused, None)
+            code, resp = smtp.docmd("DATA")
+            if code != 354:
+                self._rset()
+                self._fail(Reply.parse(code, resp), "The server refused the message")
+            reply = self._transmit(data, progress)
+        except DeliveryError:
+            raise
+        except BaseException as exc:
+            self._raise_from(exc, "sending")
+        if reply.code != 250:
+            self._fail(reply, "The server refused the message")
+        return SendResult(accepted, refused, reply)
+
+    def _transmit(self, data: bytes, progress: Progress | None) -> Reply:
+        smtp = self._smtp
+        assert smtp is not None and smtp.sock is not None
+        wire = re.sub(rb"(?m)^\.", b"..", data)
+        total = len(wire)
+        for start in range(0, total, CHUNK):
+            smtp.send(wire[start : start + CHUNK])
+            if progress:
+                progress(min(start + CHUNK, total), total)
+        smtp.send(b".\r\n")
+        # From here the server may have the message: a lost reply means "maybe sent".
+        smtp.sock.settimeout(self.account.data_timeout)
+        try:
+            code, resp = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            timed_out = isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError)
+            self._smtp = None
+            what = (
+                f"did not answer within {self.account.data_timeout:g} seconds"
+                if timed_out
+                else "closed the connection"
+            )
+            cls = ServerTimeoutError if timed_out else TransientError
+            raise cls(
+                f"The server at {self.where} {what} after receiving the message, so it may "
+                "or may not have been delivered; it will be sent again (it may arrive twice).",
+                connection_lost=True,
+            ) from None
+        smtp.sock.settimeout(self.account.timeout)
+        return Reply.parse(code, resp)
+
+    def _rset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    # --- errors ----------------------------------------------------------------------
+
+    def _fail(self, reply: Reply, what: str, *, lost: bool = False) -> NoReturn:
+        lost = lost or reply.code == 421
+        if lost:
+            self.close()
+        cls = PermanentError if reply.permanent else TransientError
+        advice = (
+            "it will not be retried; check the reply and the addresses"
+            if reply.permanent
+            else "it will be tried again later"
+        )
+        raise cls(
+            f"{what} ({reply}); {advice}.",
+            code=reply.code,
+            enhanced=reply.enhanced,
+            reply=reply.text,
+            connection_lost=lost,
+        )
+
+    def _raise_from(self, exc: BaseException, stage: str) -> NoReturn:
+        """Turn smtplib, ssl and socket errors into our error tree."""
+        self.close()
+        port_hint = ""
+        if self.account.port == 465 and self.account.security != "tls":
+            port_hint = " Port 465 expects SSL/TLS, not STARTTLS: use --security tls."
+        elif self.account.port == 587 and self.account.security == "tls":
+            port_hint = " Port 587 expects STARTTLS: use --security starttls."
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise SecurityError(
+                f"The certificate of {self.where} could not be verified "
+                f"({exc.verify_message}), so nothing was sent; if the server uses a private "
+                "CA, give its certificate with --ca-file.",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, ssl.SSLError):
+            reason = exc.reason or str(exc)
+            hint = port_hint or (
+                " The server may not speak SSL/TLS on this port; try --security starttls."
+                if "WRONG_VERSION" in str(reason)
+                else ""
+            )
+            raise SecurityError(
+                f"The encrypted connection to {self.where} failed ({reason}), so nothing was "
+                f"sent; check the security setting.{hint}",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, socket.gaierror):
+            raise TransientError(
+                f"The server name {self.account.host!r} could not be found ({exc.strerror}); "
+                "check the host name and your network connection.",
+                connection_lost=True,
+            ) from None
+        timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+        if timed_out:
+            raise ServerTimeoutError(
+                f"The server at {self.where} did not answer within "
+                f"{self.account.timeout:g} seconds while {stage}; check your network "
+                f"connection, or try again later.{port_hint}",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, ConnectionRefusedError):
+            raise TransientError(
+                f"The server at {self.where} refused the connection; check the host and port, "
+                "or try again later.",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+            raise TransientError(
+                f"The server at {self.where} closed the connection while {stage}; it will be "
+                f"tried again later.{port_hint}",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, smtplib.SMTPResponseException):
+            self._fail(Reply.parse(exc.smtp_code, exc.smtp_error), f"The server at {self.where}")
+        if isinstance(exc, OSError):
+            raise TransientError(
+                f"Could not talk to {self.where} ({describe_os_error(exc)}); check your "
+                "network connection, or try again later.",
+                connection_lost=True,
+            ) from None
+        raise exc
+
+    # --- closing ---------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._smtp is not None and self._smtp.sock is not None
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.sock is not None:
+                smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
