@@ -11,9 +11,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 
-# tests/smtpd.py; ruff sorts it as stdlib, whose deprecated smtpd module it shadows
-from smtpd import (
+import pytest
+import trustme
+
+# tests/smtp_servers.py (pytest puts tests/ on sys.path)
+from smtp_servers import (
     CertName,
     FakeServer,
     FakeServerFactory,
@@ -24,10 +28,6 @@ from smtpd import (
     reserve_closed_port,
     server_ssl_context,
 )
-from typing import Any, overload
-
-import pytest
-import trustme
 
 # --------------------------------------------------------------------------------------------
 # Certificates (session-scoped: key generation is the slow part)

@@ -14,8 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-# tests/smtpd.py; ruff sorts it as stdlib, whose deprecated smtpd module it shadows
-from smtpd import (
+import pytest
+from conftest import Profile
+
+# tests/smtp_servers.py (pytest puts tests/ on sys.path)
+from smtp_servers import (
     DEFAULT_EHLO,
     LOCALHOST,
     CertName,
@@ -26,9 +29,6 @@ from smtpd import (
     Security,
     SmtpServerFactory,
 )
-
-import pytest
-from conftest import Profile
 
 TIMEOUT = 5.0
 """For exchanges that should succeed: generous, only there so a bug cannot hang the suite."""

@@ -68,6 +68,16 @@ def _name(cert_part: object) -> str | None:
     return ", ".join(items) or None
 
 
+def _address_literal(sock: socket.socket | None) -> str:
+    """Our EHLO name: the address literal of our end (RFC 5321 §4.1.3). It tells the
+    server nothing it does not already know, unlike the machine's host name."""
+    try:
+        ip = sock.getsockname()[0] if sock is not None else "127.0.0.1"
+    except OSError:
+        ip = "127.0.0.1"
+    return f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
+
+
 def _mb(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
@@ -105,16 +115,17 @@ class Session:
         """Connect, greet, secure and log in; raises a DeliveryError subclass."""
         acct = self.account
         try:
+            # A placeholder name keeps smtplib from a slow socket.getfqdn() lookup.
             if acct.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    local_hostname=self._local_hostname,
-                    timeout=acct.timeout,
-                    context=self._context(),
+                    local_hostname="localhost", timeout=acct.timeout, context=self._context()
                 )
             else:
-                smtp = smtplib.SMTP(local_hostname=self._local_hostname, timeout=acct.timeout)
+                smtp = smtplib.SMTP(local_hostname="localhost", timeout=acct.timeout)
             self._smtp = smtp
+            smtp._host = acct.host  # type: ignore[attr-defined]  # SMTP_SSL's SNI and check
             code, greeting = smtp.connect(acct.host, acct.port)
+            smtp.local_hostname = self._local_hostname or _address_literal(smtp.sock)
             self.info.greeting = Reply.parse(code, greeting).text
             if code != 220:
                 self._fail(

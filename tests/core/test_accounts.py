@@ -34,7 +34,7 @@ def test_round_trip_and_default(tmp_path: Path) -> None:
 def test_unknown_account_names_the_known_ones(tmp_path: Path) -> None:
     store = AccountStore(tmp_path / "accounts.toml")
     store.save(Account("work", "me@example.org", host="smtp.example.org"))
-    with pytest.raises(ConfigError, match="no account named 'nope'.*work"):
+    with pytest.raises(ConfigError, match=r"no account named 'nope'.*work"):
         store.get("nope")
 
 
