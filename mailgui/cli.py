@@ -208,7 +208,7 @@ def cmd_account_remove(args: argparse.Namespace) -> int:
     store.remove(args.name)
     passwords.forget(args.name)
     with _outbox() as outbox:
-        waiting = [m for m in outbox.list(account=args.name) if m.state != "sent"]
+        waiting = [m for m in outbox.list_messages(account=args.name) if m.state != "sent"]
     print(f"Removed account {args.name!r}.")
     if waiting:
         _say(
@@ -442,7 +442,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     with _outbox() as outbox:
         outbox.recover_stale()
         outbox.promote_due()
-        rows = outbox.list(state=args.state)
+        rows = outbox.list_messages(state=args.state)
     if args.json:
         _print_json([r.as_json() for r in rows])
         return EX_OK
@@ -519,7 +519,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     with _outbox() as outbox:
         if args.all:
             ids = outbox.retry_all()
-            ids += [r.id for r in outbox.list(state="queued") if r.id not in ids]
+            ids += [r.id for r in outbox.list_messages(state="queued") if r.id not in ids]
         else:
             ids = [outbox.retry(args.id).id]
         return _attempt(outbox, ids, args.json, single=not args.all)

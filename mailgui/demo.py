@@ -8,6 +8,7 @@ prints what the server received. (The GUI's ``--demo`` will use the same server.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import sys
 import tempfile
@@ -112,7 +113,7 @@ def main() -> int:
             ["outbox", "list"],
         ]
         for argv in steps:
-            print("$ mailgui " + " ".join(argv))
+            print("$ mailgui " + shlex.join(argv))
             code = cli(argv)
             sys.stdout.flush()
             if code:

@@ -329,7 +329,9 @@ class Outbox:
         )
         return [Event(r["at"], r["kind"], r["text"]) for r in rows]
 
-    def list(self, *, state: str | None = None, account: str | None = None) -> list[MessageRow]:
+    def list_messages(
+        self, *, state: str | None = None, account: str | None = None
+    ) -> list[MessageRow]:
         sql = f"SELECT {_COLUMNS} FROM messages WHERE 1=1"
         args: list[Any] = []
         if state is not None:
