@@ -115,6 +115,7 @@ class Delivery:
         self.clock = clock
         self.listener = listener
         self.claimer = new_claimer()
+        self._session: SMTPSession | None = None
 
     def _emit(self, kind: str, **data: Any) -> None:
         if self.listener is not None:
@@ -188,13 +189,21 @@ class Delivery:
                     continue
                 report.outcomes.append(self._send_one(session, acct, row))
         finally:
+            self._session = None
             if session is not None:
                 session.close()
+
+    def abort(self) -> None:
+        """From another thread: cut the current connection; its message is deferred."""
+        session = self._session
+        if session is not None and hasattr(session, "abort"):
+            session.abort()
 
     def _connect(self, acct: Account) -> SMTPSession:
         password = self.password_lookup(acct.name) if acct.username else None
         self._emit("connecting", account=acct.name, server=acct.server)
         session = self.session_factory(acct, password)
+        self._session = session
         info = session.open()
         log.info("connected to %s (%s)", acct.server, info.tls_version or "no TLS")
         self._emit("connected", account=acct.name, server=acct.server, tls=info.tls_version)

@@ -547,6 +547,15 @@ class Outbox:
                 db.execute("INSERT INTO sent_log (account, at) VALUES (?, ?)", (row[0], now))
             self._event(db, msg_id, state, note)
 
+    def next_wakeup(self) -> float | None:
+        """When the next deferred or scheduled message becomes due (None: nothing waits)."""
+        row = self.db.execute(
+            "SELECT MIN(t) FROM ("
+            "SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'deferred' "
+            "UNION ALL SELECT MIN(send_at) FROM messages WHERE state = 'scheduled')"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
     def recent_sends(self, account: str, window: float = 86400.0) -> list[float]:
         since = self.clock() - window
         rows = self.db.execute(

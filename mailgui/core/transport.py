@@ -432,6 +432,16 @@ class Session:
 
     # --- closing ---------------------------------------------------------------------
 
+    def abort(self) -> None:
+        """From another thread: break a blocked read or write at once (on quit)."""
+        smtp = self._smtp
+        sock = smtp.sock if smtp is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     @property
     def is_open(self) -> bool:
         return self._smtp is not None and self._smtp.sock is not None

@@ -1,0 +1,56 @@
+"""What every part of the GUI shares: the profile and where its pieces live.
+
+Nothing here holds a sqlite connection: each thread opens its own Outbox with
+``open_outbox()`` (sqlite3 connections must not cross threads).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from mailgui.core import passwords
+from mailgui.core.accounts import AccountStore
+from mailgui.core.errors import KeyringUnavailableError
+from mailgui.core.outbox import Outbox
+from mailgui.core.paths import Profile
+
+
+@dataclass
+class AppContext:
+    profile: Profile
+    demo_port: int | None = None  # set in --demo mode: the embedded server's port
+    # Passwords the user chose to keep for this session only (no keyring): never on disk.
+    _session_passwords: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.profile.accounts_file)
+
+    def open_outbox(self) -> Outbox:
+        """A new connection for the calling thread."""
+        return Outbox(self.profile.outbox_file)
+
+    def keep_password_for_session(self, account: str, password: str) -> None:
+        with self._lock:
+            self._session_passwords[account] = password
+
+    def password(self, account: str) -> str | None:
+        """The session password if the user gave one, else the keyring's.
+
+        Raises KeyringUnavailableError when neither has it and there is no keyring."""
+        with self._lock:
+            if account in self._session_passwords:
+                return self._session_passwords[account]
+        return passwords.load(account)
+
+    def store_password(self, account: str, password: str) -> bool:
+        """Keyring first; False when there is no keyring (the caller asks the user)."""
+        try:
+            passwords.store(account, password)
+        except KeyringUnavailableError:
+            return False
+        with self._lock:
+            self._session_passwords.pop(account, None)
+        return True

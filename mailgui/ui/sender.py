@@ -1,0 +1,227 @@
+"""The sender: core delivery in a worker QObject moved to its own QThread.
+
+The GUI talks to it only through queued signals carrying plain data. It flushes
+on start, when asked (a message was queued, "Send now"), when the next deferred
+or scheduled message falls due, when another process (the CLI) changed the
+outbox, and when the network comes back. Offline it waits instead of hammering.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtNetwork import QNetworkInformation
+
+from mailgui.core.delivery import Delivery
+from mailgui.core.outbox import Outbox
+from mailgui.ui.context import AppContext
+
+POLL_MS = 2000  # how often to look for messages queued by another process
+MAX_SLEEP_S = 60.0  # re-check at least this often, whatever the schedule says
+
+
+class _Worker(QObject):
+    """Lives in the sender thread. Signals: see ``Sender``."""
+
+    activity = Signal(str)
+    progress = Signal(int, int, int)
+    messageChanged = Signal(int, str, str)
+    flushFinished = Signal(dict)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self.stopping = threading.Event()
+        self._online = True
+        self._outbox: Outbox | None = None
+        self._delivery: Delivery | None = None
+        self._timer: QTimer | None = None
+        self._poll: QTimer | None = None
+        self._version = -1
+
+    @Slot()
+    def setup(self) -> None:
+        """First slot run in the thread: everything thread-bound is created here."""
+        self._outbox = self._ctx.open_outbox()
+        self._delivery = Delivery(
+            self._outbox,
+            self._ctx.accounts,
+            password_lookup=self._ctx.password,
+            listener=self._on_event,
+        )
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(lambda: self.flush(False))
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._check_changes)
+        self._poll.start()
+        self._version = self._outbox.data_version()
+        self.flush(False)
+
+    @Slot(bool)
+    def flush(self, include_deferred: bool) -> None:
+        if self._delivery is None or self.stopping.is_set():
+            return
+        if not self._online and not include_deferred:
+            self.activity.emit(self.tr("Offline: messages wait in the outbox."))
+            self._schedule()
+            return
+        try:
+            report = self._delivery.flush(
+                include_deferred=include_deferred, should_stop=self.stopping.is_set
+            )
+        except Exception as exc:  # never let the thread die; the outbox is unchanged
+            self.activity.emit(self.tr("The sender hit an error: {0}").format(exc))
+            self._schedule()
+            return
+        counts = Counter(o.state for o in report.outcomes)
+        if report.outcomes:
+            self.flushFinished.emit(dict(counts))
+        self._schedule()
+        if not self.stopping.is_set():
+            self.activity.emit(self._idle_text())
+
+    def _idle_text(self) -> str:
+        assert self._outbox is not None
+        when = self._outbox.next_wakeup()
+        if when is None:
+            return self.tr("Idle")
+        return self.tr("Idle; next try at {0}").format(time.strftime("%H:%M", time.localtime(when)))
+
+    def _schedule(self) -> None:
+        if self._outbox is None or self._timer is None or self.stopping.is_set():
+            return
+        when = self._outbox.next_wakeup()
+        delay = MAX_SLEEP_S if when is None else min(max(when - time.time(), 0.0), MAX_SLEEP_S)
+        self._timer.start(int(delay * 1000) + 50)
+
+    @Slot()
+    def _check_changes(self) -> None:
+        if self._outbox is None:
+            return
+        version = self._outbox.data_version()
+        if version != self._version:
+            self._version = version
+            if self._outbox.counts()["queued"]:
+                self.flush(False)
+
+    @Slot(bool)
+    def set_online(self, online: bool) -> None:
+        was, self._online = self._online, online
+        if online and not was:
+            self.flush(True)  # the network is back: deferred messages go now
+        elif not online:
+            self.activity.emit(self.tr("Offline: messages wait in the outbox."))
+
+    @Slot()
+    def teardown(self) -> None:
+        """Last slot run in the thread: stop timers, close the database, end the loop."""
+        for timer in (self._timer, self._poll):
+            if timer is not None:
+                timer.stop()
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
+        thread = self.thread()
+        thread.quit()
+
+    def abort(self) -> None:
+        """Called from the GUI thread when quitting takes too long."""
+        self.stopping.set()
+        if self._delivery is not None:
+            self._delivery.abort()
+
+    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "connecting":
+            self.activity.emit(self.tr("Connecting to {0}…").format(data["server"]))
+        elif kind == "sending":
+            self.activity.emit(self.tr("Sending message {0}…").format(data["id"]))
+        elif kind == "progress":
+            self.progress.emit(data["id"], data["done"], data["total"])
+        elif kind == "outcome":
+            self.messageChanged.emit(data["id"], data["state"], data["error"] or "")
+
+
+class Sender(QObject):
+    """The GUI's handle on the sender thread.
+
+    Signals:
+        activity(str): what the sender is doing, in words.
+        progress(int id, int done, int total): bytes of a message on the wire.
+        messageChanged(int id, str state, str error): one attempt's outcome.
+        flushFinished(dict): counts of outcomes by state of one flush.
+        onlineChanged(bool): network reachability as the platform reports it.
+    """
+
+    activity = Signal(str)
+    progress = Signal(int, int, int)
+    messageChanged = Signal(int, str, str)
+    flushFinished = Signal(dict)
+    onlineChanged = Signal(bool)
+    _flush = Signal(bool)
+    _setOnline = Signal(bool)
+    _teardown = Signal()
+
+    def __init__(
+        self, ctx: AppContext, parent: QObject | None = None, *, watch_network: bool = True
+    ):
+        super().__init__(parent)
+        self._thread = QThread(self)
+        self._thread.setObjectName("mailgui-sender")
+        self._worker = _Worker(ctx)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.setup)
+        self._thread.finished.connect(self._worker.deleteLater)
+        for name in ("activity", "progress", "messageChanged", "flushFinished"):
+            getattr(self._worker, name).connect(getattr(self, name))
+        self._flush.connect(self._worker.flush)
+        self._setOnline.connect(self._worker.set_online)
+        self._teardown.connect(self._worker.teardown)
+        self.online = True
+        self._network: QNetworkInformation | None = None
+        if watch_network and ctx.demo_port is None:  # the demo server is on loopback
+            self._watch_network()
+
+    def _watch_network(self) -> None:
+        if not QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
+            return  # no backend: rely on the back-off schedule
+        self._network = QNetworkInformation.instance()
+        if self._network is None:
+            return
+        self._network.reachabilityChanged.connect(self._reachability)
+        self._reachability(self._network.reachability())
+
+    @Slot(QNetworkInformation.Reachability)
+    def _reachability(self, value: QNetworkInformation.Reachability) -> None:
+        online = value != QNetworkInformation.Reachability.Disconnected
+        if online != self.online:
+            self.online = online
+            self.onlineChanged.emit(online)
+            self._setOnline.emit(online)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_flush(self, include_deferred: bool = False) -> None:
+        """Ask for a flush; ``include_deferred`` ignores back-off ("Send now")."""
+        self._flush.emit(include_deferred)
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop after the current message; cut the connection if that takes too long.
+        True when the thread ended within the bound (then nothing is left sending)."""
+        if not self._thread.isRunning():
+            return True
+        self._worker.stopping.set()
+        self._teardown.emit()
+        if self._thread.wait(timeout_ms):
+            return True
+        self._worker.abort()
+        return bool(self._thread.wait(timeout_ms))
