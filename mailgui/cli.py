@@ -386,6 +386,10 @@ def _parse_sendmail_args(argv: list[str]) -> argparse.Namespace:
             ns.sender = arg[2:]
         elif arg.startswith("-F") and len(arg) > 2:
             ns.full_name = arg[2:]
+        elif arg in ("-o", "-B", "-N", "-R", "-V", "-X"):
+            # these take a value, joined (-Nnever) or separate (-N never): never a recipient
+            if next(it, None) is None:
+                raise UsageError(f"{arg} needs a value.")
         elif arg in ("-i", "-oi", "-v", "-m") or arg[:2] in ("-o", "-B", "-N", "-R", "-V", "-X"):
             continue  # accepted for compatibility; mailgui never ends input at a "." line
         elif arg.startswith("-"):
@@ -543,14 +547,28 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    import os
+
+    from mailgui.core.errors import ConfigError
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        raise ConfigError(
+            "There is no display to open the window on (DISPLAY is not set); run mailgui in "
+            "a desktop session, or use the command line (mailgui --help)."
+        )
     try:
-        from mailgui.ui.app import run  # type: ignore[import-not-found]
-    except ImportError:
-        raise UsageError(
-            "The desktop window is not part of this version yet; use the commands listed "
-            "by 'mailgui --help'."
+        from mailgui.ui.app import run
+    except ImportError as exc:
+        raise ConfigError(
+            f"The desktop window cannot start because Qt could not be loaded ({exc}); on "
+            "Debian install libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 "
+            "libdbus-1-3 libxcb-cursor0, or use the command line (mailgui --help)."
         ) from None
-    return int(run(demo=args.demo))
+    return run(demo=args.demo)
 
 
 # --- wiring ---------------------------------------------------------------------------

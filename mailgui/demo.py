@@ -13,7 +13,8 @@ import socket
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -25,6 +26,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    received_at: float = field(default_factory=time.time)  # epoch seconds
 
 
 class _Handler:
@@ -59,6 +61,11 @@ class DemoServer:
         with self._lock:
             self._lock.wait_for(lambda: len(self.messages) >= n, timeout)
             return list(self.messages)
+
+    def snapshot(self, start: int = 0) -> list[Received]:
+        """The messages received so far from index ``start`` on (cheap; any thread)."""
+        with self._lock:
+            return self.messages[start:]
 
     def start(self) -> DemoServer:
         self._controller.start()

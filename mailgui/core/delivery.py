@@ -271,6 +271,8 @@ class Delivery:
 
     def _record(self, row: MessageRow, acct: Account, result: SendResult) -> Outcome:
         refused = {addr: str(reply) for addr, reply in result.refused.items()}
+        # A recipient that took the message now loses the error an earlier try recorded.
+        updates: dict[str, str | None] = {a: None for a in result.accepted} | refused
         retry_later = [a for a, r in result.refused.items() if not r.permanent]
         if not result.accepted:
             listing = "; ".join(f"{a}: {r}" for a, r in refused.items())
@@ -283,13 +285,14 @@ class Delivery:
                 err = PermanentError(
                     f"The server refused every recipient ({listing}); check the addresses."
                 )
-            return self._give_back(row, err, acct, refused)
+            # Ask again only those refused for now, not those refused for good.
+            return self._give_back(row, err, acct, updates, pending=retry_later or None)
         if retry_later:
             err = TransientError(
                 f"Sent to {len(result.accepted)} recipient(s); "
                 f"{', '.join(retry_later)} will be tried again later."
             )
-            return self._give_back(row, err, acct, refused, pending=retry_later)
+            return self._give_back(row, err, acct, updates, pending=retry_later)
         reply = str(result.reply) if result.reply else ""
         note = f"Sent ({reply})." if reply else "Sent."
         if refused:
@@ -297,7 +300,7 @@ class Delivery:
                 f"{a}: {r}" for a, r in refused.items()
             )
         self.outbox.finish(
-            row.id, self.claimer, "sent", note=note, recipient_errors=refused, pending=[]
+            row.id, self.claimer, "sent", note=note, recipient_errors=updates, pending=[]
         )
         log.info("message %d sent via %s: %s", row.id, acct.server, reply)
         self._emit("outcome", id=row.id, state="sent", error=None)
@@ -308,7 +311,7 @@ class Delivery:
         row: MessageRow,
         err: MailguiError,
         acct: Account | None,
-        recipient_errors: dict[str, str] | None = None,
+        recipient_errors: dict[str, str | None] | None = None,
         pending: list[str] | None = None,
     ) -> Outcome:
         """Defer the message (or fail it: a permanent reply, or too long waiting)."""
@@ -339,4 +342,5 @@ class Delivery:
         )
         log.warning("message %d %s: %s", row.id, state, text)
         self._emit("outcome", id=row.id, state=state, error=text)
-        return Outcome(row.id, state, err, recipient_errors or {})
+        refused = {a: r for a, r in (recipient_errors or {}).items() if r is not None}
+        return Outcome(row.id, state, err, refused)

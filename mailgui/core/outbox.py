@@ -92,6 +92,16 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+def _json(text: str) -> Any:
+    """``json.loads``, with a shortcut for the empty lists and objects most rows hold
+    (it makes listing thousands of messages about twice as fast)."""
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
+
+
 @dataclass(frozen=True)
 class Event:
     at: float
@@ -137,10 +147,10 @@ class MessageRow:
             subject=r["subject"],
             sender=r["sender"],
             envelope_from=r["envelope_from"],
-            to=json.loads(r["to_json"]),
-            cc=json.loads(r["cc_json"]),
-            bcc=json.loads(r["bcc_json"]),
-            pending=json.loads(r["pending_json"]),
+            to=_json(r["to_json"]),
+            cc=_json(r["cc_json"]),
+            bcc=_json(r["bcc_json"]),
+            pending=_json(r["pending_json"]),
             message_id=r["message_id"],
             size=r["size"],
             smtputf8=bool(r["smtputf8"]),
@@ -151,7 +161,7 @@ class MessageRow:
             sent_at=r["sent_at"],
             attempts=r["attempts"],
             last_error=r["last_error"],
-            recipient_errors=json.loads(r["recipient_errors_json"]),
+            recipient_errors=_json(r["recipient_errors_json"]),
             claimed_by=r["claimed_by"],
             claimed_at=r["claimed_at"],
             updated_at=r["updated_at"],
@@ -343,6 +353,20 @@ class Outbox:
         rows = self.db.execute(sql + " ORDER BY id", args)
         return [MessageRow.from_sql(r) for r in rows]
 
+    def versions(self) -> dict[int, float]:
+        """``id → updated_at`` of every message: tells a viewer which rows changed
+        without reading them all."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT id, updated_at FROM messages")}
+
+    def get_many(self, ids: Sequence[int]) -> list[MessageRow]:
+        """The messages of ``ids`` that still exist, in the order of ``ids``."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        found = {r["id"]: MessageRow.from_sql(r) for r in rows}
+        return [found[i] for i in ids if i in found]
+
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state")
         return {state: 0 for state in STATES} | {r[0]: r[1] for r in rows}
@@ -506,11 +530,13 @@ class Outbox:
         note: str,
         error: str | None = None,
         next_attempt_at: float | None = None,
-        recipient_errors: dict[str, str] | None = None,
+        recipient_errors: dict[str, str | None] | None = None,
         pending: list[str] | None = None,
         count_attempt: bool = True,
     ) -> None:
-        """Record the outcome of one attempt; only the claimer may do this."""
+        """Record the outcome of one attempt; only the claimer may do this.
+
+        ``recipient_errors`` is merged into the stored ones; None removes an address."""
         assert state in ("sent", "deferred", "failed", "queued")
         now = self.clock()
         sets = [

@@ -78,7 +78,22 @@ def _address_literal(sock: socket.socket | None) -> str:
     return f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
 
 
+def _no_delay(sock: socket.socket | None) -> None:
+    """Switch Nagle off: the final "." follows the body in a second small write, and
+    would otherwise wait for the server's delayed ACK (~40 ms per message)."""
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # only a matter of speed
+
+
 def _mb(n: int) -> str:
+    """A size for people: "0.0 MB" for a 14 kB message and a 2 kB limit helps nobody."""
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f} kB"
     return f"{n / 1_000_000:.1f} MB"
 
 
@@ -125,6 +140,7 @@ class Session:
             self._smtp = smtp
             smtp._host = acct.host  # type: ignore[attr-defined]  # SMTP_SSL's SNI and check
             code, greeting = smtp.connect(acct.host, acct.port)
+            _no_delay(smtp.sock)
             smtp.local_hostname = self._local_hostname or _address_literal(smtp.sock)
             self.info.greeting = Reply.parse(code, greeting).text
             if code != 220:

@@ -2,26 +2,25 @@
 
 import json
 
+from helpers import add_account
 from smtp_servers import Faults
-
-
-def add_account(profile, server, *extra: str, name: str = "work", password: str | None = None):
-    args = ["account", "add", name, "--email", "me@example.org", "--host", server.host,
-            "--port", str(server.port), "--security", server.security, "--timeout", "3", *extra]
-    if server.security != "none":
-        args += ["--ca-file", server.ca_file]
-    if password is not None:
-        args += ["--username", "me", "--password-stdin"]
-    r = profile.run(*args, input=None if password is None else password + "\n")
-    assert r.returncode == 0, r.stderr
-    return r
 
 
 def test_send_starttls_auth(profile, smtp_server) -> None:
     server = smtp_server("starttls", users={"me": "s3cret"})
     add_account(profile, server, password="s3cret")
-    r = profile.run("send", "--to", "bob@example.org", "--bcc", "eve@example.org",
-                    "--subject", "Hi", "--body", "Hello", "--json")
+    r = profile.run(
+        "send",
+        "--to",
+        "bob@example.org",
+        "--bcc",
+        "eve@example.org",
+        "--subject",
+        "Hi",
+        "--body",
+        "Hello",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["state"] == "sent"
