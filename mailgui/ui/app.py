@@ -1,0 +1,72 @@
+"""Start the desktop app: ``mailgui`` and ``mailgui --demo``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+from mailgui.core import log
+from mailgui.core.accounts import Account, AccountStore
+from mailgui.core.paths import APP, Profile
+from mailgui.demo import DemoServer
+
+DEMO_ACCOUNT = "Demo"
+
+
+def demo_profile() -> Profile:
+    """A profile of its own, so the demo never touches the user's real outbox."""
+    home = os.environ.get("MAILGUI_HOME")
+    root = Path(home) / "demo" if home else Path(platformdirs.user_data_dir(APP)) / "demo"
+    return Profile(root / "config", root / "data", root / "state")
+
+
+def prepare_demo(profile: Profile, server: DemoServer) -> None:
+    """(Re)point the Demo account at this run's embedded server and make it the default."""
+    store = AccountStore(profile.accounts_file)
+    store.save(
+        Account(
+            name=DEMO_ACCOUNT,
+            email="you@demo.mailgui",
+            display_name="Demo User",
+            host=server.host,
+            port=server.port,
+            security="none",
+            timeout=10.0,
+        ),
+        make_default=True,
+    )
+
+
+def run(demo: bool = False) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from mailgui.ui.context import AppContext
+    from mailgui.ui.main_window import MainWindow, app_icon
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("mailgui")
+    app.setApplicationDisplayName("mailgui")
+    app.setDesktopFileName("mailgui")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # the tray may keep sending; MainWindow decides
+
+    server = DemoServer().start() if demo else None
+    try:
+        profile = demo_profile() if server is not None else Profile.from_env()
+        profile.ensure()
+        log.setup(profile)
+        if server is not None:
+            prepare_demo(profile, server)
+        ctx = AppContext(profile, demo_port=server.port if server else None)
+        window = MainWindow(ctx, demo_server=server)
+        window.show()
+        code = app.exec()
+        window.shutdown()
+        return int(code)
+    finally:
+        if server is not None:
+            server.stop()

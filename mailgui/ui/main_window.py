@@ -1,0 +1,558 @@
+"""The main window: the outbox, what the sender is doing, and the actions on messages.
+
+The window only renders. Database work happens in the OutboxHandle's thread,
+SMTP in the Sender's thread; both report back through signals with plain data.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QStyle,
+    QSystemTrayIcon,
+    QTabBar,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailgui.core.outbox import MessageRow
+from mailgui.demo import DemoServer
+from mailgui.ui.context import AppContext
+from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
+from mailgui.ui.outbox_service import OutboxHandle
+from mailgui.ui.sender import Sender
+
+VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
+WAITING = ("queued", "sending", "deferred", "scheduled")
+
+
+def app_icon() -> QIcon:
+    from importlib.resources import files
+
+    return QIcon(str(files("mailgui") / "resources" / "mailgui.svg"))
+
+
+class MainWindow(QMainWindow):
+    """The outbox window. Owns the outbox handle and the sender thread."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        demo_server: DemoServer | None = None,
+        start_threads: bool = True,
+        watch_network: bool = True,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.demo_server = demo_server
+        self._counts: dict[str, int] = {}
+        self._quitting = False
+        self._stuck_since: float | None = None
+        self.setWindowTitle(self.tr("mailgui — Outbox") + (self.tr(" (demo)") if demo_server else ""))
+        self.setWindowIcon(app_icon())
+        self.settings = QSettings(
+            str(ctx.profile.config_dir / "window.ini"), QSettings.Format.IniFormat
+        )
+
+        self.outbox = OutboxHandle(ctx, self)
+        self.sender = Sender(ctx, self, watch_network=watch_network)
+        self.model = OutboxModel(self)
+        self.proxy = OutboxFilter(self)
+        self.proxy.setSourceModel(self.model)
+
+        self._build_central()
+        self._build_actions()
+        self._build_status()
+        self._build_tray()
+        if demo_server is not None:
+            self._build_demo_dock(demo_server)
+        self._wire()
+        self._restore()
+        self._update_actions()
+        if start_threads:
+            self.outbox.start()
+            self.sender.start()
+
+    # --- building -----------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.tabs = QTabBar()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setExpanding(False)
+        for _key, label in VIEWS:
+            self.tabs.addTab(self.tr(label))
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: palette(mid); padding: 24px;")
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+        self.details.setPlaceholderText(self.tr("Select a message to see its history and headers."))
+        top = QWidget()
+        lay = QVBoxLayout(top)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.tabs)
+        lay.addWidget(self.table)
+        lay.addWidget(self.empty)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None) -> QAction:
+        action = QAction(self.tr(text), self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.act_new = self._action("&New message", self.new_message, QKeySequence.StandardKey.New,
+                                    sp.SP_FileIcon)
+        self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S",
+                                     sp.SP_ArrowForward)
+        self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R",
+                                      sp.SP_BrowserReload)
+        self.act_retry_all = self._action("Retry &all", self.retry_all, "Ctrl+Shift+R")
+        self.act_delete = self._action("&Delete", self.delete_selected,
+                                       QKeySequence.StandardKey.Delete, sp.SP_TrashIcon)
+        self.act_accounts = self._action("&Accounts…", self.show_accounts, "Ctrl+,",
+                                         sp.SP_DirHomeIcon)
+        self.act_quit = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
+        self.act_about = self._action("&About mailgui", self.about)
+
+        bar = self.menuBar()
+        m = bar.addMenu(self.tr("&File"))
+        m.addActions([self.act_new, self.act_accounts])
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = bar.addMenu(self.tr("&Message"))
+        m.addActions([self.act_send, self.act_retry, self.act_retry_all])
+        m.addSeparator()
+        m.addAction(self.act_delete)
+        m = bar.addMenu(self.tr("&Help"))
+        m.addAction(self.act_about)
+
+        tb = self.addToolBar(self.tr("Main"))
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addActions([self.act_new, self.act_send, self.act_retry, self.act_retry_all,
+                       self.act_delete])
+        tb.addSeparator()
+        tb.addAction(self.act_accounts)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.lbl_online = QLabel()
+        self.lbl_count = QLabel()
+        self.lbl_activity = QLabel(self.tr("Starting…"))
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        sb.addWidget(self.lbl_activity, 1)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.lbl_count)
+        sb.addPermanentWidget(self.lbl_online)
+        self._set_online(self.sender.online)
+
+    def _build_tray(self) -> None:
+        self.tray: QSystemTrayIcon | None = None
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        self.tray = QSystemTrayIcon(app_icon(), self)
+        menu = QMenu(self)
+        menu.addAction(self.tr("Show mailgui"), self.show_normal)
+        menu.addActions([self.act_new, self.act_send])
+        menu.addSeparator()
+        menu.addAction(self.act_quit)
+        self.tray.setContextMenu(menu)
+        self.tray.activated.connect(
+            lambda reason: self.show_normal()
+            if reason == QSystemTrayIcon.ActivationReason.Trigger
+            else None
+        )
+        self.tray.show()
+
+    def _build_demo_dock(self, server: DemoServer) -> None:
+        from mailgui.ui.demo_view import ReceivedView
+
+        dock = QDockWidget(self.tr("Received (demo)"), self)
+        dock.setObjectName("received-demo")
+        dock.setWidget(ReceivedView(server))
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.demo_dock = dock
+
+    def _wire(self) -> None:
+        self.tabs.currentChanged.connect(self._view_changed)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _ix: self._show_details())
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.outbox.rowsChanged.connect(self.model.upsert)
+        self.outbox.rowsRemoved.connect(self.model.remove)
+        self.outbox.countsChanged.connect(self._counts_changed)
+        self.outbox.details.connect(self._details_loaded)
+        self.outbox.failed.connect(self._outbox_failed)
+        self.outbox.queued.connect(lambda _token, _id: self.sender.request_flush(False))
+        self.sender.activity.connect(self.lbl_activity.setText)
+        self.sender.progress.connect(self._progress)
+        self.sender.messageChanged.connect(self._message_changed)
+        self.sender.onlineChanged.connect(self._set_online)
+        self.sender.flushFinished.connect(self._flush_finished)
+        self.model.rowsInserted.connect(lambda *_: self._update_empty())
+        self.model.rowsRemoved.connect(lambda *_: self._update_empty())
+        self.proxy.modelReset.connect(self._update_empty)
+        self._view_changed(0)
+
+    # --- state persistence ----------------------------------------------------------------
+
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 640)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        header = self.settings.value("table/header")
+        if isinstance(header, QByteArray):
+            self.table.horizontalHeader().restoreState(header)
+        else:
+            for col, width in enumerate((96, 90, 200, 260, 64, 48, 120)):
+                self.table.setColumnWidth(col, width)
+            self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        split = self.settings.value("window/splitter")
+        if isinstance(split, QByteArray):
+            self.splitter.restoreState(split)
+
+    def _save(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("table/header", self.table.horizontalHeader().saveState())
+        self.settings.sync()
+
+    # --- reacting ---------------------------------------------------------------------------
+
+    @Slot(int)
+    def _view_changed(self, index: int) -> None:
+        self.proxy.set_view(VIEWS[index][0])
+        self._update_empty()
+        self._update_actions()
+
+    def _update_empty(self) -> None:
+        has_rows = self.proxy.rowCount() > 0
+        self.table.setVisible(has_rows)
+        self.empty.setVisible(not has_rows)
+        if has_rows:
+            return
+        if not self.ctx.accounts.all():
+            text = self.tr(
+                "No account yet. Add your SMTP account with Accounts… "
+                "(or try mailgui --demo to see the whole path work)."
+            )
+        else:
+            text = {
+                "outbox": self.tr("Nothing is waiting to be sent."),
+                "scheduled": self.tr("No message is scheduled for later."),
+                "failed": self.tr("No failed messages."),
+                "sent": self.tr("No message sent yet."),
+            }[VIEWS[self.tabs.currentIndex()][0]]
+        self.empty.setText(text)
+
+    def _selected(self) -> list[MessageRow]:
+        rows = []
+        for ix in self.table.selectionModel().selectedRows():
+            row = ix.data(OutboxModel.ROW_ROLE)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    @Slot()
+    def _selection_changed(self) -> None:
+        self._update_actions()
+        self._show_details()
+
+    def _show_details(self) -> None:
+        selected = self._selected()
+        if len(selected) == 1:
+            self.outbox.load_details(selected[0].id)
+        elif not selected:
+            self.details.clear()
+
+    def _update_actions(self) -> None:
+        selected = self._selected()
+        retryable = [r for r in selected if r.state in ("deferred", "failed", "queued", "scheduled")]
+        self.act_retry.setEnabled(bool(retryable))
+        self.act_delete.setEnabled(bool(selected) and all(r.state != "sending" for r in selected))
+        waiting = sum(self._counts.get(s, 0) for s in ("queued", "deferred"))
+        self.act_send.setEnabled(waiting > 0)
+        self.act_retry_all.setEnabled(self._counts.get("failed", 0) + self._counts.get("deferred", 0) > 0)
+
+    @Slot(dict)
+    def _counts_changed(self, counts: dict[str, int]) -> None:
+        self._counts = dict(counts)
+        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred"))
+        stuck = counts.get("deferred", 0)
+        for i, (key, label) in enumerate(VIEWS):
+            n = waiting if key == "outbox" else counts.get(key, 0)
+            self.tabs.setTabText(i, f"{self.tr(label)} ({n})" if n else self.tr(label))
+        self.lbl_count.setText(self.tr("{0} waiting").format(waiting) if waiting else self.tr("All sent"))
+        if self.tray is not None:
+            self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
+        if stuck and self._stuck_since is None:
+            self._stuck_since = time.time()
+        elif not waiting and self._stuck_since is not None:
+            self._stuck_since = None
+            self._notify(self.tr("The outbox is empty again"),
+                         self.tr("Messages that were waiting have all gone out."))
+        self._update_actions()
+
+    @Slot(int, dict)
+    def _details_loaded(self, msg_id: int, info: dict[str, Any]) -> None:
+        selected = self._selected()
+        if len(selected) != 1 or selected[0].id != msg_id:
+            return
+        self.details.setHtml(render_details(info))
+
+    @Slot(str, str)
+    def _outbox_failed(self, token: str, message: str) -> None:
+        if not token:  # compose windows show their own errors
+            QMessageBox.warning(self, self.tr("mailgui"), message)
+
+    @Slot(int, int, int)
+    def _progress(self, msg_id: int, done: int, total: int) -> None:
+        if total < 256 * 1024:  # small messages go out in a blink; no bar
+            return
+        self.progress.setVisible(done < total)
+        self.progress.setMaximum(100)
+        self.progress.setValue(int(done * 100 / max(total, 1)))
+        self.progress.setFormat(self.tr("Message {0}: %p%").format(msg_id))
+
+    @Slot(int, str, str)
+    def _message_changed(self, msg_id: int, state: str, error: str) -> None:
+        self.progress.hide()
+        if state == "failed":
+            self._notify(self.tr("Message {0} could not be sent").format(msg_id), error,
+                         QSystemTrayIcon.MessageIcon.Warning)
+
+    @Slot(dict)
+    def _flush_finished(self, counts: dict[str, int]) -> None:
+        sent = counts.get("sent", 0)
+        if sent:
+            self._notify(self.tr("Sent"), self.tr("{0} message(s) sent.").format(sent))
+
+    @Slot(bool)
+    def _set_online(self, online: bool) -> None:
+        self.lbl_online.setText(self.tr("● Online") if online else self.tr("○ Offline"))
+        self.lbl_online.setToolTip(
+            self.tr("The network is reachable.") if online
+            else self.tr("No network: messages wait in the outbox and go out when it returns.")
+        )
+
+    def _notify(self, title: str, text: str,
+                icon: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information) -> None:
+        if self.tray is not None and self.tray.supportsMessages():
+            self.tray.showMessage(title, text, icon, 5000)
+        else:
+            self.statusBar().showMessage(f"{title}: {text}", 8000)
+
+    def _context_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        menu.addActions([self.act_retry, self.act_send, self.act_delete])
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    # --- actions ----------------------------------------------------------------------------
+
+    @Slot()
+    def new_message(self) -> None:
+        from mailgui.ui.compose import ComposeWindow
+
+        if not self.ctx.accounts.all():
+            self.show_accounts()
+            if not self.ctx.accounts.all():
+                return
+        window = ComposeWindow(self.ctx, self.outbox)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+
+    @Slot()
+    def send_now(self) -> None:
+        self.sender.request_flush(True)
+
+    @Slot()
+    def retry_selected(self) -> None:
+        ids = [r.id for r in self._selected() if r.state != "sent" and r.state != "sending"]
+        if ids:
+            self.outbox.retry(ids)
+            self.sender.request_flush(True)
+
+    @Slot()
+    def retry_all(self) -> None:
+        self.outbox.retry_all()
+        self.sender.request_flush(True)
+
+    @Slot()
+    def delete_selected(self) -> None:
+        rows = [r for r in self._selected() if r.state != "sending"]
+        if not rows:
+            return
+        unsent = [r for r in rows if r.state != "sent"]
+        if len(rows) == 1:
+            text = self.tr("Delete the message “{0}”?").format(rows[0].subject or self.tr("(no subject)"))
+        else:
+            text = self.tr("Delete {0} messages?").format(len(rows))
+        if unsent:
+            text += " " + self.tr("It has not been sent and will be lost.") if len(unsent) == 1 else (
+                " " + self.tr("{0} of them have not been sent and will be lost.").format(len(unsent))
+            )
+        answer = QMessageBox.question(
+            self, self.tr("Delete"), text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.outbox.delete([r.id for r in rows])
+
+    @Slot()
+    def show_accounts(self) -> None:
+        from mailgui.ui.accounts_dialog import AccountsDialog
+
+        dialog = AccountsDialog(self.ctx, self)
+        dialog.accountsChanged.connect(lambda: self.sender.request_flush(False))
+        dialog.exec()
+        self._update_empty()
+
+    def show_normal(self) -> None:
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    @Slot()
+    def about(self) -> None:
+        from mailgui import __version__
+
+        QMessageBox.about(
+            self,
+            self.tr("About mailgui"),
+            self.tr("<b>mailgui {0}</b><p>Compose and send mail, reliably: every message goes "
+                    "through a durable outbox and leaves when it can.</p><p>Profile: {1}</p>")
+            .format(__version__, html.escape(str(self.ctx.profile.data_dir))),
+        )
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def waiting_count(self) -> int:
+        return sum(self._counts.get(s, 0) for s in WAITING)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if self._quitting:
+            event.accept()
+            return
+        waiting = self.waiting_count()
+        if waiting and self.tray is not None:
+            answer = QMessageBox.question(
+                self,
+                self.tr("Messages are waiting"),
+                self.tr("{0} message(s) are still waiting to be sent. Keep sending them in "
+                        "the background (from the tray icon)?").format(waiting),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+                | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                self._save()
+                self.hide()
+                event.ignore()
+                return
+        self.quit()
+        event.accept()
+
+    @Slot()
+    def quit(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        self._quitting = True
+        self.shutdown()
+        QApplication.quit()
+
+    def shutdown(self) -> bool:
+        """Save the layout and stop both threads (bounded). True when both stopped."""
+        self._save()
+        sent_ok = self.sender.shutdown()
+        outbox_ok = self.outbox.shutdown()
+        if self.tray is not None:
+            self.tray.hide()
+        return sent_ok and outbox_ok
+
+
+def render_details(info: dict[str, Any]) -> str:
+    """The details pane: state, per-recipient results, error history, raw headers."""
+    row: MessageRow = info["row"]
+    esc = html.escape
+    parts = [f"<h3 style='margin:0'>{esc(row.subject or '(no subject)')}</h3>"]
+    parts.append(
+        f"<p><b>State:</b> {esc(row.state)} &nbsp; <b>Account:</b> {esc(row.account)} &nbsp; "
+        f"<b>Tries:</b> {row.attempts}</p>"
+    )
+    if row.last_error and row.state != "sent":
+        parts.append(f"<p><b>Last error:</b> {esc(row.last_error)}</p>")
+    if row.recipient_errors:
+        items = "".join(
+            f"<li>{esc(addr)}: {esc(reply)}</li>" for addr, reply in row.recipient_errors.items()
+        )
+        parts.append(f"<p><b>Refused recipients</b></p><ul>{items}</ul>")
+    events = info.get("events") or []
+    if events:
+        items = "".join(
+            f"<tr><td style='padding-right:12px'>"
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.at))}</td>"
+            f"<td style='padding-right:12px'>{esc(e.kind)}</td><td>{esc(e.text)}</td></tr>"
+            for e in events
+        )
+        parts.append(f"<p><b>History</b></p><table>{items}</table>")
+    headers = info.get("headers") or ""
+    if headers:
+        parts.append(f"<p><b>Headers</b></p><pre>{esc(headers)}</pre>")
+    return "".join(parts)
