@@ -330,19 +330,20 @@ def _attempt(
     rows = [outbox.get(i) for i in (ids if single and ids else report.ids)]
     if as_json:
         _print_json(rows[0].as_json() if single else [r.as_json() for r in rows])
-    else:
-        _print_outcomes(rows, report)
+    _print_outcomes(rows, report, quiet=as_json)
     return report.exit_code()
 
 
-def _print_outcomes(rows: list[MessageRow], report: FlushReport) -> None:
+def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool) -> None:
+    """Errors always go to stderr; the progress lines on stdout only without --json."""
+    out = (lambda _text: None) if quiet else print
     if not rows:
-        print("Nothing to send.")
+        out("Nothing to send.")
         return
     errors = {o.id: o.error for o in report.outcomes}
     for row in rows:
         if row.state == "sent":
-            print(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
+            out(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
             for addr, reply in row.recipient_errors.items():
                 _say(f"The server refused {addr} ({reply}); the others got the message.")
         elif row.state == "failed":
@@ -350,7 +351,7 @@ def _print_outcomes(rows: list[MessageRow], report: FlushReport) -> None:
         else:
             _say(f"Message {row.id} is still in the outbox: {errors.get(row.id) or row.last_error}")
             if row.next_attempt_at:
-                print(f"Message {row.id} will be tried again at {_local(row.next_attempt_at)}.")
+                out(f"Message {row.id} will be tried again at {_local(row.next_attempt_at)}.")
 
 
 # --- sendmail -------------------------------------------------------------------------

@@ -24,10 +24,12 @@ from mailgui.core.errors import (
     EX_OK,
     EX_TEMPFAIL,
     EX_UNAVAILABLE,
+    AuthError,
     ConfigError,
     DeliveryError,
     MailguiError,
     PermanentError,
+    SecurityError,
     TransientError,
 )
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
@@ -329,6 +331,10 @@ class Delivery:
         else:
             state = "deferred"
             delay = next_delay(row.attempts, policy) if policy else 60.0
+            if isinstance(err, AuthError | SecurityError | ConfigError) and policy:
+                # Retrying settings problems soon cannot help, and a wrong password
+                # tried often can get the account locked at the provider.
+                delay = policy.max_delay
             when = now + delay
         self.outbox.finish(
             row.id,

@@ -68,6 +68,10 @@ def _name(cert_part: object) -> str | None:
     return ", ".join(items) or None
 
 
+def _seconds(n: float) -> str:
+    return f"{n:g} second" + ("" if n == 1 else "s")
+
+
 def _address_literal(sock: socket.socket | None) -> str:
     """Our EHLO name: the address literal of our end (RFC 5321 §4.1.3). It tells the
     server nothing it does not already know, unlike the machine's host name."""
@@ -237,7 +241,7 @@ class Session:
                 "the server and port, or remove the user name if it is an open relay."
             )
         try:
-            smtp.login(acct.username, self._password)
+            self._auth(smtp, acct.username, self._password)
         except smtplib.SMTPAuthenticationError as exc:
             reply = Reply.parse(exc.smtp_code, exc.smtp_error)
             if 400 <= reply.code < 500:
@@ -257,6 +261,27 @@ class Session:
                 f"Logging in to {self.where} failed ({exc}); check the account settings."
             ) from None
         self.info.authenticated_as = acct.username
+
+    @staticmethod
+    def _auth(smtp: smtplib.SMTP, user: str, password: str) -> None:
+        """Log in with ONE mechanism. smtplib's login() tries each offered mechanism in
+        turn, so a wrong password would count as several failures at the provider."""
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        for mechanism in ("PLAIN", "LOGIN", "CRAM-MD5"):
+            if mechanism in offered:
+                break
+        else:
+            raise smtplib.SMTPException(
+                f"the server offers no login method mailgui knows ({' '.join(offered)})"
+            )
+        smtp.user, smtp.password = user, password
+        try:
+            method = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
+            code, resp = smtp.auth(mechanism, method, initial_response_ok=True)
+        finally:
+            smtp.user = smtp.password = ""
+        if code not in (235, 503):
+            raise smtplib.SMTPAuthenticationError(code, resp)
 
     # --- sending ---------------------------------------------------------------------
 
@@ -342,8 +367,9 @@ class Session:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             timed_out = isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError)
             self._smtp = None
+            smtp.close()  # no QUIT: the server is gone or hanging
             what = (
-                f"did not answer within {self.account.data_timeout:g} seconds"
+                f"did not answer within {_seconds(self.account.data_timeout)}"
                 if timed_out
                 else "closed the connection"
             )
@@ -369,6 +395,15 @@ class Session:
         lost = lost or reply.code == 421
         if lost:
             self.close()
+        if reply.code == 530:  # "authentication required": the account lacks a login
+            raise AuthError(
+                f"The server at {self.where} requires a login ({reply}); give the account "
+                "a user name and password (mailgui account add ... --username U "
+                "--password-stdin).",
+                code=reply.code,
+                enhanced=reply.enhanced,
+                reply=reply.text,
+            )
         cls = PermanentError if reply.permanent else TransientError
         advice = (
             "it will not be retried; check the reply and the addresses"
@@ -420,7 +455,7 @@ class Session:
         if timed_out:
             raise ServerTimeoutError(
                 f"The server at {self.where} did not answer within "
-                f"{self.account.timeout:g} seconds while {stage}; check your network "
+                f"{_seconds(self.account.timeout)} while {stage}; check your network "
                 f"connection, or try again later.{port_hint}",
                 connection_lost=True,
             ) from None
