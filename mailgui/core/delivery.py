@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mailgui.core import passwords
-from mailgui.core.accounts import Account, AccountStore
+from mailgui.core.accounts import Account, AccountStore, RetryPolicy
 from mailgui.core.errors import (
     EX_CONFIG,
     EX_DATAERR,
@@ -33,7 +33,13 @@ from mailgui.core.errors import (
     TransientError,
 )
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
-from mailgui.core.retry import describe_limit, gives_up, next_delay, rate_wait
+from mailgui.core.retry import (
+    describe_duration,
+    describe_limit,
+    gives_up,
+    next_delay,
+    rate_wait,
+)
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
 
 log = logging.getLogger("mailgui.delivery")
@@ -320,18 +326,21 @@ class Delivery:
         now = self.clock()
         permanent = isinstance(err, DeliveryError) and err.permanent
         text = err.message
-        policy = acct.retry if acct is not None else None
-        if not permanent and policy is not None and gives_up(row.queued_at, now, policy):
-            days = policy.give_up_after / 86400
-            text = f"Gave up after {days:g} days of trying; the last error was: {text}"
+        # An account that is gone still follows the default policy, so it gives up too.
+        policy = acct.retry if acct is not None else RetryPolicy()
+        if not permanent and gives_up(row.queued_at, now, policy):
+            text = (
+                f"Gave up after {describe_duration(policy.give_up_after)} of trying; "
+                f"the last error was: {text}"
+            )
             permanent = True
             err = PermanentError(text)
         if permanent:
             state, when = "failed", None
         else:
             state = "deferred"
-            delay = next_delay(row.attempts, policy) if policy else 60.0
-            if isinstance(err, AuthError | SecurityError | ConfigError) and policy:
+            delay = next_delay(row.attempts, policy)
+            if isinstance(err, AuthError | SecurityError | ConfigError):
                 # Retrying settings problems soon cannot help, and a wrong password
                 # tried often can get the account locked at the provider.
                 delay = policy.max_delay

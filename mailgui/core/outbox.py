@@ -456,7 +456,7 @@ class Outbox:
         now = self.clock()
         with self._write() as db:
             db.execute(
-                "UPDATE messages SET state = 'queued', updated_at = ? "
+                "UPDATE messages SET state = 'queued', next_attempt_at = NULL, updated_at = ? "
                 "WHERE (state = 'scheduled' AND send_at <= ?) "
                 "OR (state = 'deferred' AND next_attempt_at <= ?)",
                 (now, now, now),

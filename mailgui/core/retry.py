@@ -77,6 +77,15 @@ def rate_wait(sent_times: Sequence[float], limits: RateLimits, now: float) -> fl
     return wait
 
 
+def describe_duration(seconds: float) -> str:
+    """'5 days', '1 hour', '90 minutes': the largest unit that divides evenly."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n = seconds / size
+        if n >= 1 and n == int(n):
+            return f"{int(n)} {unit}" + ("" if n == 1 else "s")
+    return f"{seconds:g} seconds"
+
+
 def describe_limit(limits: RateLimits, sent_times: Sequence[float], now: float) -> str:
     """Which limit is holding messages back, in words."""
     for unit, window in _WINDOWS:

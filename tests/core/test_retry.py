@@ -57,3 +57,12 @@ def test_rate_limits() -> None:
     per_hour = RateLimits(per_minute=10, per_hour=3)
     assert rate_wait([now - 3000, now - 100, now - 5], per_hour, now) == pytest.approx(600)
     assert rate_wait([now - 4000, now - 100, now - 5], per_hour, now) == 0
+
+
+def test_durations_read_naturally() -> None:
+    from mailgui.core.retry import describe_duration
+
+    assert describe_duration(5 * 86400) == "5 days"
+    assert describe_duration(3600) == "1 hour"
+    assert describe_duration(5400) == "90 minutes"
+    assert describe_duration(1.5) == "1.5 seconds"
