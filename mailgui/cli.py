@@ -420,6 +420,9 @@ def cmd_sendmail(argv: list[str]) -> int:
     if args.full_name:
         sender = replace(sender, name=args.full_name)
     envelope_from = parse_mailbox(args.sender, what="sender").addr if args.sender else None
+    if envelope_from is None and from_header is not None and from_header.addr != acct.email:
+        # A From the account does not own: bounce to the account, which providers accept.
+        envelope_from = acct.email
     out = prepare_submitted(
         msg,
         sender=sender,
@@ -468,6 +471,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_show(args: argparse.Namespace) -> int:
+    from mailgui.core.outbox import iso
+
     with _outbox() as outbox:
         row = outbox.get(args.id)
         events = outbox.events(args.id)
@@ -477,7 +482,7 @@ def cmd_outbox_show(args: argparse.Namespace) -> int:
         doc["pending"] = row.pending
         doc["events"] = [
             {
-                "at": datetime.fromtimestamp(e.at).astimezone().isoformat(timespec="seconds"),
+                "at": iso(e.at),
                 "kind": e.kind,
                 "text": e.text,
             }
