@@ -10,12 +10,10 @@ import html
 import time
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
@@ -34,12 +32,13 @@ from PySide6.QtWidgets import (
 from mailgui.core.outbox import MessageRow
 from mailgui.demo import DemoServer
 from mailgui.ui.context import AppContext
-from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
+from mailgui.ui.outbox_model import OutboxFilter, OutboxModel, apply_default_layout
 from mailgui.ui.outbox_service import OutboxHandle
 from mailgui.ui.sender import Sender
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
 WAITING = ("queued", "sending", "deferred", "scheduled")
+_INFO = QSystemTrayIcon.MessageIcon.Information
 
 
 def app_icon() -> QIcon:
@@ -65,7 +64,8 @@ class MainWindow(QMainWindow):
         self._counts: dict[str, int] = {}
         self._quitting = False
         self._stuck_since: float | None = None
-        self.setWindowTitle(self.tr("mailgui — Outbox") + (self.tr(" (demo)") if demo_server else ""))
+        title = self.tr("mailgui — Outbox")
+        self.setWindowTitle(title + (self.tr(" (demo)") if demo_server else ""))
         self.setWindowIcon(app_icon())
         self.settings = QSettings(
             str(ctx.profile.config_dir / "window.ini"), QSettings.Format.IniFormat
@@ -85,6 +85,9 @@ class MainWindow(QMainWindow):
             self._build_demo_dock(demo_server)
         self._wire()
         self._restore()
+        self._clock = QTimer(self)  # "next try 14:05" gains its date after midnight
+        self._clock.timeout.connect(self.model.refresh_times)
+        self._clock.start(10 * 60 * 1000)
         self._update_actions()
         if start_threads:
             self.outbox.start()
@@ -100,17 +103,9 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self.tr(label))
         self.table = QTableView()
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
+        apply_default_layout(self.table)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionsMovable(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setSectionsMovable(True)
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -143,17 +138,18 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
-        self.act_new = self._action("&New message", self.new_message, QKeySequence.StandardKey.New,
-                                    sp.SP_FileIcon)
-        self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S",
-                                     sp.SP_ArrowForward)
-        self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R",
-                                      sp.SP_BrowserReload)
+        self.act_new = self._action(
+            "&New message", self.new_message, QKeySequence.StandardKey.New, sp.SP_FileIcon
+        )
+        self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S", sp.SP_ArrowForward)
+        self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", sp.SP_BrowserReload)
         self.act_retry_all = self._action("Retry &all", self.retry_all, "Ctrl+Shift+R")
-        self.act_delete = self._action("&Delete", self.delete_selected,
-                                       QKeySequence.StandardKey.Delete, sp.SP_TrashIcon)
-        self.act_accounts = self._action("&Accounts…", self.show_accounts, "Ctrl+,",
-                                         sp.SP_DirHomeIcon)
+        self.act_delete = self._action(
+            "&Delete", self.delete_selected, QKeySequence.StandardKey.Delete, sp.SP_TrashIcon
+        )
+        self.act_accounts = self._action(
+            "&Accounts…", self.show_accounts, "Ctrl+,", sp.SP_DirHomeIcon
+        )
         self.act_quit = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
         self.act_about = self._action("&About mailgui", self.about)
 
@@ -173,8 +169,9 @@ class MainWindow(QMainWindow):
         tb.setObjectName("main-toolbar")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        tb.addActions([self.act_new, self.act_send, self.act_retry, self.act_retry_all,
-                       self.act_delete])
+        tb.addActions(
+            [self.act_new, self.act_send, self.act_retry, self.act_retry_all, self.act_delete]
+        )
         tb.addSeparator()
         tb.addAction(self.act_accounts)
 
@@ -205,9 +202,9 @@ class MainWindow(QMainWindow):
         menu.addAction(self.act_quit)
         self.tray.setContextMenu(menu)
         self.tray.activated.connect(
-            lambda reason: self.show_normal()
-            if reason == QSystemTrayIcon.ActivationReason.Trigger
-            else None
+            lambda reason: (
+                self.show_normal() if reason == QSystemTrayIcon.ActivationReason.Trigger else None
+            )
         )
         self.tray.show()
 
@@ -218,6 +215,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName("received-demo")
         dock.setWidget(ReceivedView(server))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.resizeDocks([dock], [460], Qt.Orientation.Horizontal)
         self.demo_dock = dock
 
     def _wire(self) -> None:
@@ -255,10 +253,6 @@ class MainWindow(QMainWindow):
         header = self.settings.value("table/header")
         if isinstance(header, QByteArray):
             self.table.horizontalHeader().restoreState(header)
-        else:
-            for col, width in enumerate((96, 90, 200, 260, 64, 48, 120)):
-                self.table.setColumnWidth(col, width)
-            self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         split = self.settings.value("window/splitter")
         if isinstance(split, QByteArray):
             self.splitter.restoreState(split)
@@ -320,12 +314,13 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         selected = self._selected()
-        retryable = [r for r in selected if r.state in ("deferred", "failed", "queued", "scheduled")]
+        retryable = [r for r in selected if r.state not in ("sent", "sending")]
         self.act_retry.setEnabled(bool(retryable))
         self.act_delete.setEnabled(bool(selected) and all(r.state != "sending" for r in selected))
         waiting = sum(self._counts.get(s, 0) for s in ("queued", "deferred"))
         self.act_send.setEnabled(waiting > 0)
-        self.act_retry_all.setEnabled(self._counts.get("failed", 0) + self._counts.get("deferred", 0) > 0)
+        stuck = self._counts.get("failed", 0) + self._counts.get("deferred", 0)
+        self.act_retry_all.setEnabled(stuck > 0)
 
     @Slot(dict)
     def _counts_changed(self, counts: dict[str, int]) -> None:
@@ -335,15 +330,19 @@ class MainWindow(QMainWindow):
         for i, (key, label) in enumerate(VIEWS):
             n = waiting if key == "outbox" else counts.get(key, 0)
             self.tabs.setTabText(i, f"{self.tr(label)} ({n})" if n else self.tr(label))
-        self.lbl_count.setText(self.tr("{0} waiting").format(waiting) if waiting else self.tr("All sent"))
+        self.lbl_count.setText(
+            self.tr("{0} waiting").format(waiting) if waiting else self.tr("All sent")
+        )
         if self.tray is not None:
             self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
         if stuck and self._stuck_since is None:
             self._stuck_since = time.time()
         elif not waiting and self._stuck_since is not None:
             self._stuck_since = None
-            self._notify(self.tr("The outbox is empty again"),
-                         self.tr("Messages that were waiting have all gone out."))
+            self._notify(
+                self.tr("The outbox is empty again"),
+                self.tr("Messages that were waiting have all gone out."),
+            )
         self._update_actions()
 
     @Slot(int, dict)
@@ -371,8 +370,11 @@ class MainWindow(QMainWindow):
     def _message_changed(self, msg_id: int, state: str, error: str) -> None:
         self.progress.hide()
         if state == "failed":
-            self._notify(self.tr("Message {0} could not be sent").format(msg_id), error,
-                         QSystemTrayIcon.MessageIcon.Warning)
+            self._notify(
+                self.tr("Message {0} could not be sent").format(msg_id),
+                error,
+                QSystemTrayIcon.MessageIcon.Warning,
+            )
 
     @Slot(dict)
     def _flush_finished(self, counts: dict[str, int]) -> None:
@@ -384,12 +386,12 @@ class MainWindow(QMainWindow):
     def _set_online(self, online: bool) -> None:
         self.lbl_online.setText(self.tr("● Online") if online else self.tr("○ Offline"))
         self.lbl_online.setToolTip(
-            self.tr("The network is reachable.") if online
+            self.tr("The network is reachable.")
+            if online
             else self.tr("No network: messages wait in the outbox and go out when it returns.")
         )
 
-    def _notify(self, title: str, text: str,
-                icon: QSystemTrayIcon.MessageIcon = QSystemTrayIcon.MessageIcon.Information) -> None:
+    def _notify(self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon = _INFO) -> None:
         if self.tray is not None and self.tray.supportsMessages():
             self.tray.showMessage(title, text, icon, 5000)
         else:
@@ -437,15 +439,19 @@ class MainWindow(QMainWindow):
             return
         unsent = [r for r in rows if r.state != "sent"]
         if len(rows) == 1:
-            text = self.tr("Delete the message “{0}”?").format(rows[0].subject or self.tr("(no subject)"))
+            subject = rows[0].subject or self.tr("(no subject)")
+            text = self.tr("Delete the message “{0}”?").format(subject)
         else:
             text = self.tr("Delete {0} messages?").format(len(rows))
-        if unsent:
-            text += " " + self.tr("It has not been sent and will be lost.") if len(unsent) == 1 else (
-                " " + self.tr("{0} of them have not been sent and will be lost.").format(len(unsent))
-            )
+        if len(unsent) == 1 and len(rows) == 1:
+            text += " " + self.tr("It has not been sent and will be lost.")
+        elif unsent:
+            lost = self.tr("{0} of them have not been sent and will be lost.")
+            text += " " + lost.format(len(unsent))
         answer = QMessageBox.question(
-            self, self.tr("Delete"), text,
+            self,
+            self.tr("Delete"),
+            text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
@@ -473,9 +479,10 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             self.tr("About mailgui"),
-            self.tr("<b>mailgui {0}</b><p>Compose and send mail, reliably: every message goes "
-                    "through a durable outbox and leaves when it can.</p><p>Profile: {1}</p>")
-            .format(__version__, html.escape(str(self.ctx.profile.data_dir))),
+            self.tr(
+                "<b>mailgui {0}</b><p>Compose and send mail, reliably: every message goes "
+                "through a durable outbox and leaves when it can.</p><p>Profile: {1}</p>"
+            ).format(__version__, html.escape(str(self.ctx.profile.data_dir))),
         )
 
     # --- closing ----------------------------------------------------------------------------
@@ -483,7 +490,7 @@ class MainWindow(QMainWindow):
     def waiting_count(self) -> int:
         return sum(self._counts.get(s, 0) for s in WAITING)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._quitting:
             event.accept()
             return
@@ -492,9 +499,12 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 self.tr("Messages are waiting"),
-                self.tr("{0} message(s) are still waiting to be sent. Keep sending them in "
-                        "the background (from the tray icon)?").format(waiting),
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+                self.tr(
+                    "{0} message(s) are still waiting to be sent. Keep sending them in "
+                    "the background (from the tray icon)?"
+                ).format(waiting),
+                QMessageBox.StandardButton.Yes
+                | QMessageBox.StandardButton.No
                 | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Yes,
             )

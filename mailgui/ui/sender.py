@@ -198,7 +198,10 @@ class Sender(QObject):
 
     @Slot(QNetworkInformation.Reachability)
     def _reachability(self, value: QNetworkInformation.Reachability) -> None:
-        online = value != QNetworkInformation.Reachability.Disconnected
+        self.set_online(value != QNetworkInformation.Reachability.Disconnected)
+
+    def set_online(self, online: bool) -> None:
+        """What the network watcher reports (tests and the headless agent call it too)."""
         if online != self.online:
             self.online = online
             self.onlineChanged.emit(online)

@@ -133,7 +133,7 @@ def drop_files(target: QWidget, paths: list[Path]) -> bool:
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    enter = QDragEnterEvent(pos, *args)
+    enter = QDragEnterEvent(pos.toPoint(), *args)  # PySide6 < 6.12 takes a QPoint here
     QApplication.sendEvent(handle, enter)
     if not enter.isAccepted():
         QApplication.sendEvent(handle, QDragLeaveEvent())

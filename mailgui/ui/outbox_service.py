@@ -1,0 +1,420 @@
+"""The outbox as the GUI sees it: every database read and write in its own thread.
+
+"The GUI only renders." ``OutboxService`` lives in a QThread with its own Outbox
+connection; ``OutboxHandle`` is the GUI-side object that owns the thread, forwards
+requests to the service through queued signals and re-emits its results.
+
+Change detection is cheap: a timer polls ``PRAGMA data_version``, which moves only
+when another connection (the sender thread, the CLI) committed. Only then, or after
+the service's own writes, does it read ``id, updated_at`` of every message, diff that
+against what the GUI was already sent, and read full rows for new or changed ids.
+
+Rows travel in batches of ``BATCH`` and the next batch leaves only after the GUI has
+taken the previous one, so loading 10 000 messages never floods the GUI's event queue.
+The handle acknowledges a batch ``ACK_DELAY_MS`` after taking it, which is after the
+views have painted it (Qt paints a window 5 ms after it is marked dirty, by default):
+the service then reads the next batch while the GUI thread is idle. Both threads run
+Python; had the service parsed rows while a view painted, the paint's ``data()`` calls
+would have waited their turn for the GIL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import threading
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from mailgui.core.errors import MailguiError, UsageError
+from mailgui.core.message import Draft, build
+from mailgui.core.outbox import MessageRow, Outbox
+from mailgui.ui.context import AppContext
+
+__all__ = ["BATCH", "OutboxHandle", "OutboxService"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # rows per rowsChanged: small enough that the GUI takes one in a few ms
+ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first
+
+
+class OutboxService(QObject):
+    """Lives in the outbox thread and owns its Outbox connection.
+
+    Signals (all carry plain data):
+        rowsChanged(list[MessageRow]): new or updated messages, at most ``BATCH``.
+        rowsRemoved(list[int]): ids of messages that are gone.
+        countsChanged(dict[str, int]): messages per state, after every change.
+        details(int, dict): ``{"row": MessageRow, "events": list[Event],
+            "headers": str}`` for ``load_details``.
+        queued(str token, int id): a draft was built and is durably queued.
+        failed(str token, str sentence): an action failed; token "" unless queueing.
+        loaded(): the GUI has every message (after the first full load).
+    """
+
+    rowsChanged = Signal(list)
+    rowsRemoved = Signal(list)
+    countsChanged = Signal(dict)
+    details = Signal(int, dict)
+    queued = Signal(str, int)
+    failed = Signal(str, str)
+    loaded = Signal()
+
+    def __init__(self, ctx: AppContext, poll_ms: int = 500) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._poll_ms = poll_ms
+        self.stopping = threading.Event()  # set from the GUI thread on shutdown
+        self._outbox: Outbox | None = None
+        self._timer: QTimer | None = None
+        self._version = -1
+        self._known: dict[int, float] = {}  # what the GUI was sent: id -> updated_at
+        self._pending: dict[int, None] = {}  # ids to send, in order (an ordered set)
+        self._in_flight = False  # a batch is on its way and not acknowledged yet
+        self._loaded = False
+        self._poll_error = ""
+
+    # --- life cycle (run in the thread) -------------------------------------------------
+
+    @Slot()
+    def setup(self) -> None:
+        """First slot run in the thread: open the connection, start polling, load all."""
+        try:
+            self._outbox = self._ctx.open_outbox()
+            self._version = self._outbox.data_version()
+        except (MailguiError, sqlite3.Error, OSError) as exc:
+            self.failed.emit("", self._error_text(exc))
+            return
+        self._timer = QTimer(self)
+        self._timer.setInterval(self._poll_ms)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+        self._refresh()
+
+    @Slot()
+    def teardown(self) -> None:
+        """Last slot run in the thread: stop polling, close the database, end the loop."""
+        self.stopping.set()
+        if self._timer is not None:
+            self._timer.stop()
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
+        self.thread().quit()
+
+    # --- change detection ---------------------------------------------------------------
+
+    @Slot()
+    def _poll(self) -> None:
+        if self._outbox is None or self.stopping.is_set():
+            return
+        try:
+            version = self._outbox.data_version()
+        except sqlite3.Error as exc:
+            self._report_poll_error(exc)
+            return
+        if version != self._version:
+            self._version = version
+            self._refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Look for changes now (the poll does this on its own)."""
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Diff ``id → updated_at`` against what the GUI has; queue what it lacks."""
+        if self._outbox is None or self.stopping.is_set():
+            return
+        try:
+            versions = self._outbox.versions()
+            counts = self._outbox.counts()
+        except sqlite3.Error as exc:
+            self._report_poll_error(exc)
+            return
+        self._poll_error = ""
+        gone = [i for i in self._known if i not in versions]
+        for msg_id in gone:
+            del self._known[msg_id]
+        for msg_id in [i for i in self._pending if i not in versions]:
+            del self._pending[msg_id]
+        changed = {i for i, v in versions.items() if self._known.get(i) != v}
+        if gone:
+            self.rowsRemoved.emit(gone)
+        if changed or gone or not self._loaded:
+            # Rows the GUI already shows first, then new ones newest first: the top of
+            # a newest-first list fills in before the rest.
+            update = sorted((i for i in changed if i in self._known), reverse=True)
+            new = sorted((i for i in changed if i not in self._known), reverse=True)
+            rest = [i for i in self._pending if i not in changed]
+            self._pending = dict.fromkeys([*update, *new, *rest])
+            self.countsChanged.emit(counts)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send the next batch unless one is still on its way to the GUI."""
+        while self._outbox is not None and not self._in_flight and not self.stopping.is_set():
+            if not self._pending:
+                if not self._loaded:
+                    self._loaded = True
+                    self.loaded.emit()
+                return
+            batch = list(self._pending)[:BATCH]
+            for msg_id in batch:
+                del self._pending[msg_id]
+            try:
+                rows = self._outbox.get_many(batch)
+            except sqlite3.Error as exc:
+                self._report_poll_error(exc)
+                return
+            for row in rows:
+                self._known[row.id] = row.updated_at
+            if rows:
+                self._in_flight = True
+                self.rowsChanged.emit(rows)
+
+    @Slot()
+    def ack(self) -> None:
+        """The GUI took the last batch: send the next one."""
+        self._in_flight = False
+        self._pump()
+
+    def _report_poll_error(self, exc: Exception) -> None:
+        text = self._error_text(exc)
+        log.warning("reading the outbox failed: %s", exc)
+        if text != self._poll_error:  # say it once, not every poll
+            self._poll_error = text
+            self.failed.emit("", text)
+
+    # --- user actions -------------------------------------------------------------------
+
+    @Slot(list)
+    def retry(self, ids: list[int]) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            return
+        errors = []
+        for msg_id in ids:
+            try:
+                outbox.retry(msg_id)
+            except (MailguiError, sqlite3.Error) as exc:
+                log.info("retry of message %s refused: %s", msg_id, exc)
+                errors.append(self._error_text(exc, msg_id))
+        self._after_write(errors)
+
+    @Slot()
+    def retry_all(self) -> None:
+        if self._outbox is None:
+            return
+        try:
+            self._outbox.retry_all()
+        except sqlite3.Error as exc:
+            self._after_write([self._error_text(exc)])
+            return
+        self._after_write([])
+
+    @Slot(list)
+    def delete(self, ids: list[int]) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            return
+        errors = []
+        for msg_id in ids:
+            try:
+                outbox.delete(msg_id)
+            except (MailguiError, sqlite3.Error) as exc:
+                log.info("delete of message %s refused: %s", msg_id, exc)
+                errors.append(self._error_text(exc, msg_id))
+        self._after_write(errors)
+
+    def _after_write(self, errors: list[str]) -> None:
+        """Our own commits do not move data_version: look for changes right away."""
+        if errors:
+            self.failed.emit("", errors[0])
+        self._refresh()
+
+    @Slot(int)
+    def load_details(self, msg_id: int) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            return
+        try:
+            row = outbox.get(msg_id)
+            events = outbox.events(msg_id)
+            body = outbox.body(msg_id)
+        except (MailguiError, sqlite3.Error) as exc:
+            self.failed.emit("", self._error_text(exc, msg_id))
+            return
+        head = body.split(b"\r\n\r\n", 1)[0]
+        # UTF-8 covers SMTPUTF8 headers; everything else is ASCII by construction.
+        headers = head.decode("utf-8", "replace").replace("\r\n", "\n")
+        self.details.emit(msg_id, {"row": row, "events": events, "headers": headers})
+
+    @Slot(str, str, object, object)
+    def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
+        """Build the message here (attachments are read from disk) and queue it."""
+        outbox = self._outbox
+        if outbox is None:
+            self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
+            return
+        try:
+            self._ctx.accounts.get(account)  # an unknown account would never send
+            out = build(draft)
+            msg_id = outbox.add(account, out, send_at=send_at)
+        except MailguiError as exc:
+            self.failed.emit(token, exc.message)
+            return
+        except sqlite3.Error as exc:
+            log.error("queueing a message failed: %s", exc)
+            self.failed.emit(token, self._error_text(exc))
+            return
+        self.queued.emit(token, msg_id)
+        self._refresh()
+
+    def _error_text(self, exc: Exception, msg_id: int | None = None) -> str:
+        """One sentence for the GUI: core's words, except for a message that is gone
+        (core's sentence then points to the command line)."""
+        if isinstance(exc, UsageError) and msg_id is not None and self._outbox is not None:
+            try:
+                gone = not self._outbox.get_many([msg_id])
+            except sqlite3.Error:
+                gone = False
+            if gone:
+                return self.tr(
+                    "Message {0} is no longer in the outbox; it was deleted elsewhere."
+                ).format(msg_id)
+        if isinstance(exc, MailguiError):
+            return exc.message
+        return self.tr(
+            "The outbox database could not be used ({0}); nothing was changed. "
+            "Check the disk and try again."
+        ).format(exc)
+
+
+class OutboxHandle(QObject):
+    """The GUI's handle on the outbox thread. Create, connect, then ``start()``.
+
+    Signals: those of ``OutboxService``, re-emitted in the GUI thread.
+    Methods only post requests; results come back as signals.
+    """
+
+    rowsChanged = Signal(list)
+    rowsRemoved = Signal(list)
+    countsChanged = Signal(dict)
+    details = Signal(int, dict)
+    queued = Signal(str, int)
+    failed = Signal(str, str)
+    loaded = Signal()
+
+    _retry = Signal(list)
+    _retryAll = Signal()
+    _delete = Signal(list)
+    _loadDetails = Signal(int)
+    _queueDraft = Signal(str, str, object, object)
+    _refresh = Signal()
+    _ack = Signal()
+    _teardown = Signal()
+
+    def __init__(
+        self, ctx: AppContext, parent: QObject | None = None, *, poll_ms: int = 500
+    ) -> None:
+        super().__init__(parent)
+        self._thread = QThread(self)
+        self._thread.setObjectName("mailgui-outbox")
+        self._service = OutboxService(ctx, poll_ms)
+        self._service.moveToThread(self._thread)
+        self._thread.started.connect(self._service.setup)
+        self._thread.finished.connect(self._service.deleteLater)
+        self._service.rowsChanged.connect(self._on_rows)
+        for name in ("rowsRemoved", "countsChanged", "details", "queued", "failed", "loaded"):
+            getattr(self._service, name).connect(getattr(self, name))
+        self._retry.connect(self._service.retry)
+        self._retryAll.connect(self._service.retry_all)
+        self._delete.connect(self._service.delete)
+        self._loadDetails.connect(self._service.load_details)
+        self._queueDraft.connect(self._service.queue_draft)
+        self._refresh.connect(self._service.refresh)
+        self._ack.connect(self._service.ack)
+        self._teardown.connect(self._service.teardown)
+        self._ackTimer = QTimer(self)
+        self._ackTimer.setSingleShot(True)
+        self._ackTimer.setInterval(ACK_DELAY_MS)
+        self._ackTimer.timeout.connect(self._ack)
+        self._closed = False
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    @Slot(list)
+    def _on_rows(self, rows: list[MessageRow]) -> None:
+        try:
+            self.rowsChanged.emit(rows)  # direct connections: the model has them now
+        finally:
+            self._ackTimer.start()  # the views paint them first (see module docstring)
+
+    def start(self) -> None:
+        """Start the thread; it loads every message, then watches for changes."""
+        if not self._closed and not self._thread.isRunning():
+            self._thread.start()
+
+    def is_running(self) -> bool:
+        return bool(self._thread.isRunning())
+
+    def refresh(self) -> None:
+        self._post(self._refresh)
+
+    def retry(self, ids: list[int]) -> None:
+        self._post(self._retry, [int(i) for i in ids])
+
+    def retry_all(self) -> None:
+        self._post(self._retryAll)
+
+    def delete(self, ids: list[int]) -> None:
+        self._post(self._delete, [int(i) for i in ids])
+
+    def load_details(self, msg_id: int) -> None:
+        self._post(self._loadDetails, int(msg_id))
+
+    def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
+        """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.
+
+        The draft is copied, so the compose window may go on changing its own."""
+        copy = dataclasses.replace(
+            draft,
+            to=list(draft.to),
+            cc=list(draft.cc),
+            bcc=list(draft.bcc),
+            reply_to=list(draft.reply_to),
+            attachments=list(draft.attachments),
+        )
+        if self._closed:
+            self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
+            return
+        self._post(self._queueDraft, token, account, copy, send_at)
+
+    def _post(self, signal: Any, *args: Any) -> None:
+        if not self._closed:
+            signal.emit(*args)
+
+    def shutdown(self, timeout_ms: int = 3000) -> bool:
+        """Stop the thread; True when it ended within ``timeout_ms``."""
+        self._closed = True
+        if not self._thread.isRunning():
+            return True
+        self._service.stopping.set()
+        self._teardown.emit()
+        if self._thread.wait(timeout_ms):
+            return True
+        log.warning("the outbox thread did not stop within %d ms", timeout_ms)
+        # Keep the running thread alive past this handle: destroying a running
+        # QThread aborts the process.
+        self._thread.setParent(None)
+        _stragglers.append(self._thread)
+        self._thread.finished.connect(lambda t=self._thread: _stragglers.remove(t))
+        return False
+
+
+_stragglers: list[QThread] = []
