@@ -444,7 +444,7 @@ class ReceivedView(QWidget):
                 )
             )
         cells = "".join(
-            f"<tr><td style='padding-right:12px'><b>{html.escape(k)}:</b></td>"
+            f"<tr><td style='padding-right:12px; white-space:nowrap'><b>{html.escape(k)}:</b></td>"
             f"<td>{html.escape(v)}</td></tr>"
             for k, v in rows
         )

@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName("received-demo")
         dock.setWidget(ReceivedView(server))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.resizeDocks([dock], [460], Qt.Orientation.Horizontal)
+        self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
         self.demo_dock = dock
 
     def _wire(self) -> None:

@@ -1,0 +1,373 @@
+"""The accounts dialog's "Test connection": one SMTP session opened and closed
+in a worker QObject moved to its own QThread, so the GUI never waits on the network.
+
+The result is plain data (a dict), built by :func:`probe`, which is Qt-free and
+can be unit-tested on its own:
+
+- ``ok`` (bool): connected, encrypted as the account demands, logged in if it has
+  a user name.
+- ``lines`` (list[str]): what was learnt, in plain words, in order.
+- ``error`` (str): the error sentence (empty when ok).
+- ``cancelled`` (bool): the person pressed Cancel (a missed overall deadline is a
+  failure, not a cancel).
+
+The server's greeting is never shown: it arrives before any encryption, so nothing
+in it can be trusted. Only facts mailgui checked itself (TLS version, certificate)
+and the server's reply to AUTH, which comes inside TLS, are shown.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from mailgui.core.accounts import Account
+from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
+from mailgui.core.transport import Session, SessionInfo
+
+PasswordLookup = Callable[[], str | None]
+
+# Seconds added to the account's timeout for the whole test: each step already has
+# the account's timeout (and a clearer message), this only catches a slow crawl.
+DEADLINE_SLACK_S = 2.0
+
+# The core's sentences name command-line options; in the GUI the same advice points
+# at the form. (pattern, replacement) applied in order.
+_GUI_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"store the password again with 'mailgui account add [^']*'"),
+        "type the password again and save",
+    ),
+    (
+        re.compile(r"set it with 'mailgui account add [^']*'"),
+        "type it in the Password field",
+    ),
+    (
+        re.compile(r" \(mailgui account add [^)]*--username[^)]*\)"),
+        " (User name and Password below)",
+    ),
+    (re.compile(r"\(port 465 uses --security tls\)"), "(port 465 uses SSL/TLS)"),
+    (re.compile(r"use --security starttls or tls"), "choose STARTTLS or SSL/TLS under Security"),
+    (re.compile(r"(use|try) --security tls"), r"\1 SSL/TLS under Security"),
+    (re.compile(r"(use|try) --security starttls"), r"\1 STARTTLS under Security"),
+    (re.compile(r"give its certificate with --ca-file"), "choose its certificate as CA file"),
+    (re.compile(r"give one with --host \(or use --direct\)"), "fill in the Server field"),
+    (re.compile(r"add it with 'mailgui account add'"), "add it with Add"),
+]
+
+
+def gui_wording(text: str) -> str:
+    """The core's advice, reworded for someone looking at the accounts form."""
+    for pattern, replacement in _GUI_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("ConnectionTester", text)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+_SHORT_KEYS = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+}
+
+
+def short_name(dn: str | None) -> str:
+    """'commonName=mail.example.org, organizationName=Example' -> 'CN=mail.example.org';
+    without a CN, the organisation (and unit). Falls back to the text as given."""
+    if not dn:
+        return _tr("(no name)")
+    parts: list[tuple[str, str]] = []
+    for item in dn.split(", "):
+        key, sep, value = item.partition("=")
+        if not sep:
+            return dn  # a value with ", " inside: show it all rather than guess
+        parts.append((_SHORT_KEYS.get(key, key), value))
+    keep = [p for p in parts if p[0] == "CN"]
+    if not keep:
+        keep = [p for p in parts if p[0] in ("O", "OU")] or parts
+    return ", ".join(f"{k}={v}" for k, v in keep)
+
+
+def describe(account: Account, info: SessionInfo, *, connected: bool) -> list[str]:
+    """What a (possibly half-finished) session established, one sentence per line."""
+    lines: list[str] = []
+    if not connected:
+        return lines
+    lines.append(_tr("Connected to {0}.").format(account.server))
+    if info.tls_version:
+        lines.append(
+            _tr("Encrypted with {0} ({1}); certificate verified.").format(
+                info.tls_version, info.cipher or _tr("unknown cipher")
+            )
+        )
+        if info.cert_subject:
+            lines.append(
+                _tr("Certificate: {0}, issued by {1}.").format(
+                    short_name(info.cert_subject), short_name(info.cert_issuer)
+                )
+            )
+    elif account.security == "none":
+        lines.append(_tr("Not encrypted (security: none): anyone on the way can read it."))
+    return lines
+
+
+def probe(
+    account: Account,
+    password: str | None,
+    lookup: PasswordLookup | None = None,
+    *,
+    on_session: Callable[[Session], None] | None = None,
+) -> dict[str, Any]:
+    """Open and close one session; never raises. Blocking: call it off the GUI thread.
+
+    ``lookup`` fetches the stored password when ``password`` is None (keyring calls
+    can block too, so they happen here). ``on_session`` receives the session before
+    it connects, so another thread can ``abort()`` it.
+    """
+    result: dict[str, Any] = {"ok": False, "lines": [], "error": "", "cancelled": False}
+    if account.direct:
+        result["lines"] = [_tr("This account delivers straight to the recipients' servers.")]
+        result["error"] = _tr("There is no server to test for direct delivery.")
+        return result
+    if password is None and account.username and lookup is not None:
+        try:
+            password = lookup()
+        except KeyringUnavailableError:
+            password = None
+    session = Session(account, password if account.username else None)
+    if on_session is not None:
+        on_session(session)
+    try:
+        with session:
+            info = session.open()
+    except AuthError as exc:
+        lines = describe(account, session.info, connected=True)
+        if exc.code is None:  # refused by us before asking (no password, no AUTH offered)
+            lines.append(_tr("Not logged in: {0}").format(gui_wording(exc.message)))
+        else:
+            words = exc.server_words or ""
+            lines.append(_tr("Authentication refused by the server: {0}").format(words))
+        result["lines"] = lines
+        result["error"] = gui_wording(exc.message)
+        return result
+    except MailguiError as exc:
+        # The greeting is recorded as soon as the server answered: we were connected.
+        result["lines"] = describe(account, session.info, connected=bool(session.info.greeting))
+        result["error"] = gui_wording(exc.message)
+        return result
+    except Exception as exc:  # a bug must not leave the dialog waiting forever
+        result["error"] = _tr("The test stopped on an unexpected error ({0}: {1}).").format(
+            type(exc).__name__, exc
+        )
+        return result
+    lines = describe(account, info, connected=True)
+    if info.authenticated_as:
+        lines.append(_tr("Logged in as {0}.").format(info.authenticated_as))
+    else:
+        lines.append(_tr("Not logged in (no user name is set)."))
+    if info.size_limit:
+        lines.append(_tr("The server accepts messages up to {0}.").format(_mb(info.size_limit)))
+    result["ok"] = True
+    result["lines"] = lines
+    return result
+
+
+class _ProbeWorker(QObject):
+    """Lives in a tester thread; runs one probe. Signal: done(dict)."""
+
+    done = Signal(dict)
+
+    def __init__(
+        self, run: int, account: Account, password: str | None, lookup: PasswordLookup | None
+    ):
+        super().__init__()
+        self._run = run
+        self._account = account
+        self._password = password
+        self._lookup = lookup
+        self._session: Session | None = None
+        self._lock = threading.Lock()
+        self._aborted = False
+
+    @Slot()
+    def run(self) -> None:
+        result = probe(self._account, self._password, self._lookup, on_session=self._attach)
+        self._password = None
+        result["run"] = self._run  # which start() this answers
+        self.done.emit(result)
+        self.thread().quit()
+
+    def _attach(self, session: Session) -> None:
+        with self._lock:
+            self._session = session
+            aborted = self._aborted
+        if aborted:
+            session.abort()
+
+    def abort(self) -> None:
+        """From the GUI thread: cut the connection (a pending connect() ends by timeout)."""
+        with self._lock:
+            self._aborted = True
+            session = self._session
+        if session is not None:
+            session.abort()
+
+
+# Every tester thread, referenced until it has ended: a QThread destroyed while running
+# kills the process, and a cancelled test (or one whose dialog closed) ends only when
+# its connection does. Finished ones are dropped on the next start.
+_live: list[tuple[QThread, _ProbeWorker]] = []
+
+
+def _ended(thread: QThread) -> bool:
+    """Finished, and its OS thread joined (wait() returns at once after finishing)."""
+    return thread.isFinished() and thread.wait(1000)
+
+
+def _reap() -> None:
+    """Drop ended threads, from the GUI thread: the worker first, then its thread. (Not
+    deleteLater in the ending thread: that races with Python releasing the wrapper.)"""
+    ended = [(t, w) for (t, w) in _live if _ended(t)]
+    _live[:] = [(t, w) for (t, w) in _live if all(t is not e for e, _ in ended)]
+    while ended:
+        thread, worker = ended.pop()
+        del worker
+        del thread
+
+
+def wait_for_all(timeout_ms: int = 5000) -> bool:
+    """Wait for tests still closing. True when all have ended."""
+    ok = all(thread.wait(timeout_ms) for thread, _ in _live)
+    _reap()
+    return ok
+
+
+_QUIT_WAIT_MS = 60_000  # each step of a test has its own timeout: this is only a backstop
+_quit_hooked = False
+
+
+def _hook_quit() -> None:
+    """Before the application goes away, let aborted tests end: a cancelled connect()
+    returns only at its timeout, and Qt aborts the process if a running QThread dies."""
+    global _quit_hooked
+    app = QCoreApplication.instance()
+    if app is not None and not _quit_hooked:
+        app.aboutToQuit.connect(lambda: wait_for_all(_QUIT_WAIT_MS))
+        _quit_hooked = True
+
+
+class ConnectionTester(QObject):
+    """Runs "Test connection" for one account at a time, off the GUI thread.
+
+    Signals:
+        started(): a test began.
+        finished(dict): the result (see the module docstring); exactly once per
+            ``start()``, also after ``cancel()`` (``cancelled`` True) or the deadline.
+    """
+
+    started = Signal()
+    finished = Signal(dict)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._worker: _ProbeWorker | None = None
+        self._thread: QThread | None = None
+        self._runs = 0
+        # Session.abort() can only cut a socket that exists: a cancel that lands while
+        # connect() is still returning would be lost, so cancelled tests are aborted
+        # again every 50 ms until their thread has ended.
+        self._aborting: list[tuple[QThread, _ProbeWorker]] = []
+        self._abort_timer = QTimer(self)
+        self._abort_timer.setInterval(50)
+        self._abort_timer.timeout.connect(self._abort_again)
+        self._deadline = QTimer(self)
+        self._deadline.setSingleShot(True)
+        self._deadline.timeout.connect(self._timed_out)
+        self._timeout_s = 0.0
+        _hook_quit()
+
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def start(
+        self, account: Account, password: str | None, lookup: PasswordLookup | None = None
+    ) -> None:
+        """Test ``account`` with ``password`` (or ``lookup()`` when None)."""
+        self.cancel()
+        _reap()
+        thread = QThread()
+        thread.setObjectName("mailgui-connection-test")
+        self._runs += 1
+        worker = _ProbeWorker(self._runs, account, password, lookup)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.done.connect(self._on_done)
+        _live.append((thread, worker))
+        self._worker, self._thread = worker, thread
+        self._timeout_s = account.timeout + DEADLINE_SLACK_S
+        self._deadline.start(int(self._timeout_s * 1000))
+        thread.start()
+        self.started.emit()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop waiting now; the connection is cut and its thread ends on its own."""
+        if self._worker is not None:
+            self._finish_early(_tr("The test was cancelled."), cancelled=True)
+
+    @Slot()
+    def _timed_out(self) -> None:
+        if self._worker is not None:
+            self._finish_early(
+                _tr(
+                    "The server did not finish the test within {0:g} seconds; check the "
+                    "server name and port, or raise the timeout."
+                ).format(self._timeout_s),
+                cancelled=False,
+            )
+
+    def _finish_early(self, error: str, *, cancelled: bool) -> None:
+        worker, thread = self._worker, self._thread
+        assert worker is not None and thread is not None
+        self._worker = self._thread = None
+        worker.abort()
+        self._aborting.append((thread, worker))
+        self._abort_timer.start()
+        self._deadline.stop()
+        self.finished.emit({"ok": False, "lines": [], "error": error, "cancelled": cancelled})
+
+    @Slot()
+    def _abort_again(self) -> None:
+        # Joined (wait) before being let go, as in _reap().
+        self._aborting = [(t, w) for (t, w) in self._aborting if not _ended(t)]
+        for _thread, worker in self._aborting:
+            worker.abort()
+        if not self._aborting:
+            self._abort_timer.stop()
+
+    @Slot(dict)
+    def _on_done(self, result: dict[str, Any]) -> None:
+        if self._worker is None or result.pop("run", None) != self._runs:
+            return  # the late answer of a cancelled test
+        self._worker = self._thread = None
+        self._deadline.stop()
+        self.finished.emit(result)
+
+    def shutdown(self, timeout_ms: int = 0) -> bool:
+        """Cancel a running test and wait up to ``timeout_ms`` for every tester thread."""
+        self.cancel()
+        return wait_for_all(timeout_ms) if timeout_ms else True
