@@ -58,8 +58,11 @@ class Account:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: RateLimits = field(default_factory=RateLimits)
 
-    def validate(self) -> Account:
-        """Raise ConfigError for settings that can never work or would be unsafe."""
+    def validate(self, *, check_files: bool = True) -> Account:
+        """Raise ConfigError for settings that can never work or would be unsafe.
+
+        Loading skips the file checks: a CA file that went missing must not hide every
+        other account; connecting reports it instead."""
         if not _NAME_RE.match(self.name):
             raise ConfigError(
                 f"The account name {self.name!r} is not usable; use letters, digits, "
@@ -81,7 +84,7 @@ class Account:
                 f"Account {self.name!r} has a user name but no encryption, and a password is "
                 "never sent unencrypted; use --security starttls or tls."
             )
-        if self.ca_file and not Path(self.ca_file).is_file():
+        if check_files and self.ca_file and not Path(self.ca_file).is_file():
             raise ConfigError(
                 f"The CA file {self.ca_file!r} of account {self.name!r} does not exist; "
                 "give the path of a PEM certificate."
@@ -110,7 +113,7 @@ def _from_dict(name: str, raw: dict[str, Any]) -> Account:
             f"Account {name!r} in the accounts file has an unknown setting ({exc}); "
             "fix the file or add the account again."
         ) from None
-    return account.validate()
+    return account.validate(check_files=False)
 
 
 class AccountStore:

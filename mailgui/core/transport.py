@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import smtplib
 import socket
@@ -264,23 +265,28 @@ class Session:
 
     @staticmethod
     def _auth(smtp: smtplib.SMTP, user: str, password: str) -> None:
-        """Log in with ONE mechanism. smtplib's login() tries each offered mechanism in
-        turn, so a wrong password would count as several failures at the provider."""
+        """Log in with ONE mechanism, PLAIN or LOGIN, with UTF-8 credentials (RFC 4616).
+
+        smtplib's login() tries every offered mechanism in turn (a wrong password then
+        counts as several failures at the provider) and encodes credentials as ASCII
+        (a non-ASCII password would crash), so the exchange is done here."""
         offered = smtp.esmtp_features.get("auth", "").upper().split()
-        for mechanism in ("PLAIN", "LOGIN", "CRAM-MD5"):
-            if mechanism in offered:
-                break
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode("ascii")
+
+        if "PLAIN" in offered:
+            token = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
+            code, resp = smtp.docmd("AUTH", "PLAIN " + b64(token))
+        elif "LOGIN" in offered:
+            code, resp = smtp.docmd("AUTH", "LOGIN " + b64(user.encode("utf-8")))
+            if code == 334:
+                code, resp = smtp.docmd(b64(password.encode("utf-8")))
         else:
             raise smtplib.SMTPException(
                 f"the server offers no login method mailgui knows ({' '.join(offered)})"
             )
-        smtp.user, smtp.password = user, password
-        try:
-            method = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
-            code, resp = smtp.auth(mechanism, method, initial_response_ok=True)
-        finally:
-            smtp.user = smtp.password = ""
-        if code not in (235, 503):
+        if code not in (235, 503):  # 503: already authenticated
             raise smtplib.SMTPAuthenticationError(code, resp)
 
     # --- sending ---------------------------------------------------------------------

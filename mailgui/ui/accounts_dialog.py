@@ -589,6 +589,7 @@ class AccountsDialog(QDialog):
             self._show_message(gui_wording(exc.message), error=True)
             return
         passwords.forget(account.name)
+        self._ctx.forget_session_password(account.name)
         self._current = None
         self._loaded = ()
         self._reload(select=None)

@@ -36,6 +36,10 @@ class AppContext:
         with self._lock:
             self._session_passwords[account] = password
 
+    def forget_session_password(self, account: str) -> None:
+        with self._lock:
+            self._session_passwords.pop(account, None)
+
     def password(self, account: str) -> str | None:
         """The session password if the user gave one, else the keyring's.
 
