@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from mailgui.core import passwords
 from mailgui.core.accounts import Account, AccountStore, RetryPolicy
+from mailgui.core.direct import DirectRouter
 from mailgui.core.errors import (
     EX_CONFIG,
     EX_DATAERR,
@@ -32,13 +33,11 @@ from mailgui.core.errors import (
     SecurityError,
     TransientError,
 )
-from mailgui.core.outbox import MessageRow, Outbox, new_claimer
+from mailgui.core.outbox import Held, MessageRow, Outbox, new_claimer
 from mailgui.core.retry import (
     describe_duration,
-    describe_limit,
     gives_up,
     next_delay,
-    rate_wait,
 )
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
 
@@ -96,13 +95,6 @@ class FlushReport:
         return next((o.error for o in self.outcomes if o.error and o.error.exit_code == code), None)
 
 
-def _direct_not_ready(account: Account) -> ConfigError:
-    return ConfigError(
-        f"Account {account.name!r} delivers directly to recipients' servers, which this "
-        "version cannot do yet; add a relay account with --host and send through it."
-    )
-
-
 class Delivery:
     """Sends what is due. Everything that talks to the world is injected."""
 
@@ -112,6 +104,7 @@ class Delivery:
         accounts: AccountStore,
         *,
         session_factory: SessionFactory = Session,
+        direct_factory: SessionFactory = DirectRouter,
         password_lookup: Callable[[str], str | None] = passwords.load,
         clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
@@ -119,6 +112,7 @@ class Delivery:
         self.outbox = outbox
         self.accounts = accounts
         self.session_factory = session_factory
+        self.direct_factory = direct_factory  # direct accounts: each domain's MX (direct.py)
         self.password_lookup = password_lookup
         self.clock = clock
         self.listener = listener
@@ -164,22 +158,23 @@ class Delivery:
         blocked: MailguiError | None = None  # an error that stops every message of this account
         try:
             acct = self.accounts.get(name)
-            if acct.direct:
-                blocked = _direct_not_ready(acct)
         except ConfigError as exc:
             blocked = exc
         session: SMTPSession | None = None
         try:
             while not should_stop():
-                if (
-                    acct is not None
-                    and blocked is None
-                    and self._hold_if_limited(acct, report, include_deferred, ids, started)
-                ):
-                    break
                 row = self.outbox.claim_next(
-                    self.claimer, name, include_deferred=include_deferred, ids=ids, since=started
+                    self.claimer,
+                    name,
+                    include_deferred=include_deferred,
+                    ids=ids,
+                    since=started,
+                    limits=acct.limits if acct is not None and blocked is None else None,
                 )
+                if isinstance(row, Held):
+                    assert acct is not None
+                    self._hold(acct, row, report, include_deferred, ids, started)
+                    break
                 if row is None:
                     break
                 if (
@@ -210,36 +205,36 @@ class Delivery:
     def _connect(self, acct: Account) -> SMTPSession:
         password = self.password_lookup(acct.name) if acct.username else None
         self._emit("connecting", account=acct.name, server=acct.server)
-        session = self.session_factory(acct, password)
+        factory = self.direct_factory if acct.direct else self.session_factory
+        session = factory(acct, password)
         self._session = session
         info = session.open()
         log.info("connected to %s (%s)", acct.server, info.tls_version or "no TLS")
         self._emit("connected", account=acct.name, server=acct.server, tls=info.tls_version)
         return session
 
-    def _hold_if_limited(
+    def _hold(
         self,
         acct: Account,
+        held: Held,
         report: FlushReport,
         include_deferred: bool,
         ids: Sequence[int] | None,
         started: float,
-    ) -> bool:
-        """Under a rate limit, defer the account's remaining due messages without
-        counting an attempt; True when that happened."""
+    ) -> None:
+        """Under a rate limit, defer the account's remaining due messages until the
+        window frees, without counting an attempt."""
         now = self.clock()
-        sent = self.outbox.recent_sends(acct.name)
-        wait = rate_wait(sent, acct.limits, now)
-        if wait <= 0:
-            return False
-        when = time.strftime("%H:%M", time.localtime(now + wait))
-        limit = describe_limit(acct.limits, sent, now)
+        when = time.strftime("%H:%M", time.localtime(now + held.wait))
         text = (
-            f"Held back by account {acct.name!r}'s limit of {limit}; "
+            f"Held back by account {acct.name!r}'s limit of {held.limit}; "
             f"it will go out at about {when}."
         )
-        while row := self.outbox.claim_next(
-            self.claimer, acct.name, include_deferred=include_deferred, ids=ids, since=started
+        while isinstance(
+            row := self.outbox.claim_next(
+                self.claimer, acct.name, include_deferred=include_deferred, ids=ids, since=started
+            ),
+            MessageRow,
         ):
             self.outbox.finish(
                 row.id,
@@ -247,11 +242,10 @@ class Delivery:
                 "deferred",
                 note=text,
                 error=text,
-                next_attempt_at=now + wait,
+                next_attempt_at=now + held.wait,
                 count_attempt=False,
             )
             report.outcomes.append(Outcome(row.id, "deferred", TransientError(text)))
-        return True
 
     def _send_one(self, session: SMTPSession, acct: Account, row: MessageRow) -> Outcome:
         self._emit("sending", id=row.id, account=acct.name, size=row.size)

@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mailgui.core.accounts import RateLimits
 from mailgui.core.errors import UsageError
 from mailgui.core.message import Outgoing
+from mailgui.core.retry import describe_limit, rate_wait
 
 STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
 SCHEMA_VERSION = 1
@@ -100,6 +102,14 @@ def _json(text: str) -> Any:
     if text == "{}":
         return {}
     return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Held:
+    """``claim_next``'s answer when the account's rate limit says to wait."""
+
+    wait: float  # seconds until one more message may go
+    limit: str  # which limit, in words ("2 per minute")
 
 
 @dataclass(frozen=True)
@@ -509,11 +519,28 @@ class Outbox:
         include_deferred: bool = False,
         ids: Sequence[int] | None = None,
         since: float = 0.0,
-    ) -> MessageRow | None:
-        """Atomically take the oldest due message of ``account`` for ``claimer``."""
+        limits: RateLimits | None = None,
+    ) -> MessageRow | Held | None:
+        """Atomically take the oldest due message of ``account`` for ``claimer``.
+
+        With ``limits``, the account's rate limit is checked in the same transaction,
+        counting messages sent and messages other senders hold right now, so two
+        senders together never exceed it; ``Held`` says how long to wait."""
         now = self.clock()
         clause, args = self._due(include_deferred, ids, since)
         with self._write() as db:
+            if limits is not None and (limits.per_minute or limits.per_hour or limits.per_day):
+                times = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT at FROM sent_log WHERE account = ? AND at > ? UNION ALL "
+                        "SELECT claimed_at FROM messages WHERE account = ? AND state = 'sending'",
+                        (account, now - 86400.0, account),
+                    )
+                ]
+                wait = rate_wait(times, limits, now)
+                if wait > 0:
+                    return Held(wait, describe_limit(limits, times, now))
             row = db.execute(
                 f"SELECT id FROM messages WHERE account = ? AND {clause} "
                 "ORDER BY queued_at, id LIMIT 1",
