@@ -193,17 +193,7 @@ class OutboxService(QObject):
 
     @Slot(list)
     def retry(self, ids: list[int]) -> None:
-        outbox = self._outbox
-        if outbox is None:
-            return
-        errors = []
-        for msg_id in ids:
-            try:
-                outbox.retry(msg_id)
-            except (MailguiError, sqlite3.Error) as exc:
-                log.info("retry of message %s refused: %s", msg_id, exc)
-                errors.append(self._error_text(exc, msg_id))
-        self._after_write(errors)
+        self._each("retry", ids)
 
     @Slot()
     def retry_all(self) -> None:
@@ -218,15 +208,18 @@ class OutboxService(QObject):
 
     @Slot(list)
     def delete(self, ids: list[int]) -> None:
-        outbox = self._outbox
-        if outbox is None:
+        self._each("delete", ids)
+
+    def _each(self, action: str, ids: list[int]) -> None:
+        """Apply Outbox.<action> to each id; one refusal does not stop the others."""
+        if self._outbox is None:
             return
         errors = []
         for msg_id in ids:
             try:
-                outbox.delete(msg_id)
+                getattr(self._outbox, action)(msg_id)
             except (MailguiError, sqlite3.Error) as exc:
-                log.info("delete of message %s refused: %s", msg_id, exc)
+                log.info("%s of message %s refused: %s", action, msg_id, exc)
                 errors.append(self._error_text(exc, msg_id))
         self._after_write(errors)
 
