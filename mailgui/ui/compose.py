@@ -136,6 +136,7 @@ class ComposeWindow(QMainWindow):
         self._done = False  # queued: close without asking
         self._subject_waived = False  # "Send anyway" was chosen for an empty subject
         self._attachments: list[Path] = []
+        self._replaces: int | None = None  # a failed message this one fixes (Edit)
 
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAcceptDrops(True)
@@ -371,6 +372,24 @@ class ComposeWindow(QMainWindow):
         self._update_send_enabled()
 
     # --- public -----------------------------------------------------------------------
+
+    def prefill(self, account: str, draft: Draft, *, replaces: int | None = None) -> None:
+        """Fill the window from ``draft`` (Edit of a failed message). Once the new one
+        is queued, the message it replaces is deleted, so only the fixed copy stays.
+        The text is edited as plain text (an HTML body keeps its plain alternative)."""
+        index = self.from_combo.findData(account)
+        if index >= 0:
+            self.from_combo.setCurrentIndex(index)
+        for key, boxes in (("to", draft.to), ("cc", draft.cc), ("bcc", draft.bcc)):
+            self.fields[key].edit.setText(", ".join(m.formatted() for m in boxes))
+        if draft.bcc:
+            self._set_bcc_visible(True)
+        self.subject_edit.setText(draft.subject)
+        self.body_edit.setPlainText(draft.text or "")
+        self.add_attachments(list(draft.attachments))
+        self._replaces = replaces
+        self._update_title()
+        self._update_send_enabled()
 
     def add_attachments(self, paths: list[str] | list[Path]) -> None:
         """Attach files (from the dialog or a drop); folders and unreadable files are
@@ -608,6 +627,8 @@ class ComposeWindow(QMainWindow):
             return
         self._token = None
         self._done = True
+        if self._replaces is not None:
+            self._outbox.delete([self._replaces])
         self.sent.emit(msg_id)
         self.close()
 

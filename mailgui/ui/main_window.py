@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
@@ -30,11 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from mailgui.core.outbox import MessageRow
-from mailgui.demo import DemoServer
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_model import OutboxFilter, OutboxModel, apply_default_layout
 from mailgui.ui.outbox_service import OutboxHandle
 from mailgui.ui.sender import Sender
+
+if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
+    from mailgui.demo import DemoServer
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
 WAITING = ("queued", "sending", "deferred", "scheduled")
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self._counts: dict[str, int] = {}
         self._quitting = False
         self._stuck_since: float | None = None
+        self.editors: list[Any] = []  # open compose windows editing a failed message
         title = self.tr("mailgui — Outbox")
         self.setWindowTitle(title + (self.tr(" (demo)") if demo_server else ""))
         self.setWindowIcon(app_icon())
@@ -142,6 +145,10 @@ class MainWindow(QMainWindow):
             "&New message", self.new_message, QKeySequence.StandardKey.New, sp.SP_FileIcon
         )
         self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S", sp.SP_ArrowForward)
+        self.act_edit = self._action(
+            "&Edit…", self.edit_selected, "Ctrl+E", sp.SP_FileDialogDetailedView
+        )
+        self.act_edit.setToolTip(self.tr("Fix a failed message and send it again"))
         self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", sp.SP_BrowserReload)
         self.act_retry_all = self._action("Retry &all", self.retry_all, "Ctrl+Shift+R")
         self.act_delete = self._action(
@@ -159,7 +166,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_quit)
         m = bar.addMenu(self.tr("&Message"))
-        m.addActions([self.act_send, self.act_retry, self.act_retry_all])
+        m.addActions([self.act_edit, self.act_send, self.act_retry, self.act_retry_all])
         m.addSeparator()
         m.addAction(self.act_delete)
         m = bar.addMenu(self.tr("&Help"))
@@ -221,12 +228,13 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.tabs.currentChanged.connect(self._view_changed)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(lambda _ix: self._show_details())
+        self.table.doubleClicked.connect(lambda _ix: self._activated())
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.outbox.rowsChanged.connect(self.model.upsert)
         self.outbox.rowsRemoved.connect(self.model.remove)
         self.outbox.countsChanged.connect(self._counts_changed)
         self.outbox.details.connect(self._details_loaded)
+        self.outbox.draftLoaded.connect(self._open_editor)
         self.outbox.failed.connect(self._outbox_failed)
         self.outbox.queued.connect(lambda _token, _id: self.sender.request_flush(False))
         self.sender.activity.connect(self.lbl_activity.setText)
@@ -316,6 +324,7 @@ class MainWindow(QMainWindow):
         selected = self._selected()
         retryable = [r for r in selected if r.state not in ("sent", "sending")]
         self.act_retry.setEnabled(bool(retryable))
+        self.act_edit.setEnabled(len(selected) == 1 and selected[0].state == "failed")
         self.act_delete.setEnabled(bool(selected) and all(r.state != "sending" for r in selected))
         waiting = sum(self._counts.get(s, 0) for s in ("queued", "deferred"))
         self.act_send.setEnabled(waiting > 0)
@@ -399,7 +408,7 @@ class MainWindow(QMainWindow):
 
     def _context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
-        menu.addActions([self.act_retry, self.act_send, self.act_delete])
+        menu.addActions([self.act_edit, self.act_retry, self.act_send, self.act_delete])
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
     # --- actions ----------------------------------------------------------------------------
@@ -415,6 +424,30 @@ class MainWindow(QMainWindow):
         window = ComposeWindow(self.ctx, self.outbox)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.show()
+
+    def _activated(self) -> None:
+        """Double-click or Enter: a failed message opens for editing, others show details."""
+        if self.act_edit.isEnabled():
+            self.edit_selected()
+        else:
+            self._show_details()
+
+    @Slot()
+    def edit_selected(self) -> None:
+        selected = self._selected()
+        if len(selected) == 1 and selected[0].state == "failed":
+            self.outbox.load_draft(selected[0].id)
+
+    @Slot(int, str, object)
+    def _open_editor(self, msg_id: int, account: str, draft: Any) -> None:
+        from mailgui.ui.compose import ComposeWindow
+
+        window = ComposeWindow(self.ctx, self.outbox)
+        window.prefill(account, draft, replaces=msg_id)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        self.editors.append(window)
+        window.destroyed.connect(lambda *_: self.editors.remove(window))
 
     @Slot()
     def send_now(self) -> None:

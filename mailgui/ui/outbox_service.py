@@ -28,6 +28,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
+from mailgui.core.editing import draft_from_stored
 from mailgui.core.errors import MailguiError, UsageError
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox
@@ -53,6 +54,7 @@ class OutboxService(QObject):
         queued(str token, int id): a draft was built and is durably queued.
         failed(str token, str sentence): an action failed; token "" unless queueing.
         loaded(): the GUI has every message (after the first full load).
+        draftLoaded(int id, str account, Draft): a failed message, ready to edit.
     """
 
     rowsChanged = Signal(list)
@@ -62,6 +64,7 @@ class OutboxService(QObject):
     queued = Signal(str, int)
     failed = Signal(str, str)
     loaded = Signal()
+    draftLoaded = Signal(int, str, object)
 
     def __init__(self, ctx: AppContext, poll_ms: int = 500) -> None:
         super().__init__()
@@ -246,6 +249,32 @@ class OutboxService(QObject):
         headers = head.decode("utf-8", "replace").replace("\r\n", "\n")
         self.details.emit(msg_id, {"row": row, "events": events, "headers": headers})
 
+    @Slot(int)
+    def load_draft(self, msg_id: int) -> None:
+        """Read a failed message back into a Draft (attachments to files) for editing."""
+        outbox = self._outbox
+        if outbox is None:
+            return
+        try:
+            row = outbox.get(msg_id)
+            if row.state != "failed":
+                raise UsageError(
+                    self.tr("Only a failed message can be edited; this one is {0}.").format(
+                        row.state
+                    )
+                )
+            folder = self._ctx.profile.data_dir / "editing" / str(msg_id)
+            draft = draft_from_stored(outbox.body(msg_id), bcc=row.bcc, attachments_dir=folder)
+        except (MailguiError, sqlite3.Error, OSError) as exc:
+            self.failed.emit(
+                "",
+                self._error_text(exc, msg_id)
+                if not isinstance(exc, OSError)
+                else self.tr("The message could not be opened ({0}).").format(exc),
+            )
+            return
+        self.draftLoaded.emit(msg_id, row.account, draft)
+
     @Slot(str, str, object, object)
     def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
         """Build the message here (attachments are read from disk) and queue it."""
@@ -301,11 +330,13 @@ class OutboxHandle(QObject):
     queued = Signal(str, int)
     failed = Signal(str, str)
     loaded = Signal()
+    draftLoaded = Signal(int, str, object)
 
     _retry = Signal(list)
     _retryAll = Signal()
     _delete = Signal(list)
     _loadDetails = Signal(int)
+    _loadDraft = Signal(int)
     _queueDraft = Signal(str, str, object, object)
     _refresh = Signal()
     _ack = Signal()
@@ -322,12 +353,21 @@ class OutboxHandle(QObject):
         self._thread.started.connect(self._service.setup)
         self._thread.finished.connect(self._service.deleteLater)
         self._service.rowsChanged.connect(self._on_rows)
-        for name in ("rowsRemoved", "countsChanged", "details", "queued", "failed", "loaded"):
+        for name in (
+            "rowsRemoved",
+            "countsChanged",
+            "details",
+            "queued",
+            "failed",
+            "loaded",
+            "draftLoaded",
+        ):
             getattr(self._service, name).connect(getattr(self, name))
         self._retry.connect(self._service.retry)
         self._retryAll.connect(self._service.retry_all)
         self._delete.connect(self._service.delete)
         self._loadDetails.connect(self._service.load_details)
+        self._loadDraft.connect(self._service.load_draft)
         self._queueDraft.connect(self._service.queue_draft)
         self._refresh.connect(self._service.refresh)
         self._ack.connect(self._service.ack)
@@ -370,6 +410,10 @@ class OutboxHandle(QObject):
 
     def load_details(self, msg_id: int) -> None:
         self._post(self._loadDetails, int(msg_id))
+
+    def load_draft(self, msg_id: int) -> None:
+        """Ask for a failed message as a Draft; answers with ``draftLoaded`` or ``failed``."""
+        self._post(self._loadDraft, int(msg_id))
 
     def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
         """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.

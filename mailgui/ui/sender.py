@@ -61,7 +61,9 @@ class _Worker(QObject):
         self._poll.timeout.connect(self._check_changes)
         self._poll.start()
         self._version = self._outbox.data_version()
-        self.flush(False)
+        # The first flush goes behind what is already posted (an "offline" report
+        # from before the thread ran must count).
+        QTimer.singleShot(0, self, lambda: self.flush(False))
 
     @Slot(bool)
     def flush(self, include_deferred: bool) -> None:
@@ -208,6 +210,7 @@ class Sender(QObject):
             self._setOnline.emit(online)
 
     def start(self) -> None:
+        self._worker._online = self.online  # the thread is not running yet: no race
         self._thread.start()
 
     def request_flush(self, include_deferred: bool = False) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QTimer
+from gui_timing import GapRecorder
 
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
@@ -141,28 +141,52 @@ def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, smtp_serv
     qtbot.waitUntil(lambda: len(states(w)) == 300, timeout=20_000)
     interval = sys.getswitchinterval()
     tune_interpreter()  # as app.run() does after start-up
-    gaps: list[int] = []
-    clock = QElapsedTimer()
-    tick = QTimer()
-    tick.setInterval(5)
-    tick.timeout.connect(lambda: gaps.append(clock.restart()))
+    gaps = GapRecorder()
     try:
-        clock.start()
-        tick.start()
+        gaps.start()
         started = time.monotonic()
         w.sender.set_online(True)
         qtbot.waitUntil(lambda: set(states(w).values()) == {"sent"}, timeout=60_000)
         took = time.monotonic() - started
-        tick.stop()
+        gaps.stop()
     finally:
         gc.unfreeze()
         sys.setswitchinterval(interval)
     assert len(server.wait_for(300, timeout=10)) == 300
-    worst = max(gaps)
-    print(f"300 messages sent in {took:.2f} s; longest GUI gap {worst} ms over {len(gaps)} ticks")
-    assert worst < 50
+    print(
+        f"300 messages sent in {took:.2f} s; longest GUI gap {gaps.gap:.0f} ms, "
+        f"{gaps.stall:.0f} ms without time spent waiting for a CPU ({len(gaps.ticks)} ticks)"
+    )
+    assert gaps.stall < 50
 
 
 def test_empty_state_explains_what_to_do(qtbot, ctx, window, tmp_path: Path) -> None:
     w = window()
     assert "No account yet" in w.empty.text()
+
+
+def test_edit_a_failed_message_fix_the_address_and_resend(qtbot, ctx, smtp_server, window) -> None:
+    from smtp_servers import Faults
+
+    server = smtp_server(
+        "none", faults=Faults(rcpt_replies={"bob@example.org": "550 5.1.1 No such user"})
+    )
+    add_account(ctx, server.port)
+    w = window()
+    (msg_id,) = queue(ctx, subject="Report")
+    qtbot.waitUntil(lambda: states(w).get(msg_id) == "failed", timeout=10_000)
+    w.tabs.setCurrentIndex(2)  # Failed
+    w.table.selectRow(0)
+    qtbot.waitUntil(w.act_edit.isEnabled, timeout=5000)
+    with qtbot.waitSignal(w.outbox.draftLoaded, timeout=5000):
+        w.act_edit.trigger()
+    qtbot.waitUntil(lambda: len(w.editors) == 1, timeout=5000)
+    editor = w.editors[0]
+    assert editor.to_edit.text() == "bob@example.org"
+    assert editor.subject_edit.text() == "Report 0"
+    editor.to_edit.setText("robert@example.org")
+    editor.send()
+    qtbot.waitUntil(lambda: msg_id not in states(w) and set(states(w).values()) == {"sent"},
+                    timeout=10_000)  # fmt: skip
+    (got,) = server.wait_for(1)
+    assert got.rcpt_tos == ["robert@example.org"]

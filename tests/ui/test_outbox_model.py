@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_timing import cpu_wait_ms
 from PySide6.QtCore import QElapsedTimer, QItemSelectionModel, Qt, QTimer
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
@@ -433,16 +434,6 @@ def bulk_fill(path: Path, n: int) -> None:
     )
     db.execute("COMMIT")
     db.close()
-
-
-def cpu_wait_ms() -> float:
-    """How long this thread has waited for a CPU while runnable (Linux schedstat; 0
-    elsewhere, which makes the stall below the plain wall-clock gap)."""
-    try:
-        with open("/proc/thread-self/schedstat") as f:
-            return int(f.read().split()[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 @pytest.fixture
