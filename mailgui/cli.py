@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +19,14 @@ from mailgui import __version__
 from mailgui.core.errors import (
     EX_OK,
     EX_SOFTWARE,
+    EX_UNAVAILABLE,
     EX_USAGE,
     InputError,
     MailguiError,
     UsageError,
 )
+
+CHECK_DEADLINE = 1.0  # seconds `send` waits at most for recipient-domain checks
 
 if TYPE_CHECKING:
     from mailgui.core.accounts import Account, AccountStore
@@ -154,6 +157,13 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     verb = "Updated" if existed else "Added"
     where = "direct delivery" if acct.direct else f"{acct.server}, {acct.security}"
     print(f"{verb} account {acct.name!r} ({where}){', the default' if is_default else ''}.")
+    if acct.direct:
+        from mailgui.core.direct import PORT_25_WARNING
+
+        _say(
+            "Note: direct delivery encrypts only when the recipient's server offers it and "
+            f"does not check certificates, which is weaker than a relay account. {PORT_25_WARNING}"
+        )
     return EX_OK
 
 
@@ -243,6 +253,63 @@ def cmd_account_test(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_account_discover(args: argparse.Namespace) -> int:
+    from mailgui.core.discovery import discover
+
+    result = discover(args.address)
+    if args.json:
+        _print_json(result.as_json())
+        return EX_OK
+    for step in result.steps:
+        print(f"[{step.source}] {step.text}")
+    if result.candidates:
+        print("\nCandidates, in order:")
+    for c in result.candidates:
+        status = "not probed"
+        if c.probe is not None:
+            status = ("works" if c.probe.ok else "does not work") + f": {c.probe.detail}"
+        print(f"  {c.host}:{c.port} {c.security:<8} ({c.source}) {status}")
+    best = result.suggested
+    if best is None:
+        _say(f"No working submission server was found for {result.domain}; ask your provider.")
+        return EX_UNAVAILABLE
+    print(
+        f"\nSuggested: mailgui account add NAME --email {result.address} --host {best.host} "
+        f"--port {best.port} --security {best.security} --password-stdin"
+    )
+    if best.probe is not None and not best.probe.ok:
+        _say(f"Warning: {best.host}:{best.port} could not be reached from here just now.")
+    return EX_OK
+
+
+def _start_recipient_checks(addresses: list[str]) -> Callable[[], None]:
+    """Check recipient domains in the background while the message is built; the
+    returned function waits (at most CHECK_DEADLINE seconds from now) and then warns on
+    stderr, or refuses a domain that accepts no mail (null MX). Silent without DNS."""
+    import threading
+
+    from mailgui.core.recipient_checks import Finding, check_recipients
+
+    found: list[Finding] = []
+    thread = threading.Thread(
+        target=lambda: found.extend(check_recipients(addresses, deadline=CHECK_DEADLINE)),
+        daemon=True,
+    )
+    thread.start()
+
+    def finish() -> None:
+        thread.join(CHECK_DEADLINE + 0.2)
+        for f in list(found):
+            if f.level == "warn":
+                _say(f"Warning: {f.message}")
+        blocked = [f for f in found if f.level == "block"]
+        if blocked:
+            text = blocked[0].message.replace("; check", ", so nothing was queued; check")
+            raise InputError(text)
+
+    return finish
+
+
 # --- composing and queueing -----------------------------------------------------------
 
 
@@ -300,7 +367,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         html=html,
         attachments=[Path(p) for p in args.attach or []],
     )
+    checked = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
     out = build(draft)
+    checked()
     with _outbox() as outbox:
         msg_id = outbox.add(acct.name, out, send_at=send_at)
         if args.queue_only or send_at is not None:
@@ -587,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gui)
     sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
-    acc = sub.add_parser("account", help="add, list, show, remove or test SMTP accounts")
+    acc = sub.add_parser("account", help="add, list, show, remove, test or discover SMTP accounts")
     asub = acc.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
     a = asub.add_parser("add", help="add (or update) an account")
     a.add_argument("name")
@@ -621,6 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = asub.add_parser("test", help="connect, encrypt and log in, without sending")
     a.add_argument("name")
     a.set_defaults(func=cmd_account_test)
+    a = asub.add_parser("discover", help="suggest host, port and security for an address")
+    a.add_argument("address", metavar="ADDR")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_account_discover)
 
     s = sub.add_parser("send", help="queue a message and try to send it now")
     s.add_argument("--account", help="default: the default account")

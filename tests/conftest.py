@@ -15,6 +15,7 @@ from typing import Any, overload
 
 import pytest
 import trustme
+from dns_server import DnsServer
 
 # tests/smtp_servers.py (pytest puts tests/ on sys.path)
 from smtp_servers import (
@@ -189,7 +190,8 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profile:
     home = tmp_path / "mailgui-home"
     home.mkdir()
     for name in [n for n in os.environ if n.startswith("MAILGUI_")]:
-        monkeypatch.delenv(name)
+        if name != "MAILGUI_NAMESERVER":  # kept: set by the no_real_dns guard below
+            monkeypatch.delenv(name)
     settings = {
         "MAILGUI_HOME": str(home),
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
@@ -202,3 +204,34 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profile:
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     return Profile(home=home, env=dict(os.environ))
+
+
+# --------------------------------------------------------------------------------------------
+# DNS: a real server on 127.0.0.1, and a guard so no test ever asks the system's resolver
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _refusing_dns() -> Iterator[DnsServer]:
+    with DnsServer(refuse_all=True) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_real_dns(_refusing_dns: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every CLI it starts through ``profile``) resolves through a local
+    server that refuses everything, unless it asks for ``dns_server``: mailgui then treats
+    DNS as unavailable instead of reaching the real network."""
+    monkeypatch.setenv("MAILGUI_NAMESERVER", _refusing_dns.address)
+
+
+@pytest.fixture
+def dns_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[DnsServer]:
+    """A :class:`dns_server.DnsServer` on 127.0.0.1, already in ``MAILGUI_NAMESERVER``.
+
+    A ``profile`` made before this fixture has its own copy of the environment: set
+    ``profile.env["MAILGUI_NAMESERVER"] = dns_server.address`` (or request ``dns_server``
+    first)."""
+    with DnsServer() as server:
+        monkeypatch.setenv("MAILGUI_NAMESERVER", server.address)
+        yield server

@@ -96,11 +96,12 @@ class Discovery:
 
     @property
     def suggested(self) -> Candidate | None:
-        """The first candidate that worked; without probes, simply the first."""
-        probed = [c for c in self.candidates if c.probe is not None]
-        if probed:
-            return next((c for c in self.candidates if c.probe and c.probe.ok), None)
-        return self.candidates[0] if self.candidates else None
+        """The first candidate that worked, else the first the domain or the provider
+        table named (it may just be unreachable from here); a failed guess is no advice."""
+        working = next((c for c in self.candidates if c.probe and c.probe.ok), None)
+        if working is not None:
+            return working
+        return next((c for c in self.candidates if c.source != "guess"), None)
 
     def as_json(self) -> dict[str, Any]:
         best = self.suggested
@@ -192,7 +193,7 @@ def _srv_step(
             continue
         offered = [t for t in targets if t.target and t.port]
         if not offered:
-            say("srv", f"{name} says the service is not offered (target \".\").")
+            say("srv", f'{name} says the service is not offered (target ".").')
             continue
         for t in offered:
             add(Candidate(t.target, t.port, security, "srv", f"SRV {name} priority {t.priority}"))

@@ -46,6 +46,7 @@ from mailgui.core.addresses import check_text, parse_mailbox
 from mailgui.core.errors import ConfigError, InputError, KeyringUnavailableError, MailguiError
 from mailgui.ui.connection_test import ConnectionTester, gui_wording
 from mailgui.ui.context import AppContext
+from mailgui.ui.settings_finder import SettingsFinder
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 
@@ -219,8 +220,11 @@ class AccountsDialog(QDialog):
         self._port_follows = True
         self._default_name: str | None = None
         self.last_test_result: dict[str, Any] | None = None
+        self.last_discovery: dict[str, Any] | None = None
         self._tester = ConnectionTester(self)
         self._tester.finished.connect(self._test_finished)
+        self._finder = SettingsFinder(self)
+        self._finder.finished.connect(self._settings_found)
         self.setWindowTitle(self.tr("Accounts"))
         self._build()
         self.resize(900, 720)
@@ -397,6 +401,14 @@ class AccountsDialog(QDialog):
         self.cancel_test_button.clicked.connect(self._tester.cancel)
         for widget in (self.busy, self.busy_label, self.cancel_test_button):
             widget.hide()
+        self.find_button = QPushButton(self.tr("&Find settings"))
+        self.find_button.setAutoDefault(False)
+        self.find_button.setToolTip(
+            self.tr("Look up the server for the email address (DNS, autoconfig, known providers).")
+        )
+        self.find_button.clicked.connect(self.find_settings)
+        self.email_edit.editingFinished.connect(self._email_entered)
+        actions.addWidget(self.find_button)
         actions.addWidget(self.test_button)
         actions.addWidget(self.busy_label)
         actions.addWidget(self.busy)
@@ -979,6 +991,58 @@ class AccountsDialog(QDialog):
     def is_testing(self) -> bool:
         return self._tester.is_running()
 
+    # --- finding settings ----------------------------------------------------------------
+
+    @Slot()
+    def _email_entered(self) -> None:
+        """A new account's address, with no server yet: look its settings up."""
+        typed = self.email_edit.text()
+        if self._current is None and not self.host_edit.text().strip() and "@" in typed:
+            self.find_settings()
+
+    @Slot()
+    def find_settings(self) -> None:
+        """Discover the server for the typed address in the background."""
+        address = self.email_edit.text().strip()
+        if "@" not in address:
+            self._show_message(self.tr("Type the email address first."), error=True)
+            return
+        if self._finder.is_running():
+            return
+        self.find_button.setEnabled(False)
+        self._show_message(self.tr("Looking for the settings of {0}…").format(address))
+        self._finder.start(address)
+
+    @Slot(dict)
+    def _settings_found(self, result: dict[str, Any]) -> None:
+        self.find_button.setEnabled(True)
+        self.last_discovery = result
+        if result.get("error"):
+            self._show_message(gui_wording(str(result["error"])), error=True)
+            return
+        best = result.get("suggested")
+        steps = [str(step["text"]) for step in result.get("steps", [])]
+        if not best:
+            error = self.tr("No server was found; ask your provider for the SMTP settings.")
+            self.result_panel.show_result(
+                {"ok": False, "lines": steps, "error": error, "cancelled": False}
+            )
+            self._clear_message()
+            return
+        index = self.security_combo.findData(best["security"])
+        if index >= 0:
+            self.security_combo.setCurrentIndex(index)
+        self.host_edit.setText(best["host"])
+        self.port_spin.setValue(int(best["port"]))
+        if not self.username_edit.text() and best["security"] != "none":
+            self.username_edit.setText(self.email_edit.text().strip())
+        note = self.tr("Filled in {0}:{1} (found by {2}).").format(
+            best["host"], best["port"], best["source"]
+        )
+        if best.get("probed") and not best.get("probe_ok"):
+            note += " " + self.tr("It could not be reached from here just now.")
+        self._show_message(note)
+
     # --- closing -------------------------------------------------------------------------
 
     def reject(self) -> None:
@@ -989,4 +1053,5 @@ class AccountsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._tester.cancel()
+        self._finder.cancel()
         super().done(result)

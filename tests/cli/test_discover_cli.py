@@ -1,0 +1,116 @@
+"""The CLI side of discovery: `account discover`, recipient checks in `send`, and
+`account add --direct` delivering through the test DNS and MAILGUI_DIRECT_PORT."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import trustme
+from dns_server import DnsServer
+from helpers import assert_one_sentence, outbox_list, show
+from smtp_servers import RecordingServer, SmtpServerFactory, server_ssl_context
+
+CANDIDATE_KEYS = {
+    "host", "port", "security", "source", "note", "probed", "probe_ok", "certificate_valid",
+    "probe_detail",
+}  # fmt: skip
+
+
+def test_discover_json_shape(
+    dns_server: DnsServer, profile: Any, ca: trustme.CA, ca_file: str
+) -> None:
+    server = RecordingServer(
+        "tls", ssl_context=server_ssl_context(ca.issue_cert("smtp.corp.test")), ca_file=ca_file
+    ).start()
+    try:
+        dns_server.add("_submissions._tcp.corp.test", "SRV", f"0 1 {server.port} smtp.corp.test.")
+        dns_server.add("smtp.corp.test", "A", "127.0.0.1")
+        profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+        profile.env["SSL_CERT_FILE"] = ca_file  # the probe's "system" store
+        # autoconfig would go to https://autoconfig.corp.test: NXDOMAIN in the test DNS
+        r = profile.run("account", "discover", "me@corp.test", "--json", timeout=20)
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc) == {"address", "domain", "candidates", "suggested", "steps"}
+    assert doc["address"] == "me@corp.test" and doc["domain"] == "corp.test"
+    first = doc["candidates"][0]
+    assert set(first) == CANDIDATE_KEYS
+    assert first | {"note": None, "probe_detail": None} == {
+        "host": "smtp.corp.test",
+        "port": server.port,
+        "security": "tls",
+        "source": "srv",
+        "note": None,
+        "probed": True,
+        "probe_ok": True,
+        "certificate_valid": True,
+        "probe_detail": None,
+    }
+    assert doc["suggested"] == first
+    assert all(set(s) == {"source", "text"} for s in doc["steps"])
+    assert [s["source"] for s in doc["steps"]][:2] == ["srv", "srv"]
+    assert any("autoconfig.corp.test does not exist" in s["text"] for s in doc["steps"])
+
+
+def test_discover_text_and_nothing_found(dns_server: DnsServer, profile: Any) -> None:
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    r = profile.run("account", "discover", "me@gmail.com", timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert "[provider] gmail.com is Gmail / Google Workspace." in r.stdout
+    assert "smtp.gmail.com:465 tls" in r.stdout
+
+    r = profile.run("account", "discover", "me@nothing.test", timeout=20)
+    assert r.returncode == 69
+    assert assert_one_sentence(r.stderr).startswith("No working submission server")
+
+    r = profile.run("account", "discover", "not-an-address")
+    assert r.returncode == 65
+
+
+def test_send_refuses_null_mx_and_warns_about_typos(dns_server: DnsServer, profile: Any) -> None:
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    dns_server.add("null.test", "MX", "0 .")
+    r = profile.run("account", "add", "relay", "--email", "me@example.org", "--host", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    r = profile.run("send", "--to", "bob@null.test", "--subject", "x", "--body", "y")
+    assert r.returncode == 65
+    sentence = assert_one_sentence(r.stderr)
+    assert "null.test accepts no mail" in sentence and "nothing was queued" in sentence
+    assert outbox_list(profile) == []
+
+    r = profile.run(
+        "send", "--to", "bob@gmial.com", "--subject", "x", "--body", "y", "--queue-only"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Warning: The domain gmial.com does not exist" in r.stderr
+    assert "did you mean gmail.com?" in r.stderr
+    assert len(outbox_list(profile)) == 1
+
+
+def test_direct_account_delivers_per_domain(
+    dns_server: DnsServer, profile: Any, smtp_server: SmtpServerFactory
+) -> None:
+    server = smtp_server("none")
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    profile.env["MAILGUI_DIRECT_PORT"] = str(server.port)
+    dns_server.add("good.test", "MX", "10 mx.good.test.").add("mx.good.test", "A", "127.0.0.1")
+    dns_server.add("down.test", "MX", "10 mx.down.test.").add("mx.down.test", "A", "127.0.0.2")
+
+    r = profile.run("account", "add", "d", "--email", "me@example.org", "--direct")
+    assert r.returncode == 0, r.stderr
+    assert "direct delivery" in r.stdout
+    assert "weaker than a relay account" in r.stderr and "port 25" in r.stderr
+
+    r = profile.run(
+        "send", "--to", "ann@good.test", "bob@down.test", "--subject", "Hi", "--body", "x",
+        "--json", timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 75, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["state"] == "deferred"
+    assert list(doc["recipient_errors"]) == ["bob@down.test"]
+    assert server.wait_for(1)[0].rcpt_tos == ["ann@good.test"]
+    assert show(profile, doc["id"])["pending"] == ["bob@down.test"]
