@@ -142,6 +142,8 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         acct = replace(acct, timeout=args.timeout)
     if args.data_timeout is not None:
         acct = replace(acct, data_timeout=args.data_timeout)
+    if args.no_recipient_checks:
+        acct = replace(acct, check_recipients=False)
     acct.validate()
     store = _store()
     existed = any(a.name == acct.name for a in store.all())
@@ -367,7 +369,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         html=html,
         attachments=[Path(p) for p in args.attach or []],
     )
-    checked = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
+    checked: Callable[[], None] = lambda: None  # noqa: E731
+    if acct.check_recipients:
+        checked = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
     out = build(draft)
     checked()
     with _outbox() as outbox:
@@ -618,6 +622,25 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
         return _attempt(outbox, None, args.json, account=args.account)
 
 
+# --- the headless agent ---------------------------------------------------------------
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from mailgui.core.agent import Agent
+
+    profile = _profile()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mailgui agent: %(levelname)s %(message)s"))
+    logging.getLogger("mailgui").addHandler(handler)
+    agent = Agent(profile, stop_grace=args.stop_timeout)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: agent.stop())
+    return agent.run()
+
+
 # --- the GUI --------------------------------------------------------------------------
 
 
@@ -675,6 +698,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-timeout",
         type=float,
         help="seconds to wait for the reply to a whole message (default 300)",
+    )
+    a.add_argument(
+        "--no-recipient-checks",
+        action="store_true",
+        help="do not look up recipient domains in DNS before queueing "
+        "(for relays serving internal domains)",
     )
     a.set_defaults(func=cmd_account_add)
     a = asub.add_parser("list", help="list accounts")
@@ -740,6 +769,17 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--account")
     o.add_argument("--json", action="store_true")
     o.set_defaults(func=cmd_outbox_flush)
+
+    ag = sub.add_parser("agent", help="send in the background, without a window, until SIGTERM")
+    ag.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long the message being sent may take before the connection "
+        "is cut and it goes back to the queue (default 5)",
+    )
+    ag.set_defaults(func=cmd_agent)
     return p
 
 

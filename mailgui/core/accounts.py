@@ -55,6 +55,9 @@ class Account:
     direct: bool = False
     timeout: float = 30.0  # connect, greeting and every command
     data_timeout: float = 300.0  # the reply to the final dot (RFC 5321 suggests 10 min)
+    # Look up recipient domains before queueing (off for relays that serve domains the
+    # public DNS does not know, like the demo server).
+    check_recipients: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: RateLimits = field(default_factory=RateLimits)
 

@@ -6,13 +6,16 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from mailgui.core import log
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.paths import APP, Profile
-from mailgui.demo import DemoServer
+
+if TYPE_CHECKING:  # the demo server (aiosmtpd, asyncio) is loaded only for --demo
+    from mailgui.demo import DemoServer
 
 DEMO_ACCOUNT = "Demo"
 
@@ -36,6 +39,7 @@ def prepare_demo(profile: Profile, server: DemoServer) -> None:
             port=server.port,
             security="none",
             timeout=10.0,
+            check_recipients=False,  # demo.mailgui is not in the public DNS
         ),
         make_default=True,
     )
@@ -69,7 +73,11 @@ def run(demo: bool = False) -> int:
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the tray may keep sending; MainWindow decides
 
-    server = DemoServer().start() if demo else None
+    server: DemoServer | None = None
+    if demo:
+        from mailgui.demo import DemoServer
+
+        server = DemoServer().start()
     try:
         profile = demo_profile() if server is not None else Profile.from_env()
         profile.ensure()
