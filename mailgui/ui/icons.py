@@ -1,0 +1,49 @@
+"""The app's own icons, read with importlib.resources so they work from a source tree,
+a wheel (even zipped) and a PyInstaller build (which bundles ``mailgui/resources``)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from PySide6.QtGui import QIcon, QPixmap
+
+SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+STATES = ("queued", "sending", "deferred", "scheduled", "sent", "failed")
+
+
+def _read(*parts: str) -> bytes:
+    node = files("mailgui").joinpath("resources", *parts)
+    return node.read_bytes()
+
+
+def _pixmap(data: bytes, fmt: str) -> QPixmap:
+    pixmap = QPixmap()
+    pixmap.loadFromData(data, fmt)
+    return pixmap
+
+
+def app_icon() -> QIcon:
+    """The application icon: the SVG (any size) plus PNGs (for builds without QtSvg)."""
+    icon = QIcon()
+    svg = files("mailgui").joinpath("resources", "mailgui.svg")
+    if isinstance(svg, Path) and svg.is_file():  # not inside a zip: Qt reads it lazily
+        icon.addFile(str(svg))
+    for size in SIZES:
+        try:
+            icon.addPixmap(_pixmap(_read("icons", f"mailgui-{size}.png"), "PNG"))
+        except OSError:
+            continue
+    return icon
+
+
+def state_icon(state: str) -> QIcon:
+    """The badge of an outbox state (resources/states/STATE.svg)."""
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    icon = QIcon()
+    loaded = _pixmap(_read("states", f"{state}.svg"), "SVG")
+    if not loaded.isNull():
+        for size in (16, 32):
+            icon.addPixmap(loaded.scaled(size, size))
+    return icon

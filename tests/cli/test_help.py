@@ -1,0 +1,58 @@
+"""Every command's --help is complete and shows examples, without a display or Qt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+COMMANDS = [
+    [],
+    ["account"],
+    ["account", "add"],
+    ["account", "list"],
+    ["account", "show"],
+    ["account", "remove"],
+    ["account", "test"],
+    ["account", "discover"],
+    ["send"],
+    ["sendmail"],
+    ["outbox"],
+    ["outbox", "list"],
+    ["outbox", "show"],
+    ["outbox", "retry"],
+    ["outbox", "delete"],
+    ["outbox", "flush"],
+    ["agent"],
+]
+
+
+def test_every_help_shows_examples(profile: Any) -> None:
+    code = (
+        "import contextlib, io, sys\n"
+        "from mailgui.cli import main\n"
+        "for args in eval(sys.argv[1]):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        try:\n"
+        "            rc = main([*args, '--help'])\n"
+        "        except SystemExit as exc:\n"
+        "            rc = exc.code\n"
+        "    text = out.getvalue()\n"
+        "    assert rc in (0, None), (args, rc)\n"
+        "    assert 'example' in text and 'mailgui' in text, (args, text)\n"
+        "assert 'PySide6' not in sys.modules\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, repr(COMMANDS)],
+        env=profile.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("words", ["agent", "sendmail", "mailto:", "Exit codes"])
+def test_top_level_help_mentions(profile: Any, words: str) -> None:
+    r = profile.run("--help")
+    assert r.returncode == 0 and words in r.stdout

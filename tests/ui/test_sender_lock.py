@@ -1,0 +1,72 @@
+"""The GUI's sender and ``mailgui agent`` agree on who sends: the profile's sender lock.
+
+While another process holds the lock, the window sends nothing by itself but keeps showing
+the outbox; "Send now" still sends (the outbox's claims keep two senders apart).
+"""
+
+from __future__ import annotations
+
+from mailgui.core.accounts import Account, AccountStore
+from mailgui.core.addresses import Mailbox
+from mailgui.core.message import Draft, build
+from mailgui.core.outbox import Outbox
+from mailgui.core.sender_lock import SenderLock
+from mailgui.ui.context import AppContext
+from mailgui.ui.main_window import MainWindow
+
+
+def queue(ctx: AppContext) -> int:
+    with Outbox(ctx.profile.outbox_file) as box:
+        draft = Draft(
+            sender=Mailbox("", "me@example.org"), to=[Mailbox("", "bob@example.org")],
+            subject="Hello", text="body\n",
+        )  # fmt: skip
+        return box.add("work", build(draft))
+
+
+def test_window_leaves_sending_to_the_lock_holder(qtbot, ctx, smtp_server) -> None:
+    server = smtp_server("none")
+    AccountStore(ctx.profile.accounts_file).save(
+        Account(
+            "work",
+            "me@example.org",
+            host="127.0.0.1",
+            port=server.port,
+            security="none",
+            timeout=3.0,
+        )
+    )
+    agent_lock = SenderLock.for_profile(ctx.profile)  # as `mailgui agent` would hold it
+    assert agent_lock.acquire()
+    w = MainWindow(ctx, watch_network=False)
+    qtbot.addWidget(w)
+    try:
+        msg_id = queue(ctx)
+        qtbot.waitUntil(lambda: w.model.row_for(msg_id) is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: "Another mailgui" in w.lbl_activity.text(), timeout=10_000)
+        qtbot.wait(500)
+        assert server.messages == []
+        assert w.model.row_for(msg_id).state == "queued"  # shown live all the same
+        w.send_now()  # explicit: sends even without the lock
+        qtbot.waitUntil(lambda: w.model.row_for(msg_id).state == "sent", timeout=10_000)
+        assert len(server.wait_for(1)) == 1
+    finally:
+        assert w.shutdown()
+        agent_lock.release()
+
+
+def lock_is_free(ctx: AppContext) -> bool:
+    probe = SenderLock.for_profile(ctx.profile)
+    free = probe.acquire()
+    probe.release()
+    return free
+
+
+def test_window_holds_the_lock_while_it_runs(qtbot, ctx) -> None:
+    w = MainWindow(ctx, watch_network=False)
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: not lock_is_free(ctx), timeout=10_000)
+    finally:
+        assert w.shutdown()
+    assert lock_is_free(ctx), "released on shutdown"
