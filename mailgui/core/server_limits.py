@@ -1,0 +1,51 @@
+"""What each account's server said about itself at its last EHLO: its SIZE limit.
+
+The compose window warns before queueing a message the server would refuse for its
+size; the sender writes this small file after each connection, the window reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+__all__ = ["ServerLimits"]
+
+log = logging.getLogger(__name__)
+
+
+class ServerLimits:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("%s cannot be read: %s", self.path, exc)
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): v for k, v in data.items() if isinstance(v, int) and v > 0}
+
+    def size_limit(self, account: str) -> int | None:
+        """The SIZE the account's server last announced (None: unknown or no limit)."""
+        return self._read().get(account)
+
+    def remember(self, account: str, size_limit: int | None) -> None:
+        """Record the limit seen at EHLO; writes only when it changed."""
+        limits = self._read()
+        if limits.get(account) == size_limit or (size_limit is None and account not in limits):
+            return
+        if size_limit is None:
+            del limits[account]
+        else:
+            limits[account] = int(size_limit)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(limits, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)

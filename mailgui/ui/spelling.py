@@ -1,0 +1,137 @@
+"""Spell check for the message body: misspelled words get a red wavy underline, and
+the context menu offers corrections.
+
+The words come from pyspellchecker (pure Python, maintained, word lists for English,
+German, French, Spanish, Portuguese, Italian, Dutch and a few more; no system
+library). Its list takes most of a second to load, so it loads in a thread and the
+highlighting starts when it is there: the window opens and takes keys at once.
+Without pyspellchecker installed there is simply no spell check.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from PySide6.QtCore import QLocale, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat, QTextDocument
+
+__all__ = ["SpellHighlighter", "available", "language_for"]
+
+log = logging.getLogger(__name__)
+
+# Letters with inner apostrophes ("don't"); tokens touching digits, "@", "/" or "." inside
+# (addresses, links, file names, versions) are not words to check.
+_WORD = re.compile(r"(?<![\w@/.'’-])[^\W\d_]+(?:['’][^\W\d_]+)*(?![\w@/'’-]|\.\w)")
+_NOT_WORDS = re.compile(r"\S+://\S*|\S+@\S+|\bwww\.\S+")  # links and addresses
+_LANGUAGES = ("en", "de", "fr", "es", "pt", "it", "nl", "ru", "ar", "fa", "lv", "eu")
+
+
+def available() -> bool:
+    try:
+        import spellchecker  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def language_for(locale: QLocale | None = None) -> str:
+    """The word list for the person's language, English when there is none."""
+    code = (locale or QLocale()).name().split("_")[0]
+    return code if code in _LANGUAGES else "en"
+
+
+class _Loader(QObject):
+    loaded = Signal(object)
+
+
+_cache: dict[str, Any] = {}  # one word list per language, shared by every window
+_cache_lock = threading.Lock()
+
+
+def _checker(language: str) -> Any:
+    with _cache_lock:
+        if language not in _cache:
+            from spellchecker import SpellChecker
+
+            _cache[language] = SpellChecker(language=language)
+        return _cache[language]
+
+
+class SpellHighlighter(QSyntaxHighlighter):
+    """Underlines unknown words of ``document`` once the word list has loaded.
+
+    Signals:
+        ready(): the word list is loaded and the document re-checked.
+    """
+
+    ready = Signal()
+
+    def __init__(self, document: QTextDocument, language: str = "en") -> None:
+        super().__init__(document)
+        self.checker: Any = None
+        self.enabled = True
+        self._format = QTextCharFormat()
+        self._format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
+        self._format.setUnderlineColor(QColor("#d32f2f"))
+        self._loader = _Loader(self)
+        self._loader.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
+        threading.Thread(
+            target=self._load, args=(language,), name="mailgui-spelling", daemon=True
+        ).start()
+
+    def _load(self, language: str) -> None:
+        try:
+            checker = _checker(language)
+        except Exception as exc:  # no library, no list: no spell check, never a crash
+            log.info("no spell check: %s", exc)
+            return
+        try:
+            self._loader.loaded.emit(checker)
+        except RuntimeError:  # the window closed while the list loaded
+            pass
+
+    @Slot(object)
+    def _on_loaded(self, checker: Any) -> None:
+        self.checker = checker
+        self.rehighlight()
+        self.ready.emit()
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.rehighlight()
+
+    def is_misspelled(self, word: str) -> bool:
+        if self.checker is None or not self.enabled:
+            return False
+        if word.isupper() and len(word) > 1:  # acronyms: SMTP, PDF
+            return False
+        return bool(self.checker.unknown([word]))
+
+    def suggestions(self, word: str, limit: int = 5) -> list[str]:
+        """Likely corrections, most frequent first, in the word's own capitalisation."""
+        if self.checker is None:
+            return []
+        found = self.checker.candidates(word.lower()) or set()
+        ranked = sorted(found, key=lambda w: (-self.checker.word_usage_frequency(w), w))
+        if word[:1].isupper():
+            ranked = [w[:1].upper() + w[1:] for w in ranked]
+        return [w for w in ranked if w != word][:limit]
+
+    def learn(self, word: str) -> None:
+        """Add to dictionary (for this session): the word stops being marked."""
+        if self.checker is not None:
+            self.checker.word_frequency.add(word.lower())
+            self.rehighlight()
+
+    def highlightBlock(self, text: str) -> None:
+        if self.checker is None or not self.enabled or text.lstrip().startswith(">"):
+            return
+        skip = [m.span() for m in _NOT_WORDS.finditer(text)]
+        for match in _WORD.finditer(text):
+            if any(a <= match.start() < b for a, b in skip):
+                continue
+            if self.is_misspelled(match.group()):
+                self.setFormat(match.start(), match.end() - match.start(), self._format)

@@ -1,0 +1,102 @@
+"""Pre-flight checks (pure functions) and the outbox's race-safe Undo send."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mailgui.core.message import Outgoing
+from mailgui.core.outbox import Outbox, new_claimer
+from mailgui.core.preflight import encoded_size, mentioned_attachment
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("The report is attached.", "attached"),
+        ("See the ATTACHMENT", "ATTACHMENT"),
+        ("Enclosed you will find it", "Enclosed"),
+        ("Siehe Anhang", "Anhang"),
+        ("Le fichier ci-joint", "ci-joint"),
+        ("Voici la pièce jointe", "pièce jointe"),
+        ("Te mando el adjunto", "adjunto"),
+        ("Segue em anexo", "em anexo"),
+        ("Il file in allegato", "in allegato"),
+        ("Zie bijlage", "bijlage"),
+    ],
+)
+def test_attachment_words_in_a_few_languages(text: str, word: str) -> None:
+    assert mentioned_attachment(text) == word
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No files today.",
+        "> the report is attached\nThanks, got it.",  # only in the quote
+        "We are detached from it.",  # not a whole word
+        "unattached",
+        "",
+    ],
+)
+def test_no_attachment_word(text: str) -> None:
+    assert mentioned_attachment(text) is None
+
+
+def test_encoded_size_counts_base64_growth() -> None:
+    assert encoded_size(0, 0, []) == 2048
+    one_mb = encoded_size(0, 0, [1_000_000])
+    assert 1_350_000 < one_mb < 1_400_000  # 4/3 plus line ends plus headers
+    assert encoded_size(1000, 2000, []) == 2048 + 3300
+
+
+def outgoing() -> Outgoing:
+    return Outgoing(
+        envelope_from="me@example.org",
+        recipients=["bob@example.org"],
+        data=b"Subject: x\r\n\r\nbody\r\n",
+        message_id="<1@example.org>",
+        date=datetime.now(UTC),
+        subject="x",
+        sender="me@example.org",
+        to=["bob@example.org"],
+        cc=[],
+        bcc=[],
+        smtputf8=False,
+    )
+
+
+def test_cancel_scheduled_deletes_only_a_message_still_waiting(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    with Outbox(tmp_path / "outbox.sqlite3", clock=lambda: now[0]) as box:
+        waiting = box.add("work", outgoing(), send_at=now[0] + 10)
+        assert box.get(waiting).state == "scheduled"
+        assert box.cancel_scheduled(waiting) is True
+        assert box.get_many([waiting]) == []
+        assert box.cancel_scheduled(waiting) is False  # gone: nothing to undo
+
+        late = box.add("work", outgoing(), send_at=now[0] + 10)
+        now[0] += 11
+        box.promote_due()
+        assert box.get(late).state == "queued"
+        assert box.cancel_scheduled(late) is False  # the sender's turn came first
+        assert box.get(late).state == "queued"
+        claimed = box.claim_next(new_claimer(), "work")
+        assert claimed is not None and claimed.id == late
+        assert box.cancel_scheduled(late) is False
+        assert box.get(late).state == "sending"
+
+
+def test_server_limits_remember_the_last_ehlo_size(tmp_path: Path) -> None:
+    from mailgui.core.server_limits import ServerLimits
+
+    limits = ServerLimits(tmp_path / "data" / "server_limits.json")
+    assert limits.size_limit("work") is None
+    limits.remember("work", 10_485_760)
+    limits.remember("home", None)
+    assert limits.size_limit("work") == 10_485_760
+    assert limits.size_limit("home") is None
+    limits.remember("work", None)  # the server stopped announcing one
+    assert limits.size_limit("work") is None
+    limits.path.write_text("not json")
+    assert limits.size_limit("work") is None  # a broken file is no limit, not a crash
