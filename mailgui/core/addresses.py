@@ -45,6 +45,8 @@ _MAX_ADDRESS = 254  # octets, RFC 5321 path limit minus the angle brackets
 _SHOW_MAX = 80  # longest piece of user text repeated in an error message
 
 _EXAMPLE = "name@example.org"
+# An RFC 2047 encoded word, as lenient readers recognise it.
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[^?]*\?[^?]*\?=")
 # The dots IDNA 2003 accepts between labels.
 _IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
@@ -345,6 +347,14 @@ def _check_local(local: str, fail: _FailFn) -> None:
                 f"has the character '{ch}' before the '@', which is not allowed there",
                 "remove it",
             )
+    if _ENCODED_WORD.search(local):
+        # Mail programs (Python's email package among them) decode an encoded word even
+        # here, so the address shown and replied to would not be the one mail went to.
+        raise fail(
+            "has an encoded word (=?...?...?...?=) before the '@', which mail programs "
+            "would decode",
+            "check the address",
+        )
     if local.startswith(".") or local.endswith(".") or ".." in local:
         raise fail(
             "has a dot at the start or end of the part before '@', or two dots in a row",

@@ -32,6 +32,7 @@ from mailgui.core.errors import (
     PermanentError,
     SecurityError,
     TransientError,
+    UsageError,
 )
 from mailgui.core.outbox import Held, MessageRow, Outbox, new_claimer
 from mailgui.core.retry import (
@@ -118,6 +119,9 @@ class Delivery:
         self.listener = listener
         self.claimer = new_claimer()
         self._session: SMTPSession | None = None
+        # An outcome waiting to be written with the next claim (see _flush_account).
+        self._unrecorded: Callable[[], None] | None = None
+        self._merging = False
 
     def _emit(self, kind: str, **data: Any) -> None:
         if self.listener is not None:
@@ -161,16 +165,29 @@ class Delivery:
         except ConfigError as exc:
             blocked = exc
         session: SMTPSession | None = None
+        self._merging = True
         try:
             while not should_stop():
-                row = self.outbox.claim_next(
-                    self.claimer,
-                    name,
-                    include_deferred=include_deferred,
-                    ids=ids,
-                    since=started,
-                    limits=acct.limits if acct is not None and blocked is None else None,
-                )
+                # The outcome of the message before and the claim of the next one are one
+                # transaction: one commit (fsync) per message instead of two. Nothing of
+                # the next message has gone out when it commits, so a crash still leaves
+                # at most the one message in flight unrecorded (sent again, RFC 1047).
+                unrecorded, self._unrecorded = self._unrecorded, None
+                try:
+                    with self.outbox.transaction():
+                        if unrecorded is not None:
+                            unrecorded()
+                        row = self.outbox.claim_next(
+                            self.claimer,
+                            name,
+                            include_deferred=include_deferred,
+                            ids=ids,
+                            since=started,
+                            limits=acct.limits if acct is not None and blocked is None else None,
+                        )
+                except BaseException:
+                    self._unrecorded = unrecorded  # rolled back: written alone below
+                    raise
                 if isinstance(row, Held):
                     assert acct is not None
                     self._hold(acct, row, report, include_deferred, ids, started)
@@ -192,9 +209,28 @@ class Delivery:
                     continue
                 report.outcomes.append(self._send_one(session, acct, row))
         finally:
-            self._session = None
-            if session is not None:
-                session.close()
+            self._merging = False
+            unrecorded, self._unrecorded = self._unrecorded, None
+            try:
+                if unrecorded is not None:  # the last outcome: its own transaction
+                    unrecorded()
+            finally:
+                self._session = None
+                if session is not None:
+                    session.close()
+
+    def _finish(self, write: Callable[[], None], announce: Callable[[], None]) -> None:
+        """Record an outcome (``write``), log it and tell the listener (``announce``).
+
+        In the flush loop the write waits for the next claim, to share its transaction,
+        and the listener hears the outcome first: a ``should_stop`` that depends on it
+        then stops the loop before another message is claimed."""
+        if self._merging:
+            assert self._unrecorded is None
+            self._unrecorded = write
+        else:
+            write()
+        announce()
 
     def abort(self) -> None:
         """From another thread: cut the current connection; its message is deferred."""
@@ -210,7 +246,13 @@ class Delivery:
         self._session = session
         info = session.open()
         log.info("connected to %s (%s)", acct.server, info.tls_version or "no TLS")
-        self._emit("connected", account=acct.name, server=acct.server, tls=info.tls_version)
+        self._emit(
+            "connected",
+            account=acct.name,
+            server=acct.server,
+            tls=info.tls_version,
+            size_limit=getattr(info, "size_limit", None),  # the compose window's pre-flight
+        )
         return session
 
     def _hold(
@@ -260,10 +302,18 @@ class Delivery:
             self._emit("progress", id=row.id, done=done, total=total)
 
         try:
+            data = self.outbox.body(row.id)
+        except UsageError:  # the row survived a damaged outbox (README), its text did not
+            lost = PermanentError(
+                "The text of this message is missing from the outbox (it was damaged), so "
+                "it cannot be sent; write it again and delete this one."
+            )
+            return self._give_back(row, lost, acct)
+        try:
             result = session.send(
                 row.envelope_from,
                 row.pending,
-                self.outbox.body(row.id),
+                data,
                 smtputf8=row.smtputf8,
                 progress=progress,
             )
@@ -301,11 +351,17 @@ class Delivery:
             note = f"Sent, but {len(refused)} recipient(s) were refused: " + "; ".join(
                 f"{a}: {r}" for a, r in refused.items()
             )
-        self.outbox.finish(
-            row.id, self.claimer, "sent", note=note, recipient_errors=updates, pending=[]
+
+        def announce() -> None:
+            log.info("message %d sent via %s: %s", row.id, acct.server, reply)
+            self._emit("outcome", id=row.id, state="sent", error=None)
+
+        self._finish(
+            lambda: self.outbox.finish(
+                row.id, self.claimer, "sent", note=note, recipient_errors=updates, pending=[]
+            ),
+            announce,
         )
-        log.info("message %d sent via %s: %s", row.id, acct.server, reply)
-        self._emit("outcome", id=row.id, state="sent", error=None)
         return Outcome(row.id, "sent", None, refused)
 
     def _give_back(
@@ -322,7 +378,10 @@ class Delivery:
         text = err.message
         # An account that is gone still follows the default policy, so it gives up too.
         policy = acct.retry if acct is not None else RetryPolicy()
-        if not permanent and gives_up(row.queued_at, now, policy):
+        # Never on a message's first try: after days asleep (sleep/resume) the first
+        # try often meets a network not up yet, and "gave up after 5 days of trying"
+        # would be false.
+        if not permanent and row.attempts > 1 and gives_up(row.queued_at, now, policy):
             text = (
                 f"Gave up after {describe_duration(policy.give_up_after)} of trying; "
                 f"the last error was: {text}"
@@ -339,17 +398,23 @@ class Delivery:
                 # tried often can get the account locked at the provider.
                 delay = policy.max_delay
             when = now + delay
-        self.outbox.finish(
-            row.id,
-            self.claimer,
-            state,
-            note=text,
-            error=text,
-            next_attempt_at=when,
-            recipient_errors=recipient_errors,
-            pending=pending,
+
+        def announce() -> None:
+            log.warning("message %d %s: %s", row.id, state, text)
+            self._emit("outcome", id=row.id, state=state, error=text)
+
+        self._finish(
+            lambda: self.outbox.finish(
+                row.id,
+                self.claimer,
+                state,
+                note=text,
+                error=text,
+                next_attempt_at=when,
+                recipient_errors=recipient_errors,
+                pending=pending,
+            ),
+            announce,
         )
-        log.warning("message %d %s: %s", row.id, state, text)
-        self._emit("outcome", id=row.id, state=state, error=text)
         refused = {a: r for a, r in (recipient_errors or {}).items() if r is not None}
         return Outcome(row.id, state, err, refused)

@@ -63,4 +63,12 @@ def draft_from_stored(data: bytes, *, bcc: list[str], attachments_dir: Path) -> 
         text=content(text_part),
         html=content(html_part),
         attachments=files,
+        priority=_priority(msg),
+        read_receipt="Disposition-Notification-To" in msg,
     )
+
+
+def _priority(msg: EmailMessage) -> str:
+    """The priority ("high", "normal", "low") from the headers ``message.build`` writes."""
+    value = str(msg.get("X-Priority", "3")).strip()[:1]
+    return {"1": "high", "2": "high", "4": "low", "5": "low"}.get(value, "normal")

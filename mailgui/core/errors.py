@@ -56,6 +56,17 @@ class KeyringUnavailableError(ConfigError):
     """No usable password store; the password was not written anywhere."""
 
 
+class OutboxDamagedError(ConfigError):
+    """The outbox file is not a readable SQLite database; mailgui leaves it untouched."""
+
+
+class StorageError(MailguiError):
+    """The outbox could not be written for now (disk full, locked by another program);
+    the change was not saved, so trying again later can work."""
+
+    exit_code = EX_TEMPFAIL
+
+
 class DeliveryError(MailguiError):
     """Something went wrong talking to a server.
 

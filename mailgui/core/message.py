@@ -16,22 +16,22 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import mimetypes
+import io
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy as email_policy
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
-
-import html2text
+from typing import BinaryIO
 
 from mailgui import __version__
 from mailgui.core.addresses import Mailbox, check_text, parse_mailbox, parse_mailbox_list
@@ -125,6 +125,12 @@ class Draft:
     text: str | None = None
     html: str | None = None
     attachments: list[Path] = field(default_factory=list)
+    priority: str = "normal"  # "high", "normal" or "low"
+    read_receipt: bool = False  # ask for one (Disposition-Notification-To, RFC 8098)
+
+
+# X-Priority is what most clients show; Importance (RFC 2156) is what Outlook reads.
+_PRIORITY_HEADERS = {"high": ("1 (Highest)", "high"), "low": ("5 (Lowest)", "low")}
 
 
 # --- composing ------------------------------------------------------------------------
@@ -141,19 +147,30 @@ def build(draft: Draft, *, now: datetime | None = None) -> Outgoing:
     policy = email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP
 
     msg = EmailMessage(policy=policy)
-    msg["From"] = draft.sender.header_address()
+    _set_mailboxes(msg, "From", [draft.sender])
     if draft.to:
-        msg["To"] = [m.header_address() for m in draft.to]
+        _set_mailboxes(msg, "To", draft.to)
     if draft.cc:
-        msg["Cc"] = [m.header_address() for m in draft.cc]
+        _set_mailboxes(msg, "Cc", draft.cc)
     if draft.reply_to:
-        msg["Reply-To"] = [m.header_address() for m in draft.reply_to]
+        _set_mailboxes(msg, "Reply-To", draft.reply_to)
     # No Bcc header, ever: the Bcc recipients are only in the envelope.
-    msg["Subject"] = draft.subject
+    _set_subject(msg, draft.subject)
     msg["Date"] = format_datetime(when)
     message_id = make_msgid(domain=draft.sender.domain)
     msg["Message-ID"] = message_id
     msg["User-Agent"] = USER_AGENT
+    if draft.priority not in ("high", "normal", "low"):
+        raise InputError(f"Unknown priority {draft.priority!r}; use high, normal or low.")
+    if draft.priority in _PRIORITY_HEADERS:
+        x_priority, importance = _PRIORITY_HEADERS[draft.priority]
+        msg["X-Priority"] = x_priority
+        msg["Importance"] = importance
+    if draft.read_receipt:  # to the sender, or to Reply-To when there is one
+        # Not an address header in ``email``'s registry: the bare address, written raw
+        # (an addr-spec is a mailbox, RFC 8098 section 2.1; already checked, no CR/LF).
+        receipt_to = (draft.reply_to[:1] or [draft.sender])[0]
+        msg.set_raw("Disposition-Notification-To", receipt_to.addr)
 
     for what, body in (("message text", draft.text), ("HTML text", draft.html)):
         if body is not None and _SURROGATE.search(body):
@@ -167,19 +184,42 @@ def build(draft: Draft, *, now: datetime | None = None) -> Outgoing:
     msg.set_content(text, subtype="plain", charset="utf-8", cte=_text_cte(text))
     if draft.html is not None:
         msg.add_alternative(draft.html, subtype="html", charset="utf-8", cte=_text_cte(draft.html))
-    for path in draft.attachments:
-        content, maintype, subtype = _read_attachment(path)
-        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=path.name)
-    for part in _all_parts(msg):
-        if part is not msg:
-            del part["MIME-Version"]  # set_content adds one to every part; only the top needs it
-    if "MIME-Version" not in msg:
-        msg["MIME-Version"] = "1.0"
+    # Attachments are not encoded into the message object: each attachment part holds a
+    # one-line placeholder, and its base64 lines go from the file straight into the final
+    # bytes (_assemble), exactly as the email package would write them. A 25 MB file then
+    # costs one copy of the encoded message in memory instead of five, and no step holds
+    # the GIL for long (the GUI builds messages in a worker thread).
+    attached: list[_Attached] = []
+    try:
+        for path in draft.attachments:
+            source, maintype, subtype = _open_attachment(path)
+            marker = f"mailgui-attachment-{len(attached)}-{os.urandom(16).hex()}"
+            attached.append(_Attached(path, source, (marker + "\r\n").encode("ascii")))
+            msg.add_attachment(b"", maintype=maintype, subtype=subtype, filename=path.name)
+            parts = msg.get_payload()  # multipart/mixed now: the new part is the last one
+            assert isinstance(parts, list)
+            part = parts[-1]
+            assert isinstance(part, EmailMessage)
+            part.set_payload(marker + "\n")
+        for part in _all_parts(msg):
+            if part is not msg:
+                del part["MIME-Version"]  # set_content adds one to every part; the top
+                # needs it only
+        if "MIME-Version" not in msg:
+            msg["MIME-Version"] = "1.0"
 
-    data = _serialize(msg, policy)
-    problem = _wire_problem(data)
-    if problem is not None:
-        raise AssertionError(f"mailgui built a message that cannot be sent: {problem}")
+        # refold_source="none": the headers _set_mailboxes/_set_subject wrote raw go out as
+        # written (refolding would re-parse them); headers set through the API fold as usual.
+        data = _serialize(msg, policy.clone(refold_source="none"))
+        problem = _wire_problem(data)  # base64 lines of 76 + CRLF break no rule
+        if problem is not None:
+            raise AssertionError(f"mailgui built a message that cannot be sent: {problem}")
+        if attached:
+            assert policy.max_line_length is not None
+            data = _assemble(data, attached, policy.max_line_length // 4 * 3)
+    finally:
+        for item in attached:
+            item.source.close()
     return Outgoing(
         envelope_from=draft.sender.addr,
         recipients=_unique(m.addr for m in everyone),
@@ -204,6 +244,8 @@ def _when(now: datetime | None) -> datetime:
 
 
 def _html_to_text(html: str) -> str:
+    import html2text  # only HTML messages need it, and it is slow to import
+
     converter = html2text.HTML2Text()
     converter.unicode_snob = True  # keep "é" rather than transliterating it
     converter.body_width = 78
@@ -226,7 +268,58 @@ def _is_7bit_clean(data: bytes) -> bool:
     return max(map(len, data.splitlines()), default=0) <= MAX_LINE
 
 
-def _read_attachment(path: Path) -> tuple[bytes, str, str]:
+@dataclass(frozen=True)
+class _Attached:
+    path: Path
+    source: BinaryIO
+    marker: bytes  # the placeholder line in the serialized message, CRLF included
+
+
+_BASE64_LINES_PER_READ = 16384  # 57 bytes each: ~0.9 MB read, ~1.3 MB written at a time
+
+
+def _assemble(skeleton: bytes, attached: list[_Attached], per_line: int) -> bytes:
+    """The skeleton with each placeholder line replaced by its file, base64-encoded in
+    lines of ``per_line`` bytes as email.contentmanager does (76 characters for the SMTP
+    policies), each line ending in CRLF."""
+    out = io.BytesIO()
+    pos = 0
+    for item in attached:
+        at = skeleton.index(item.marker, pos)
+        if skeleton.count(item.marker) != 1:
+            raise AssertionError("an attachment placeholder is not unique")
+        out.write(skeleton[pos:at])
+        while block := _read_block(item, per_line * _BASE64_LINES_PER_READ):
+            lines = [
+                binascii.b2a_base64(block[i : i + per_line], newline=False)
+                for i in range(0, len(block), per_line)
+            ]
+            out.write(b"\r\n".join(lines))
+            out.write(b"\r\n")
+        pos = at + len(item.marker)
+    out.write(skeleton[pos:])
+    return out.getvalue()
+
+
+def _read_block(item: _Attached, size: int) -> bytes:
+    """Exactly ``size`` bytes unless the file ends first (then the rest): blocks must
+    stay whole multiples of a base64 line."""
+    try:
+        block = item.source.read(size)
+        while block and len(block) < size:
+            more = item.source.read(size - len(block))
+            if not more:
+                break
+            block += more
+    except OSError as exc:
+        shown = _printable(str(item.path))
+        raise InputError(
+            f"Cannot read the attachment '{shown}' ({describe_os_error(exc)}); check the path."
+        ) from None
+    return block
+
+
+def _open_attachment(path: Path) -> tuple[BinaryIO, str, str]:
     shown = _printable(str(path))
     name = path.name
     if any(_is_control(ch) for ch in name):
@@ -235,7 +328,7 @@ def _read_attachment(path: Path) -> tuple[bytes, str, str]:
             "character; rename the file and try again."
         )
     try:
-        content = path.read_bytes()
+        source = path.open("rb")
     except FileNotFoundError:
         reason = "no such file"
     except IsADirectoryError:
@@ -247,11 +340,13 @@ def _read_attachment(path: Path) -> tuple[bytes, str, str]:
         reason = describe_os_error(exc)
     else:
         maintype, subtype = _guess_type(name).split("/", 1)
-        return content, maintype, subtype
+        return source, maintype, subtype
     raise InputError(f"Cannot read the attachment '{shown}' ({reason}); check the path.")
 
 
 def _guess_type(name: str) -> str:
+    import mimetypes  # reads the system's type tables: only for attachments
+
     ctype, encoding = mimetypes.guess_type(name, strict=False)
     if encoding is not None:
         return _COMPRESSED_TYPES.get(encoding, "application/octet-stream")
@@ -386,7 +481,7 @@ def prepare_submitted(
     header_utf8 = _rewrite_headers(msg)
     smtputf8 = header_utf8 or any(m.needs_smtputf8 for m in utf8_boxes)
     if from_box is None:
-        msg["From"] = sender.header_address()
+        _set_mailboxes(msg, "From", [sender])
     date_values = _raw_values(msg, "Date")
     if date_values:
         when = _parse_date(_header_text("Date", date_values[0]))
@@ -437,6 +532,64 @@ def prepare_submitted(
         bcc=[a for a in rcpts if a.lower() not in seen],
         smtputf8=smtputf8,
     )
+
+
+# --- headers that must read back exactly ---------------------------------------------------
+#
+# The email package can write a header that reads back differently: a quoted display
+# name too long for one line is folded without its quotes (CPython gh-80222, unfixed in
+# 3.11), so "Doe, John (Sales)" <j@example.org> comes out as several addresses, a
+# quoted name holding '"x" <evil@example.org>' adds a visible recipient; and text that
+# looks like an encoded word (=?utf-8?q?...?=) is written as it is and then decoded by
+# every reader. So each address header and the subject is read back after folding, and
+# when it differs it is written raw instead, with the name or subject as RFC 2047
+# encoded words (which need no quotes and cannot be mistaken for anything else).
+
+
+def _read_back(msg: EmailMessage, name: str) -> EmailMessage:
+    policy = msg.policy
+    assert isinstance(policy, EmailPolicy)
+    folded = policy.fold(name, msg[name])  # str: UTF-8 headers (SMTPUTF8) stay readable
+    back = Parser(policy=email_policy.default).parsestr(folded + "\r\n")
+    assert isinstance(back, EmailMessage)
+    return back
+
+
+def _same_name(a: str, b: str) -> bool:
+    # Python's parser puts a space between adjacent encoded words of a display name
+    # (RFC 2047 6.2 says to drop it): whitespace alone is not a difference.
+    return "".join(a.split()) == "".join(b.split())
+
+
+def _set_mailboxes(msg: EmailMessage, name: str, boxes: list[Mailbox]) -> None:
+    """``msg[name] = boxes``, written so that it reads back as exactly ``boxes``."""
+    msg[name] = [m.header_address() for m in boxes]
+    try:
+        got = [(a.display_name, a.addr_spec) for a in _read_back(msg, name)[name].addresses]
+    except (email_errors.HeaderParseError, IndexError, AttributeError, TypeError):
+        got = []
+    if len(got) == len(boxes) and all(
+        addr == m.addr and _same_name(shown, m.name)
+        for (shown, addr), m in zip(got, boxes, strict=True)
+    ):
+        return
+    del msg[name]  # it was the last header set, so set_raw puts it back in its place
+    msg.set_raw(name, ",\r\n ".join(_encoded_mailbox(m) for m in boxes))
+
+
+def _encoded_mailbox(box: Mailbox) -> str:
+    if not box.name:
+        return box.addr
+    words = Header(box.name, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return f"{words}\r\n <{box.addr}>"
+
+
+def _set_subject(msg: EmailMessage, subject: str) -> None:
+    msg["Subject"] = subject
+    if str(_read_back(msg, "Subject")["Subject"]).strip() == subject.strip():
+        return
+    del msg["Subject"]
+    msg.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n"))
 
 
 def _all_parts(msg: EmailMessage) -> Iterator[EmailMessage]:

@@ -16,22 +16,33 @@ import os
 import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailgui.core.accounts import RateLimits
-from mailgui.core.errors import UsageError
-from mailgui.core.message import Outgoing
+from mailgui.core.errors import (
+    ConfigError,
+    MailguiError,
+    OutboxDamagedError,
+    StorageError,
+    UsageError,
+)
 from mailgui.core.retry import describe_limit, rate_wait
+
+if TYPE_CHECKING:  # a type only: listing the outbox needs no email package
+    from mailgui.core.message import Outgoing
 
 STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
 SCHEMA_VERSION = 1
 CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
+# Bodies above this size go in and out through incremental BLOB I/O, in pieces: binding a
+# 35 MB body whole makes SQLite copy it, and reading it through SELECT costs two copies;
+# either holds the GIL for tens of ms (the GUI's outbox and sender threads do this).
+BODY_CHUNK = 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -229,25 +240,154 @@ def _claimer_alive(claimer: str) -> bool | None:
     return not (start and now_start and start != now_start)
 
 
+# The translated errors are also sqlite3 errors, so code that catches sqlite3.Error
+# (the GUI's outbox service) keeps catching them, now with a sentence to show.
+class _Damaged(OutboxDamagedError, sqlite3.DatabaseError):
+    pass
+
+
+class _Storage(StorageError, sqlite3.OperationalError):
+    pass
+
+
+class _Unusable(ConfigError, sqlite3.OperationalError):
+    pass
+
+
+def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
+    """A sentence naming the outbox file and what to do, for an SQLite error that comes
+    from the file or the disk (sqlite3's own would reach the person as "internal error").
+    Errors of mailgui's own making (misuse, constraints) are returned unchanged."""
+    if isinstance(
+        exc,
+        sqlite3.ProgrammingError
+        | sqlite3.IntegrityError
+        | sqlite3.InterfaceError
+        | sqlite3.NotSupportedError,
+    ):
+        return exc
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return _Damaged(
+            f"The outbox {path} is damaged ({exc}), so mailgui stopped and deleted nothing; "
+            "move the file aside (mailgui then starts a new, empty outbox) and recover its "
+            "messages as the README says under 'If the outbox is damaged'."
+        )
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+        return _Storage(
+            f"The outbox {path} could not be written ({exc}), so nothing was saved and a "
+            "new message was not queued; free some disk space and try again."
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return _Storage(
+            f"The outbox {path} is locked by another program, so nothing was saved; close "
+            "that program (an sqlite3 shell, a backup tool) and try again."
+        )
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")):
+        return _Unusable(
+            f"The outbox {path} cannot be opened for writing ({exc}); check that the file "
+            "and its folder exist and belong to you."
+        )
+    return _Storage(
+        f"The outbox {path} could not be used ({exc}); try again, and if it keeps "
+        "failing, report it with the log file of your profile."
+    )
+
+
+class _Cursor(sqlite3.Cursor):
+    """Rows are read lazily: a damaged page can show up while iterating."""
+
+    def _error(self, exc: sqlite3.Error) -> Exception:
+        conn = self.connection
+        return _db_error(exc, conn.path if isinstance(conn, _Connection) else Path("?"))
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+
+class _Connection(sqlite3.Connection):
+    """The outbox connection: SQLite errors become MailguiErrors naming the file."""
+
+    path = Path("?")
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        # Not super().execute(): it makes a plain sqlite3.Cursor, whose lazy reads
+        # would escape the translation.
+        try:
+            return self.cursor().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise _db_error(exc, self.path) from exc
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite does (it
+    would use 0644); SQLite gives its -wal and -shm files the same mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # made by an older mailgui, or under another umask
+    finally:
+        os.close(fd)
+
+
 def new_claimer() -> str:
     """An id for this sender: host, pid and process start time, plus a random part."""
     pid = os.getpid()
-    return f"{socket.gethostname()}|{pid}|{_proc_start(pid)}|{uuid.uuid4().hex[:8]}"
+    # os.urandom, not uuid: importing uuid (and platform) adds ~10 ms to every start
+    return f"{socket.gethostname()}|{pid}|{_proc_start(pid)}|{os.urandom(4).hex()}"
 
 
 class Outbox:
     """The outbox database. One instance per thread (sqlite3 connections are not shared)."""
 
-    def __init__(self, path: Path, *, clock: Any = time.time) -> None:
+    def __init__(self, path: Path, *, clock: Any = time.time, busy_timeout: float = 30.0) -> None:
         self.path = path
         self.clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self._batched = False  # inside transaction(): see there
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_file(path)
+        except OSError as exc:
+            raise ConfigError(
+                f"The outbox {path} cannot be created ({exc.strerror or exc}); check that "
+                "its folder exists and belongs to you."
+            ) from None
+        try:
+            db = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, factory=_Connection
+            )
+        except sqlite3.Error as exc:
+            raise _db_error(exc, path) from exc
+        assert isinstance(db, _Connection)
+        db.path = path
+        self.db: sqlite3.Connection = db
         self.db.row_factory = sqlite3.Row
-        self._use_wal()
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._use_wal()
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def _use_wal(self) -> None:
         """Switch a new database to WAL. The switch needs an exclusive lock and SQLite's
@@ -259,8 +399,8 @@ class Outbox:
                 if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     self.db.execute("PRAGMA journal_mode=WAL")
                 return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+            except StorageError as exc:  # made from sqlite3's "database is locked"
+                if "locked" not in str(exc.__cause__) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
 
@@ -276,13 +416,40 @@ class Outbox:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so claims never race."""
+        if self._batched:  # part of the enclosing transaction(), committed with it
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may already have rolled back (disk full): keep the first error.
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except MailguiError:
+                    pass
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, MailguiError):
+                error = _db_error(exc, self.path)  # from a blob, which execute() does not see
+                if error is not exc:
+                    raise error from exc
             raise
-        self.db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several state changes as one transaction: all of them or none are on disk, with
+        one commit (one fsync, synchronous=FULL) for all. The sender records a message's
+        outcome and claims the next message this way. An error inside rolls back all."""
+        if self._batched:
+            yield
+            return
+        with self._write():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -340,7 +507,17 @@ class Outbox:
                 ),
             )
             msg_id = int(cur.lastrowid or 0)
-            db.execute("INSERT INTO bodies (id, data) VALUES (?, ?)", (msg_id, out.data))
+            if len(out.data) <= BODY_CHUNK:
+                db.execute("INSERT INTO bodies (id, data) VALUES (?, ?)", (msg_id, out.data))
+            else:  # see BODY_CHUNK
+                db.execute(
+                    "INSERT INTO bodies (id, data) VALUES (?, zeroblob(?))",
+                    (msg_id, len(out.data)),
+                )
+                data = memoryview(out.data)
+                with db.blobopen("bodies", "data", msg_id) as blob:
+                    for start in range(0, len(data), BODY_CHUNK):
+                        blob.write(data[start : start + BODY_CHUNK])
             self._event(db, msg_id, state, "Scheduled." if state == "scheduled" else "Queued.")
         return msg_id
 
@@ -353,10 +530,17 @@ class Outbox:
         return MessageRow.from_sql(row)
 
     def body(self, msg_id: int) -> bytes:
-        row = self.db.execute("SELECT data FROM bodies WHERE id = ?", (msg_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT length(data), CASE WHEN length(data) <= ? THEN data END "
+            "FROM bodies WHERE id = ?",
+            (BODY_CHUNK, msg_id),
+        ).fetchone()
         if row is None:
             raise UsageError(f"There is no message {msg_id} in the outbox.")
-        return bytes(row[0])
+        if row[1] is not None:
+            return bytes(row[1])
+        with self.db.blobopen("bodies", "data", msg_id, readonly=True) as blob:
+            return blob.read()  # see BODY_CHUNK
 
     def events(self, msg_id: int) -> list[Event]:
         rows = self.db.execute(
@@ -444,6 +628,15 @@ class Outbox:
                 f"Message {msg_id} is being sent right now; wait for the attempt to end "
                 "and delete it then."
             )
+
+    def cancel_scheduled(self, msg_id: int) -> bool:
+        """Delete a message only while it is still ``scheduled`` (Undo send): one
+        statement, so a sender that promoted or claimed it first wins. False if not."""
+        with self._write() as db:
+            n = db.execute(
+                "DELETE FROM messages WHERE id = ? AND state = 'scheduled'", (msg_id,)
+            ).rowcount
+        return bool(n)
 
     # --- the sender's side ----------------------------------------------------------
 

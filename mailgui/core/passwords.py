@@ -6,10 +6,15 @@ is refused with a clear error; the password is then written nowhere else.
 
 from __future__ import annotations
 
-import keyring
-import keyring.errors
+from typing import TYPE_CHECKING
 
 from mailgui.core.errors import KeyringUnavailableError
+
+if TYPE_CHECKING:
+    import keyring.backend
+
+# keyring is imported on first use: importing it costs tens of milliseconds (its
+# plug-in machinery), which every command and the GUI's first window would pay.
 
 SERVICE = "mailgui"
 
@@ -21,6 +26,8 @@ _NO_BACKEND = (
 
 
 def _backend() -> keyring.backend.KeyringBackend:
+    import keyring
+
     backend = keyring.get_keyring()
     module = type(backend).__module__
     if module in ("keyring.backends.fail", "keyring.backends.null"):
@@ -29,6 +36,8 @@ def _backend() -> keyring.backend.KeyringBackend:
 
 
 def backend_name() -> str:
+    import keyring
+
     backend = keyring.get_keyring()
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
@@ -42,7 +51,9 @@ def is_plaintext() -> bool:
 def store(account: str, password: str) -> None:
     try:
         _backend().set_password(SERVICE, account, password)
-    except (keyring.errors.KeyringError, RuntimeError) as exc:
+    except KeyringUnavailableError:
+        raise
+    except Exception as exc:  # backends raise anything: D-Bus errors, OSError, ...
         raise KeyringUnavailableError(
             f"The password store refused to save the password ({type(exc).__name__}); "
             "unlock your keyring and try again."
@@ -52,7 +63,9 @@ def store(account: str, password: str) -> None:
 def load(account: str) -> str | None:
     try:
         value = _backend().get_password(SERVICE, account)
-    except (keyring.errors.KeyringError, RuntimeError) as exc:
+    except KeyringUnavailableError:
+        raise
+    except Exception as exc:  # backends raise anything: D-Bus errors, OSError, ...
         raise KeyringUnavailableError(
             f"The password store could not be read ({type(exc).__name__}); "
             "unlock your keyring and try again."
@@ -64,5 +77,5 @@ def forget(account: str) -> None:
     """Remove a stored password; a missing one or an absent keyring is fine."""
     try:
         _backend().delete_password(SERVICE, account)
-    except (keyring.errors.KeyringError, RuntimeError, KeyringUnavailableError):
+    except Exception:  # includes KeyringUnavailableError and whatever a backend raises
         pass

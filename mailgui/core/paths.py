@@ -45,5 +45,8 @@ class Profile:
         return self.state_dir / "mailgui.log"
 
     def ensure(self) -> None:
+        """Create the folders, private (0700) whatever the umask or their old mode."""
         for d in (self.config_dir, self.data_dir, self.state_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if d.stat().st_mode & 0o077:
+                d.chmod(0o700)

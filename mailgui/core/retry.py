@@ -17,6 +17,10 @@ _ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b\s*")
 # Enhanced codes whose 5xx means "not now" rather than "never":
 # 5.5.3 too many recipients (RFC 5321 §4.5.3.1.10 asks clients to treat 552 so).
 _TRANSIENT_DESPITE_5XX = {"5.5.3"}
+# Server words end up on terminals, in labels and in the log: control characters (ESC
+# starts terminal escape sequences) and bidi overrides become "?", and the text is cut.
+_UNSAFE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MAX_TEXT = 500
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,9 @@ class Reply:
     def parse(cls, code: int, raw: bytes | str) -> Reply:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+        text = _UNSAFE.sub("?", text.replace("\t", " "))
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 1] + "…"
         m = _ENHANCED_RE.match(text)
         if m:
             return cls(code, m.group(0).strip(), text[m.end() :])

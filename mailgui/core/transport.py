@@ -5,18 +5,22 @@
   verifies nothing, so it is never used.
 - ``starttls``: no STARTTLS offered, or a failed handshake, is an error before any
   AUTH or MAIL; EHLO is sent again afterwards and only the new capabilities count.
-- AUTH happens only inside TLS.
-- Every read has a timeout; the reply to the final dot gets the longer ``data_timeout``.
+- AUTH happens only inside TLS. Replies that came before STARTTLS (anyone on the path
+  can write them) are never shown and never fail a message for good.
+- Every reply has one deadline (the account's timeout; for the reply to the final dot the
+  longer ``data_timeout``), a size limit, and must look like an SMTP reply (``_Replies``).
 - The message body goes out in chunks (dot-stuffed here) so callers can show progress.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -35,6 +39,102 @@ from mailgui.core.retry import Reply
 
 CHUNK = 64 * 1024
 Progress = Callable[[int, int], None]
+MAX_REPLY = 64 * 1024  # bytes in one reply, all its lines together (an EHLO is < 1 kB)
+_REPLY_LINE = re.compile(rb"[2-5][0-9][0-9]([ -]|\r?\n)")
+# Advice for certificate failures by OpenSSL verify code; others: a private CA.
+_CERT_ADVICE = {
+    9: "check the date and time of this computer",  # not yet valid
+    10: "the server's certificate has run out: tell its administrator, and check the date "
+    "and time of this computer",
+    62: "check the host name: the certificate was made for other names",  # hostname mismatch
+    64: "check the host name: the certificate was made for other addresses",  # IP mismatch
+}
+
+log = logging.getLogger("mailgui.transport")
+
+
+class ProtocolError(smtplib.SMTPException):
+    """The server sent something that is not an SMTP reply (RFC 5321 §4.2)."""
+
+
+class _Replies(smtplib.SMTP):
+    """smtplib's reply reader, bounded (``getreply`` is smtplib's only read path).
+
+    smtplib reads through a buffered file with one timeout per recv() and no limit on
+    the number of lines, so a server sending one byte at a time, or an endless reply,
+    holds a client for ever. Here each reply gets one deadline (the socket's timeout
+    when the reply starts), at most MAX_REPLY bytes, and only reply-shaped lines; a
+    reply cut off by the server closing is a lost connection, never a reply.
+
+    The read buffer belongs to one socket object: bytes that came with the plaintext
+    "220 ready" to STARTTLS are dropped with the plaintext socket and can never be read
+    as replies inside TLS (the NO STARTTLS "response injection").
+    """
+
+    _rsock: socket.socket | None = None
+    _rbuf = b""
+
+    def buffered(self) -> int:
+        """Bytes read but not yet used (of the current socket)."""
+        return len(self._rbuf) if self._rsock is self.sock else 0
+
+    def getreply(self) -> tuple[int, bytes]:
+        sock = self.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        if self._rsock is not sock:
+            self._rsock, self._rbuf = sock, b""
+        budget = sock.gettimeout()
+        deadline = None if budget is None else time.monotonic() + budget
+        lines: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                line = self._readline(sock, deadline)
+                size += len(line)
+                if not _REPLY_LINE.match(line) or size > MAX_REPLY:
+                    self.close()
+                    what = "a reply over 64 kB" if size > MAX_REPLY else "a line"
+                    raise ProtocolError(f"{what} that is not an SMTP reply")
+                lines.append(line[4:].strip(b" \t\r\n"))
+                if line[3:4] != b"-":
+                    return int(line[:3]), b"\n".join(lines)
+        except smtplib.SMTPException:
+            raise
+        except OSError as exc:  # as smtplib does: the cause (a timeout) stays the context
+            self.close()
+            raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+        finally:
+            try:
+                sock.settimeout(budget)
+            except OSError:
+                pass
+
+    def _readline(self, sock: socket.socket, deadline: float | None) -> bytes:
+        while (end := self._rbuf.find(b"\n")) < 0:
+            if len(self._rbuf) > smtplib._MAXLINE:  # type: ignore[attr-defined]
+                self.close()
+                raise ProtocolError("a line over 8 kB that is not an SMTP reply")
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("timed out")
+                sock.settimeout(remaining)
+            chunk = sock.recv(8192)
+            if not chunk:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            self._rbuf += chunk
+        line, self._rbuf = self._rbuf[: end + 1], self._rbuf[end + 1 :]
+        return line
+
+
+class _SMTP(_Replies):
+    pass
+
+
+class _SMTP_SSL(_Replies, smtplib.SMTP_SSL):
+    pass
 
 
 @dataclass
@@ -44,6 +144,8 @@ class SessionInfo:
     host: str
     port: int
     security: str
+    # With starttls the greeting comes before encryption: anyone on the path can write
+    # it, so it only tells "the server answered" and is never shown (nor in errors).
     greeting: str = ""
     tls_version: str | None = None
     cipher: str | None = None
@@ -93,6 +195,47 @@ def _no_delay(sock: socket.socket | None) -> None:
         pass  # only a matter of speed
 
 
+def _untrusted(reply: Reply) -> str:
+    """A reply received before encryption, for people: its code only. Anyone on the path
+    can write those words ("your account is locked, call ..."), so they are not shown."""
+    code = " ".join(p for p in (str(reply.code), reply.enhanced) if p)
+    return f"{code}; its words came before encryption, so they are not shown"
+
+
+def _without_secret(said: bytes | str, user: str, password: str | None) -> bytes:
+    """Server words with the password blanked out, raw or as an AUTH payload."""
+    data = said.encode("utf-8", "replace") if isinstance(said, str) else said
+    if not password:
+        return data
+    pw = password.encode("utf-8")
+    plain = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + pw)
+    for form in sorted({pw, base64.b64encode(pw), plain, plain.rstrip(b"=")}, key=len)[::-1]:
+        data = data.replace(form, b"[password]")
+    return data
+
+
+_LINE_START_DOT = re.compile(rb"\n\.")
+
+
+def _line_start_dots(data: bytes) -> int:
+    """How many lines of ``data`` start with a dot, counted a megabyte at a time."""
+    count = int(data[:1] == b".")
+    step = 1024 * 1024
+    for start in range(0, len(data), step):
+        # [start, start + step + 1): each "\n." is counted in the slice where its "\n" is
+        count += data.count(b"\n.", start, min(start + step + 1, len(data)))
+    return count
+
+
+def _dot_stuffed(data: bytes, start: int, size: int) -> bytes:
+    """``data[start:start + size]`` with a dot added before every line that starts with
+    one (RFC 5321 4.5.2), as ``re.sub(rb"(?m)^\\.", b"..", data)`` would do there."""
+    piece = _LINE_START_DOT.sub(b"\n..", data[start : start + size])
+    if piece[:1] == b"." and (start == 0 or data[start - 1] == 0x0A):
+        piece = b"." + piece
+    return piece
+
+
 def _mb(n: int) -> str:
     """A size for people: "0.0 MB" for a 14 kB message and a 2 kB limit helps nobody."""
     if n < 1000:
@@ -113,6 +256,8 @@ class Session:
         self._local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
         self.info = SessionInfo(account.host, account.port, account.security)
+        # Whether replies can be shown and believed: not before STARTTLS has succeeded.
+        self._trusted = account.security != "starttls"
 
     @property
     def where(self) -> str:
@@ -137,11 +282,11 @@ class Session:
         try:
             # A placeholder name keeps smtplib from a slow socket.getfqdn() lookup.
             if acct.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp: smtplib.SMTP = _SMTP_SSL(
                     local_hostname="localhost", timeout=acct.timeout, context=self._context()
                 )
             else:
-                smtp = smtplib.SMTP(local_hostname="localhost", timeout=acct.timeout)
+                smtp = _SMTP(local_hostname="localhost", timeout=acct.timeout)
             self._smtp = smtp
             smtp._host = acct.host  # type: ignore[attr-defined]  # SMTP_SSL's SNI and check
             code, greeting = smtp.connect(acct.host, acct.port)
@@ -157,6 +302,9 @@ class Session:
             self._ehlo()
             if acct.security == "starttls":
                 self._starttls()
+                # From here replies count: inside TLS, or in a plaintext that a subclass
+                # chose knowingly (direct.OpportunisticSession, to an MX without TLS).
+                self._trusted = True
             self._record_tls()
             if acct.username:
                 self._login()
@@ -195,16 +343,21 @@ class Session:
         code, resp = smtp.docmd("STARTTLS")
         if code != 220:
             reply = Reply.parse(code, resp)
-            raise SecurityError(
-                f"The server at {self.where} refused to start encryption ({reply}), so "
-                "nothing was sent; try again later or check the security settings.",
+            raise SecurityError(  # its words came unencrypted: only the code is shown
+                f"The server at {self.where} did not start encryption (it answered STARTTLS "
+                f"with {_untrusted(reply)}), so nothing was sent; try again later or check "
+                "the security settings.",
                 code=reply.code,
                 enhanced=reply.enhanced,
-                reply=reply.text,
             )
         assert smtp.sock is not None
+        if isinstance(smtp, _Replies) and smtp.buffered():
+            # Bytes sent along with "220 ready" can only be an injection: dropped with
+            # the plaintext socket below (see _Replies), never read inside TLS.
+            log.warning("dropped %d bytes sent with the STARTTLS reply", smtp.buffered())
         smtp.sock = context.wrap_socket(smtp.sock, server_hostname=self.account.host)
         smtp.file = None
+        self._trusted = True
         # Forget everything said before TLS (RFC 3207 §4.2) and ask again.
         smtp.helo_resp = None
         smtp.ehlo_resp = None
@@ -244,7 +397,10 @@ class Session:
         try:
             self._auth(smtp, acct.username, self._password)
         except smtplib.SMTPAuthenticationError as exc:
-            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            # A server may quote the credentials back; they must not reach the outbox,
+            # the log or the screen.
+            said = _without_secret(exc.smtp_error, acct.username, self._password)
+            reply = Reply.parse(exc.smtp_code, said)
             if 400 <= reply.code < 500:
                 self._fail(reply, f"The server at {self.where} could not check the password")
             raise AuthError(
@@ -359,13 +515,21 @@ class Session:
     def _transmit(self, data: bytes, progress: Progress | None) -> Reply:
         smtp = self._smtp
         assert smtp is not None and smtp.sock is not None
-        wire = re.sub(rb"(?m)^\.", b"..", data)
-        total = len(wire)
-        for start in range(0, total, CHUNK):
-            smtp.send(wire[start : start + CHUNK])
+        # Dot-stuffed piece by piece: one re.sub over a 35 MB message copies it whole and
+        # holds the GIL for a third of a second (the GUI thread would wait that long).
+        total = len(data) + _line_start_dots(data)
+        done = 0
+        for start in range(0, len(data), CHUNK):
+            piece = _dot_stuffed(data, start, CHUNK)
+            last = start + CHUNK >= len(data)
+            # The final dot rides with the last piece: one write (and TLS record) less
+            # per message, which counts when hundreds of small messages go out.
+            smtp.send(piece + b".\r\n" if last else piece)
+            done += len(piece)
             if progress:
-                progress(min(start + CHUNK, total), total)
-        smtp.send(b".\r\n")
+                progress(done, total)
+        if not data:
+            smtp.send(b".\r\n")
         # From here the server may have the message: a lost reply means "maybe sent".
         smtp.sock.settimeout(self.account.data_timeout)
         try:
@@ -377,6 +541,8 @@ class Session:
             what = (
                 f"did not answer within {_seconds(self.account.data_timeout)}"
                 if timed_out
+                else f"answered with {exc}"
+                if isinstance(exc, ProtocolError)
                 else "closed the connection"
             )
             cls = ServerTimeoutError if timed_out else TransientError
@@ -401,26 +567,32 @@ class Session:
         lost = lost or reply.code == 421
         if lost:
             self.close()
+        shown, permanent = str(reply), reply.permanent
+        if not self._trusted:
+            # Before STARTTLS the reply may be forged: show only its code, and let it
+            # fail nothing for good (a forged 5xx would otherwise drop the message).
+            shown, permanent = _untrusted(reply), False
+            reply = Reply(reply.code, reply.enhanced, "")
         if reply.code == 530:  # "authentication required": the account lacks a login
             raise AuthError(
-                f"The server at {self.where} requires a login ({reply}); give the account "
+                f"The server at {self.where} requires a login ({shown}); give the account "
                 "a user name and password (mailgui account add ... --username U "
                 "--password-stdin).",
                 code=reply.code,
                 enhanced=reply.enhanced,
-                reply=reply.text,
+                reply=reply.text or None,
             )
-        cls = PermanentError if reply.permanent else TransientError
+        cls = PermanentError if permanent else TransientError
         advice = (
             "it will not be retried; check the reply and the addresses"
-            if reply.permanent
+            if permanent
             else "it will be tried again later"
         )
         raise cls(
-            f"{what} ({reply}); {advice}.",
+            f"{what} ({shown}); {advice}.",
             code=reply.code,
             enhanced=reply.enhanced,
-            reply=reply.text,
+            reply=reply.text or None,
             connection_lost=lost,
         )
 
@@ -433,22 +605,39 @@ class Session:
         elif self.account.port == 587 and self.account.security == "tls":
             port_hint = " Port 587 expects STARTTLS: use --security starttls."
         if isinstance(exc, ssl.SSLCertVerificationError):
+            advice = _CERT_ADVICE.get(
+                exc.verify_code,
+                "if the server uses a private CA, give its certificate with --ca-file",
+            )
             raise SecurityError(
                 f"The certificate of {self.where} could not be verified "
-                f"({exc.verify_message}), so nothing was sent; if the server uses a private "
-                "CA, give its certificate with --ca-file.",
+                f"({exc.verify_message.rstrip('.')}), so nothing was sent; {advice}.",
                 connection_lost=True,
             ) from None
         if isinstance(exc, ssl.SSLError):
             reason = exc.reason or str(exc)
-            hint = port_hint or (
-                " The server may not speak SSL/TLS on this port; try --security starttls."
-                if "WRONG_VERSION" in str(reason)
-                else ""
-            )
+            if self.account.security == "starttls":
+                # The server said "220 ready": a broken handshake now is a broken server
+                # or someone on the path, not a wrong setting.
+                hint = port_hint or (
+                    " Something on the network may be interfering with encryption; "
+                    "try again later or from another network."
+                )
+            else:
+                hint = port_hint or (
+                    " The server may not speak SSL/TLS on this port; try --security starttls."
+                    if "WRONG_VERSION" in str(reason)
+                    else ""
+                )
             raise SecurityError(
                 f"The encrypted connection to {self.where} failed ({reason}), so nothing was "
                 f"sent; check the security setting.{hint}",
+                connection_lost=True,
+            ) from None
+        if isinstance(exc, ProtocolError):
+            raise TransientError(
+                f"The server at {self.where} sent {exc} while {stage}; it will be tried "
+                "again later.",
                 connection_lost=True,
             ) from None
         if isinstance(exc, socket.gaierror):
@@ -478,7 +667,10 @@ class Session:
                 connection_lost=True,
             ) from None
         if isinstance(exc, smtplib.SMTPResponseException):
-            self._fail(Reply.parse(exc.smtp_code, exc.smtp_error), f"The server at {self.where}")
+            self._fail(
+                Reply.parse(exc.smtp_code, exc.smtp_error),
+                f"The server at {self.where} answered with an error while {stage}",
+            )
         if isinstance(exc, OSError):
             raise TransientError(
                 f"Could not talk to {self.where} ({describe_os_error(exc)}); check your "

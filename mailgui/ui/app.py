@@ -13,6 +13,7 @@ import platformdirs
 from mailgui.core import log
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.paths import APP, Profile
+from mailgui.ui.context import AppContext  # Qt-free: imported before PySide6, see run()
 
 if TYPE_CHECKING:  # the demo server (aiosmtpd, asyncio) is loaded only for --demo
     from mailgui.demo import DemoServer
@@ -59,17 +60,20 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(0.001)
 
 
-def run(demo: bool = False) -> int:
+def run(demo: bool = False, mailto: str | None = None) -> int:
+    """The app; ``mailto`` (a link the CLI already checked) opens a compose window. When
+    the app already runs on this profile, the request goes to it and this returns 0."""
+    # Qt-free modules are imported before this point where they can be: PySide6 reads
+    # the source of every module imported after it (its __feature__ check).
     from PySide6.QtWidgets import QApplication
 
-    from mailgui.ui.context import AppContext
     from mailgui.ui.main_window import MainWindow, app_icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("mailgui")
     app.setApplicationDisplayName("mailgui")
-    app.setDesktopFileName("mailgui")
+    app.setDesktopFileName("io.github.mailgui.mailgui")  # packaging/*.desktop
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the tray may keep sending; MainWindow decides
 
@@ -84,9 +88,25 @@ def run(demo: bool = False) -> int:
         log.setup(profile)
         if server is not None:
             prepare_demo(profile, server)
+        else:
+            from mailgui.ui.single_instance import InstanceServer, send_to_running, server_name
+
+            instance_name = server_name(profile)
+            if send_to_running(instance_name, {"mailto": mailto}):
+                return 0  # the running app opens the compose window (or shows itself)
         ctx = AppContext(profile, demo_port=server.port if server else None)
         window = MainWindow(ctx, demo_server=server)
+        if server is None:
+            instance = InstanceServer(instance_name, window)
+            instance.received.connect(window.handle_request)
         window.show()
+        if mailto:
+            window.compose_mailto(mailto)
+        smoke_ms = os.environ.get("MAILGUI_SMOKE_QUIT_MS")  # scripts/build-app's smoke start
+        if smoke_ms and smoke_ms.isdigit():
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(int(smoke_ms), app.quit)
         tune_interpreter()
         code = app.exec()
         window.shutdown()

@@ -2,21 +2,44 @@
 
 Addresses are checked with the core parser as the person leaves a field and again
 before sending; a problem is shown under the field, in the parser's own words,
-and blocks Send until it is fixed. Sending hands a ``Draft`` to the outbox
-handle, which builds and stores it in its own thread (attachments are read there,
-never here); the window waits for the handle's answer for its token, then closes.
+and blocks Send until it is fixed. Softer problems (no subject, an attachment
+mentioned but missing, no recipients, a message bigger than the server takes) are
+listed in one inline pre-flight panel, each with a fix; the dismissable ones can be
+waived with "Send anyway". Sending hands a ``Draft`` to the outbox handle, which
+builds and stores it in its own thread (attachments are read there, never here);
+the window waits for the handle's answer for its token, then closes.
+
+Send queues the message ``scheduled`` for now + the undo delay (default 10 s), so
+the main window can offer Undo (``undoable``); "Send later…" schedules it for a
+chosen time.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QFileInfo, QLocale, QObject, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QDateTime,
+    QEvent,
+    QFileInfo,
+    QLocale,
+    QObject,
+    QSettings,
+    QStringListModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
@@ -25,38 +48,57 @@ from PySide6.QtGui import (
     QIcon,
     QKeySequence,
     QShortcut,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextFormat,
+    QTextList,
+    QTextListFormat,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
+    QCompleter,
+    QDateTimeEdit,
     QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QStyle,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from mailgui.core.address_book import AddressBook
 from mailgui.core.addresses import Mailbox, check_text, parse_recipients
+from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.errors import InputError, MailguiError
 from mailgui.core.message import Draft
+from mailgui.core.preflight import encoded_size, mentioned_attachment
+from mailgui.core.server_limits import ServerLimits
 from mailgui.ui.context import AppContext
+from mailgui.ui.rich_text import BodyEdit, is_quote
+from mailgui.ui.spelling import SpellHighlighter, available, language_for
+from mailgui.ui.undo_send import undo_seconds as configured_undo_seconds
 
 if TYPE_CHECKING:
     from mailgui.ui.outbox_service import OutboxHandle
 
 __all__ = ["ComposeWindow"]
+
+log = logging.getLogger(__name__)
 
 ERROR_COLOR = "#c62828"
 # Light tints that read on light and dark palettes alike.
@@ -66,6 +108,9 @@ _BAR_STYLES = {
     "error": f"background: rgba(198, 40, 40, 0.10); border: 1px solid {ERROR_COLOR};",
 }
 _ATTACHMENT_ROWS = 4  # the list grows up to this many rows, then scrolls
+_FONT_SIZES = (8, 9, 10, 11, 12, 14, 16, 18, 20, 24, 28, 36)
+_RICH_KEY = "compose/rich_text"  # the last choice sticks, in compose.ini
+AUTOSAVE_MS = 5000  # a crash loses at most these few seconds of writing
 
 
 class _Bar(QFrame):
@@ -116,27 +161,56 @@ class _AddressField:
     error_text: str = ""
 
 
+@dataclass
+class _Finding:
+    """One pre-flight finding: its text, a fix, and whether "Send anyway" may waive it."""
+
+    key: str  # "recipients", "subject", "attachment", "size"
+    text: str
+    fix_text: str
+    fix: Callable[[], None]
+    dismissable: bool = True
+
+
 class ComposeWindow(QMainWindow):
-    """Write one plain-text message and queue it.
+    """Write one plain-text message and queue it (now, with undo, or later).
 
     Signals:
         sent(int id): the message is durably in the outbox under this id; the window
             closes right after.
+        undoable(int id, str account, Draft draft, int seconds): the message waits
+            ``seconds`` before it may leave; Undo can take it back (main window).
     """
 
     sent = Signal(int)
+    undoable = Signal(int, str, object, int)
 
     def __init__(
-        self, ctx: AppContext, outbox: OutboxHandle, parent: QWidget | None = None
+        self,
+        ctx: AppContext,
+        outbox: OutboxHandle,
+        parent: QWidget | None = None,
+        *,
+        undo_seconds: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._outbox = outbox
+        self._clock = clock
+        self.undo_seconds = (
+            configured_undo_seconds(ctx) if undo_seconds is None else max(0, undo_seconds)
+        )
         self._token: str | None = None  # the queue request we are waiting for
+        self._pending: tuple[str, Draft, int] | None = None  # account, draft, undo seconds
         self._done = False  # queued: close without asking
-        self._subject_waived = False  # "Send anyway" was chosen for an empty subject
+        self._waived: set[str] = set()  # pre-flight findings "Send anyway" waived
         self._attachments: list[Path] = []
         self._replaces: int | None = None  # a failed message this one fixes (Edit)
+        self.size_limit: int | None = None  # the server's SIZE, when known
+        self.drafts = DraftStore(ctx.profile.data_dir / "drafts")
+        self._saved = SavedDraft()  # this window's draft file (written once modified)
+        self._dirty = False  # changed since the last save
 
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAcceptDrops(True)
@@ -150,6 +224,19 @@ class ComposeWindow(QMainWindow):
         outbox.queued.connect(self._on_queued)
         outbox.failed.connect(self._on_failed)
 
+        for field in self.fields.values():
+            field.edit.textChanged.connect(self._mark_dirty)
+        self.subject_edit.textChanged.connect(self._mark_dirty)
+        self.body_edit.textChanged.connect(self._mark_dirty)
+        self.from_combo.currentIndexChanged.connect(self._mark_dirty)
+        self.from_combo.currentIndexChanged.connect(self._load_size_limit)
+        self._load_size_limit()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self._dirty = False
+
     # --- construction -----------------------------------------------------------------
 
     def _build_actions(self) -> None:
@@ -159,6 +246,16 @@ class ComposeWindow(QMainWindow):
         self.send_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.send_action.setToolTip(self.tr("Send the message (Ctrl+Return)"))
         self.send_action.triggered.connect(lambda: self.send())
+
+        self.send_later_action = QAction(
+            QIcon.fromTheme("appointment-new"), self.tr("Send later…"), self
+        )
+        self.send_later_action.setIconText(self.tr("Send later…"))
+        self.send_later_action.setShortcut(QKeySequence("Ctrl+Shift+Return"))
+        self.send_later_action.setToolTip(
+            self.tr("Choose when the message goes out (Ctrl+Shift+Return)")
+        )
+        self.send_later_action.triggered.connect(self.show_schedule)
 
         self.attach_action = QAction(QIcon.fromTheme("mail-attachment"), self.tr("Attach…"), self)
         self.attach_action.setIconText(self.tr("Attach…"))  # buttons drop the "…" otherwise
@@ -173,7 +270,17 @@ class ComposeWindow(QMainWindow):
         self.bcc_action.setToolTip(self.tr("Show the Bcc field (hidden copies)"))
         self.bcc_action.toggled.connect(self._set_bcc_visible)
 
-        for action in (self.send_action, self.attach_action):
+        self.save_action = QAction(self.tr("Save draft"), self)
+        self.save_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
+        self.save_action.setToolTip(self.tr("Save the draft now (Ctrl+S); it also saves by itself"))
+        self.save_action.triggered.connect(self.save_draft)
+
+        for action in (
+            self.send_action,
+            self.send_later_action,
+            self.attach_action,
+            self.save_action,
+        ):
             self.addAction(action)  # their shortcuts work wherever the focus is
 
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
@@ -193,9 +300,64 @@ class ComposeWindow(QMainWindow):
         self.send_button.setFont(font)
         self.send_button.setMinimumWidth(90)
         buttons.addWidget(self.send_button)
+        self.send_later_button = self._button(self.send_later_action)
+        buttons.addWidget(self.send_later_button)
         buttons.addWidget(self._button(self.attach_action))
         buttons.addStretch(1)
+        buttons.addWidget(self._build_options())
         outer.addLayout(buttons)
+
+        # "Send later": an inline date-time picker, not a dialog.
+        self.schedule_bar = _Bar("info", central)
+        self.schedule_bar.label.setText(self.tr("Send at:"))
+        self.schedule_bar.label.setSizePolicy(
+            QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred
+        )
+        self.schedule_edit = QDateTimeEdit(self.schedule_bar)
+        self.schedule_edit.setObjectName("schedule_edit")
+        self.schedule_edit.setCalendarPopup(True)
+        self.schedule_edit.setDisplayFormat("ddd d MMM yyyy  HH:mm")  # unambiguous anywhere
+        self.schedule_bar.label.setBuddy(self.schedule_edit)
+        self.schedule_bar._layout.addWidget(self.schedule_edit)
+        self.schedule_bar._layout.addStretch(1)
+        self.schedule_button = self.schedule_bar.add_button(self.tr("Schedule"))
+        self.schedule_button.setDefault(True)
+        self.schedule_button.clicked.connect(self._schedule_chosen)
+        self.schedule_bar.add_close_button(self.tr("Cancel (send later)"))
+        outer.addWidget(self.schedule_bar)
+
+        # Pre-flight: everything worth a second look before sending, in one place.
+        self.preflight = _Bar("warning", central)
+        self.preflight.label.setText(self.tr("Before this message goes out:"))
+        font = QFont(self.preflight.label.font())
+        font.setBold(True)
+        self.preflight.label.setFont(font)
+        self._preflight_rows = QVBoxLayout()
+        self._preflight_rows.setSpacing(2)
+        self._preflight_rows.setContentsMargins(0, 0, 0, 0)
+        pf_layout = QVBoxLayout()
+        pf_layout.setSpacing(4)
+        pf_layout.setContentsMargins(0, 0, 0, 0)
+        self.preflight._layout.removeWidget(self.preflight.label)
+        pf_layout.addWidget(self.preflight.label)
+        pf_layout.addLayout(self._preflight_rows)
+        self.preflight._layout.addLayout(pf_layout, 1)
+        pf_buttons = QVBoxLayout()
+        pf_buttons.setSpacing(4)
+        self.send_anyway_button = QPushButton(self.tr("Send anyway"), self.preflight)
+        self.send_anyway_button.setAutoDefault(True)
+        self.send_anyway_button.clicked.connect(self._send_anyway)
+        self.keep_editing_button = QPushButton(self.tr("Keep editing"), self.preflight)
+        self.keep_editing_button.setAutoDefault(True)
+        self.keep_editing_button.clicked.connect(self._dismiss_preflight)
+        pf_buttons.addWidget(self.send_anyway_button)
+        pf_buttons.addWidget(self.keep_editing_button)
+        pf_buttons.addStretch(1)
+        self.preflight._layout.addLayout(pf_buttons)
+        self.preflight._layout.setAlignment(pf_buttons, Qt.AlignmentFlag.AlignTop)
+        self.findings: list[_Finding] = []
+        self._send_at: float | None = None  # the time of the send the panel holds back
+        outer.addWidget(self.preflight)
 
         # Messages about the whole window: "Queuing…", a failure, no account.
         self.status_bar = _Bar("info", central)
@@ -262,6 +424,7 @@ class ComposeWindow(QMainWindow):
             edit.editingFinished.connect(lambda f=field: self._check_field(f))
             edit.textChanged.connect(lambda _t, f=field: self._on_address_edited(f))
         self.to_edit = self.fields["to"].edit
+        self._build_completion()
         self.cc_edit = self.fields["cc"].edit
         self.bcc_edit = self.fields["bcc"].edit
         self._set_bcc_visible(False)
@@ -279,18 +442,18 @@ class ComposeWindow(QMainWindow):
         grid.addWidget(self.subject_error, row, 1, 1, 2)
         row += 1
 
-        self.subject_bar = _Bar("warning", self.editor)
-        self.subject_bar.label.setText(self.tr("This message has no subject."))
-        self.send_anyway_button = self.subject_bar.add_button(self.tr("Send anyway"))
-        self.send_anyway_button.clicked.connect(self._send_anyway)
-        add_subject = self.subject_bar.add_button(self.tr("Add a subject"))
-        add_subject.clicked.connect(self._focus_subject)
-        grid.addWidget(self.subject_bar, row, 1, 1, 2)
-        row += 1
-
-        self.body_edit = QPlainTextEdit(self.editor)
+        self.body_edit = BodyEdit(self.editor)
         self.body_edit.setObjectName("body_edit")
         self.body_edit.setPlaceholderText(self.tr("Write your message here."))
+        self.body_edit.textChanged.connect(self._recheck)
+        self.body_edit.filesPasted.connect(self.add_attachments)
+        self.speller: SpellHighlighter | None = None
+        if available():
+            self.speller = SpellHighlighter(self.body_edit.document(), language_for())
+            self.body_edit.speller = self.speller
+            self.spelling_action.toggled.connect(self.speller.set_enabled)
+        self._build_format_bar()
+        editor_layout.addWidget(self.format_bar)
         editor_layout.addWidget(self.body_edit, 1)
 
         self.attachments_label = QLabel(self.tr("Attachments:"), self.editor)
@@ -325,11 +488,335 @@ class ComposeWindow(QMainWindow):
         self.setTabOrder(self.to_edit, self.cc_edit)
         self.setTabOrder(self.cc_edit, self.bcc_edit)
         self.setTabOrder(self.bcc_edit, self.subject_edit)
-        self.setTabOrder(self.subject_edit, self.body_edit)
+        self.setTabOrder(self.subject_edit, self.body_edit)  # the format bar is click-only
         self.setTabOrder(self.body_edit, self.attachment_list)
 
         self.subject_edit.textChanged.connect(self._update_title)
         self.to_edit.setFocus()
+
+    def _build_completion(self) -> None:
+        """Addresses used before complete the part being typed, after the last comma."""
+        self.address_book = AddressBook(self._ctx.profile.data_dir / "addresses.json")
+        self._completion_model = QStringListModel(self)
+        self.completer = QCompleter(self._completion_model, self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.completer.activated[str].connect(self._complete_address)  # type: ignore[index]
+        for field in self.fields.values():
+            field.edit.textEdited.connect(lambda _t, f=field: self._suggest_addresses(f))
+
+    def _segment(self, edit: QLineEdit) -> tuple[int, int]:
+        """Where the address being typed starts and ends (the cursor) in ``edit``."""
+        cursor = edit.cursorPosition()
+        return edit.text().rfind(",", 0, cursor) + 1, cursor
+
+    def _suggest_addresses(self, field: _AddressField) -> None:
+        edit = field.edit
+        start, end = self._segment(edit)
+        typed = edit.text()[start:end].strip()
+        popup = self.completer.popup()
+        assert popup is not None
+        if not typed:
+            popup.hide()
+            return
+        elsewhere = (edit.text()[:start] + edit.text()[end:]).lower()  # already there
+        matches = [m for m in self.address_book.matching(typed) if m.lower() not in elsewhere]
+        if not matches:
+            popup.hide()
+            return
+        self._completion_model.setStringList(matches)
+        self.completer.setWidget(edit)
+        self.completer.complete()
+
+    @Slot(str)
+    def _complete_address(self, address: str) -> None:
+        edit = self.completer.widget()
+        if not isinstance(edit, QLineEdit):
+            return
+        start, end = self._segment(edit)
+        head = edit.text()[:start].rstrip()
+        head = head + " " if head else ""
+        tail = edit.text()[end:].lstrip()
+        edit.setText(f"{head}{address}, {tail}")
+        edit.setCursorPosition(len(head) + len(address) + 2)
+
+    def _build_options(self) -> QToolButton:
+        """Priority and read receipt: rarely changed, so in a menu, shown when set."""
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        group = QActionGroup(self)
+        self.priority_actions: dict[str, QAction] = {}
+        for key, text in (
+            ("high", self.tr("High priority")),
+            ("normal", self.tr("Normal priority")),
+            ("low", self.tr("Low priority")),
+        ):
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(key == "normal")
+            group.addAction(act)
+            act.toggled.connect(self._update_options_button)
+            self.priority_actions[key] = act
+        menu.addSeparator()
+        self.receipt_action = menu.addAction(self.tr("Request a read receipt"))
+        self.receipt_action.setCheckable(True)
+        self.receipt_action.setToolTip(
+            self.tr("Ask the recipient's mail program to confirm it was read (they may decline).")
+        )
+        self.receipt_action.toggled.connect(self._update_options_button)
+        menu.addSeparator()
+        self.spelling_action = menu.addAction(self.tr("Check spelling"))
+        self.spelling_action.setCheckable(True)
+        self.spelling_action.setChecked(available())
+        self.spelling_action.setEnabled(available())
+        if not available():
+            self.spelling_action.setToolTip(self.tr("Install pyspellchecker for spell check."))
+        self.options_button = QToolButton(self)
+        self.options_button.setText(self.tr("Options"))
+        self.options_button.setMenu(menu)
+        self.options_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.options_button.setMinimumHeight(30)
+        return self.options_button
+
+    @property
+    def priority(self) -> str:
+        return next(k for k, a in self.priority_actions.items() if a.isChecked())
+
+    def set_options(self, priority: str, read_receipt: bool) -> None:
+        self.priority_actions.get(priority, self.priority_actions["normal"]).setChecked(True)
+        self.receipt_action.setChecked(read_receipt)
+
+    @Slot()
+    def _update_options_button(self) -> None:
+        """The button says what is set, so nobody sends "High priority" unknowingly."""
+        shown = []
+        if self.priority != "normal":
+            shown.append(self.priority_actions[self.priority].text())
+        if self.receipt_action.isChecked():
+            shown.append(self.tr("Read receipt"))
+        self.options_button.setText(
+            self.tr("Options: {0}").format(", ".join(shown)) if shown else self.tr("Options")
+        )
+        self._dirty = True
+
+    def _build_format_bar(self) -> None:
+        """Rich text switch and the formats it offers (bold, lists, quote, link, size)."""
+        bar = QToolBar(self.editor)
+        bar.setObjectName("format_bar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setContentsMargins(0, 0, 0, 0)
+        self.format_bar = bar
+        body = self.body_edit
+
+        def action(text: str, tip: str, shortcut: str | None, slot: object) -> QAction:
+            act = QAction(text, self)
+            act.setToolTip(tip)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                body.addAction(act)  # Ctrl+B in the body, not in the address fields
+            act.triggered.connect(slot)
+            bar.addAction(act)
+            return act
+
+        self.rich_action = QAction(self.tr("Rich text"), self)
+        self.rich_action.setCheckable(True)
+        self.rich_action.setToolTip(
+            self.tr("Rich text is sent as HTML with a plain-text copy; plain text as text only.")
+        )
+        self.rich_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.rich_action.toggled.connect(self.set_rich_text)
+        self.addAction(self.rich_action)
+        # A check box says "switch" better than a flat toolbar button.
+        self.rich_check = QCheckBox(self.tr("Rich text"), bar)
+        self.rich_check.setToolTip(self.rich_action.toolTip() + " (Ctrl+Shift+T)")
+        self.rich_check.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.rich_check.toggled.connect(self.rich_action.setChecked)
+        self.rich_action.toggled.connect(self.rich_check.setChecked)
+        bar.addWidget(self.rich_check)
+        bar.addSeparator()
+        self.bold_action = action(
+            self.tr("B"), self.tr("Bold (Ctrl+B)"), "Ctrl+B", self._toggle_bold
+        )
+        self.italic_action = action(
+            self.tr("I"), self.tr("Italic (Ctrl+I)"), "Ctrl+I", self._toggle_italic
+        )
+        self.underline_action = action(
+            self.tr("U"), self.tr("Underline (Ctrl+U)"), "Ctrl+U", self._toggle_underline
+        )
+        for act, style in (
+            (self.bold_action, "font-weight: bold"),
+            (self.italic_action, "font-style: italic"),
+            (self.underline_action, "text-decoration: underline"),
+        ):
+            act.setCheckable(True)
+            button = bar.widgetForAction(act)
+            if button is not None:
+                button.setStyleSheet(f"QToolButton {{ {style}; min-width: 22px; }}")
+        bar.addSeparator()
+        self.bullets_action = action(
+            self.tr("• List"), self.tr("Bulleted list"), None, lambda: self._toggle_list(False)
+        )
+        self.numbers_action = action(
+            self.tr("1. List"), self.tr("Numbered list"), None, lambda: self._toggle_list(True)
+        )
+        self.quote_action = action(
+            self.tr("❝ Quote"), self.tr("Quote the paragraph"), None, self._toggle_quote
+        )
+        self.link_action = action(
+            self.tr("Link…"), self.tr("Link the selection (Ctrl+K)"), "Ctrl+K", self._insert_link
+        )
+        self.link_action.setIconText(self.tr("Link…"))  # buttons drop the "…" otherwise
+        for act in (self.bullets_action, self.numbers_action, self.quote_action):
+            act.setCheckable(True)
+        bar.addSeparator()
+        self.size_combo = QComboBox(bar)
+        self.size_combo.setToolTip(self.tr("Font size"))
+        self.size_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for size in _FONT_SIZES:
+            self.size_combo.addItem(self.tr("{0} pt").format(size), size)
+        self.size_combo.activated.connect(self._set_font_size)
+        self._size_action = bar.addWidget(self.size_combo)
+        self._format_actions = [
+            self.bold_action,
+            self.italic_action,
+            self.underline_action,
+            self.bullets_action,
+            self.numbers_action,
+            self.quote_action,
+            self.link_action,
+        ]
+        body.currentCharFormatChanged.connect(lambda _f: self._sync_format_bar())
+        body.cursorPositionChanged.connect(self._sync_format_bar)
+        settings = QSettings(
+            str(self._ctx.profile.config_dir / "compose.ini"), QSettings.Format.IniFormat
+        )
+        rich = str(settings.value(_RICH_KEY, "false")).lower() == "true"
+        self.rich_action.setChecked(rich)
+        self.set_rich_text(rich, remember=False)
+
+    @Slot(bool)
+    def set_rich_text(self, rich: bool, *, remember: bool = True) -> None:
+        """Switch the body between rich and plain text (plain drops the formats)."""
+        if self.rich_action.isChecked() != rich:
+            self.rich_action.setChecked(rich)  # comes back here through toggled
+            return
+        self.body_edit.set_rich(rich)
+        for act in self._format_actions:
+            act.setEnabled(rich)
+            act.setVisible(rich)
+        self._size_action.setVisible(rich)
+        for act in self.format_bar.actions():
+            if act.isSeparator():
+                act.setVisible(rich)
+        if remember:
+            settings = QSettings(
+                str(self._ctx.profile.config_dir / "compose.ini"), QSettings.Format.IniFormat
+            )
+            settings.setValue(_RICH_KEY, rich)
+        self._sync_format_bar()
+
+    def _merge(self, fmt: QTextCharFormat) -> None:
+        self.body_edit.mergeCurrentCharFormat(fmt)
+        self.body_edit.setFocus()
+
+    @Slot()
+    def _toggle_bold(self) -> None:
+        fmt = QTextCharFormat()
+        fmt.setFontWeight(
+            QFont.Weight.Bold if self.bold_action.isChecked() else QFont.Weight.Normal
+        )
+        self._merge(fmt)
+
+    @Slot()
+    def _toggle_italic(self) -> None:
+        fmt = QTextCharFormat()
+        fmt.setFontItalic(self.italic_action.isChecked())
+        self._merge(fmt)
+
+    @Slot()
+    def _toggle_underline(self) -> None:
+        fmt = QTextCharFormat()
+        fmt.setFontUnderline(self.underline_action.isChecked())
+        self._merge(fmt)
+
+    def _toggle_list(self, numbered: bool) -> None:
+        cursor = self.body_edit.textCursor()
+        style = QTextListFormat.Style.ListDecimal if numbered else QTextListFormat.Style.ListDisc
+        current: QTextList | None = cursor.currentList()
+        if current is not None and current.format().style() == style:
+            block = cursor.block()
+            current.remove(block)
+            block_format = block.blockFormat()
+            block_format.setIndent(0)
+            cursor.setBlockFormat(block_format)
+        elif current is not None:
+            list_format = current.format()
+            list_format.setStyle(style)
+            current.setFormat(list_format)
+        else:
+            cursor.createList(style)
+        self.body_edit.setFocus()
+        self._sync_format_bar()
+
+    @Slot()
+    def _toggle_quote(self) -> None:
+        cursor = self.body_edit.textCursor()
+        quoted = is_quote(cursor.block())
+        fmt = QTextBlockFormat()
+        fmt.setProperty(QTextFormat.Property.BlockQuoteLevel, 0 if quoted else 1)
+        fmt.setLeftMargin(0 if quoted else 24)
+        cursor.mergeBlockFormat(fmt)
+        self.body_edit.setFocus()
+        self._sync_format_bar()
+
+    @Slot()
+    def _insert_link(self) -> None:
+        url, ok = QInputDialog.getText(
+            self, self.tr("Link"), self.tr("Address (https://… or mailto:…):")
+        )
+        url = url.strip()
+        if not ok or not url:
+            return
+        self.insert_link(url)
+
+    def insert_link(self, url: str) -> None:
+        """Link the selection to ``url`` (or insert ``url`` as a link)."""
+        cursor = self.body_edit.textCursor()
+        fmt = QTextCharFormat()
+        fmt.setAnchor(True)
+        fmt.setAnchorHref(url)
+        fmt.setFontUnderline(True)
+        fmt.setForeground(self.palette().link())
+        if cursor.hasSelection():
+            cursor.mergeCharFormat(fmt)
+        else:
+            cursor.insertText(url, fmt)
+            cursor.setCharFormat(QTextCharFormat())
+            self.body_edit.setCurrentCharFormat(QTextCharFormat())
+        self.body_edit.setFocus()
+
+    @Slot(int)
+    def _set_font_size(self, index: int) -> None:
+        fmt = QTextCharFormat()
+        fmt.setFontPointSize(float(self.size_combo.itemData(index)))
+        self._merge(fmt)
+
+    @Slot()
+    def _sync_format_bar(self) -> None:
+        body = self.body_edit
+        fmt = body.currentCharFormat()
+        self.bold_action.setChecked(fmt.fontWeight() >= QFont.Weight.DemiBold)
+        self.italic_action.setChecked(fmt.fontItalic())
+        self.underline_action.setChecked(fmt.fontUnderline() and not fmt.isAnchor())
+        current = body.textCursor().currentList()
+        style = current.format().style() if current is not None else None
+        self.bullets_action.setChecked(style == QTextListFormat.Style.ListDisc)
+        self.numbers_action.setChecked(style == QTextListFormat.Style.ListDecimal)
+        self.quote_action.setChecked(is_quote(body.textCursor().block()))
+        size = fmt.fontPointSize() or body.document().defaultFont().pointSizeF()
+        index = self.size_combo.findData(round(size))
+        self.size_combo.setCurrentIndex(index)
 
     def _button(self, action: QAction) -> QToolButton:
         button = QToolButton(self)
@@ -376,7 +863,7 @@ class ComposeWindow(QMainWindow):
     def prefill(self, account: str, draft: Draft, *, replaces: int | None = None) -> None:
         """Fill the window from ``draft`` (Edit of a failed message). Once the new one
         is queued, the message it replaces is deleted, so only the fixed copy stays.
-        The text is edited as plain text (an HTML body keeps its plain alternative)."""
+        An HTML body opens as rich text, a plain one as plain text."""
         index = self.from_combo.findData(account)
         if index >= 0:
             self.from_combo.setCurrentIndex(index)
@@ -385,11 +872,116 @@ class ComposeWindow(QMainWindow):
         if draft.bcc:
             self._set_bcc_visible(True)
         self.subject_edit.setText(draft.subject)
-        self.body_edit.setPlainText(draft.text or "")
+        if draft.html is not None:
+            self.set_rich_text(True, remember=False)
+            self.body_edit.setHtml(draft.html)
+        else:
+            self.set_rich_text(False, remember=False)
+            self.body_edit.setPlainText(draft.text or "")
         self.add_attachments(list(draft.attachments))
+        self.set_options(draft.priority, draft.read_receipt)
         self._replaces = replaces
         self._update_title()
         self._update_send_enabled()
+
+    @property
+    def draft_id(self) -> str:
+        return self._saved.id
+
+    def open_saved_draft(self, saved: SavedDraft) -> None:
+        """Go on writing a saved (or recovered) draft; this window now owns its file."""
+        index = self.from_combo.findData(saved.account)
+        if index >= 0:
+            self.from_combo.setCurrentIndex(index)
+        for key in ("to", "cc", "bcc"):
+            self.fields[key].edit.setText(getattr(saved, key))
+        if saved.bcc.strip():
+            self._set_bcc_visible(True)
+        self.subject_edit.setText(saved.subject)
+        if saved.html is not None:
+            self.set_rich_text(True, remember=False)
+            self.body_edit.setHtml(saved.html)
+        else:
+            self.set_rich_text(False, remember=False)
+            self.body_edit.setPlainText(saved.text)
+        self.add_attachments(saved.attachments)
+        self.set_options(saved.priority, saved.read_receipt)
+        self._saved = saved
+        self._write_draft(open_=True)
+        self._update_title()
+        self._update_send_enabled()
+
+    def _current_draft(self, *, open_: bool) -> SavedDraft:
+        rich = self.body_edit.rich
+        return SavedDraft(
+            id=self._saved.id,
+            account=str(self.from_combo.currentData() or ""),
+            to=self.to_edit.text(),
+            cc=self.cc_edit.text(),
+            bcc=self.bcc_edit.text(),
+            subject=self.subject_edit.text(),
+            text=self.body_edit.toPlainText(),
+            html=self.body_edit.html() if rich else None,
+            attachments=[str(p) for p in self._attachments],
+            priority=self.priority,
+            read_receipt=self.receipt_action.isChecked(),
+            open=open_,
+        )
+
+    def _write_draft(self, *, open_: bool) -> bool:
+        try:
+            self.drafts.save(self._current_draft(open_=open_))
+        except OSError as exc:
+            self._show_error(
+                self.tr("The draft could not be saved ({0}); check the disk.").format(
+                    exc.strerror or exc
+                )
+            )
+            return False
+        self._dirty = False
+        return True
+
+    @Slot()
+    def _load_size_limit(self) -> None:
+        """The SIZE the From account's server announced at its last EHLO (the sender
+        records it), for the pre-flight check; None when never seen."""
+        limits = ServerLimits(self._ctx.profile.data_dir / "server_limits.json")
+        self.size_limit = limits.size_limit(str(self.from_combo.currentData()))
+        self._recheck()
+
+    @Slot()
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    @Slot()
+    def autosave(self) -> None:
+        """Every few seconds: keep what changed (an emptied window keeps no draft)."""
+        if not self._dirty or self._done or self._token is not None:
+            return
+        if self.is_modified():
+            self._write_draft(open_=True)
+        else:
+            self.drafts.delete(self._saved.id)
+            self._dirty = False
+
+    @Slot()
+    def save_draft(self) -> bool:
+        """Ctrl+S: save now and say so."""
+        if self._token is not None or not self._write_draft(open_=True):
+            return False
+        self.status_bar.show_text(
+            self.tr("Draft saved at {0}.").format(
+                QLocale().toString(
+                    QDateTime.currentDateTime().time(), QLocale.FormatType.ShortFormat
+                )
+            )
+        )
+        QTimer.singleShot(2500, self, self._hide_saved_note)
+        return True
+
+    def _hide_saved_note(self) -> None:
+        if self._token is None:
+            self.status_bar.hide()
 
     def add_attachments(self, paths: list[str] | list[Path]) -> None:
         """Attach files (from the dialog or a drop); folders and unreadable files are
@@ -410,9 +1002,11 @@ class ComposeWindow(QMainWindow):
                 )
             elif path.absolute() not in [p.absolute() for p in self._attachments]:
                 self._attachments.append(path)
+                self._dirty = True
         if problems:
             self._show_error(" ".join(problems))
         self._refresh_attachments()
+        self._recheck()
 
     @property
     def attachments(self) -> list[Path]:
@@ -435,28 +1029,192 @@ class ComposeWindow(QMainWindow):
         )
         for row in rows:
             del self._attachments[row]
+            self._dirty = True
         self._refresh_attachments()
+        self._recheck()
 
-    def send(self, *, allow_empty_subject: bool = False) -> bool:
+    def send(self, *, send_at: float | None = None, force: bool = False) -> bool:
         """Check everything and hand the draft to the outbox; False if something blocks it.
 
-        An empty subject asks once, inline ("Send anyway")."""
+        ``send_at`` (epoch seconds) schedules it; otherwise it waits the undo delay.
+        Pre-flight findings show in the inline panel; ``force`` waives the dismissable
+        ones ("Send anyway")."""
         if self._token is not None:
             return False
         self.error_bar.hide()
-        draft = self._make_draft()
+        self._send_at = send_at
+        if force:
+            self._waived.update(f.key for f in self._findings() if f.dismissable)
+        findings = [f for f in self._findings() if f.key not in self._waived]
+        draft = self._make_draft(check_recipients=False)
         if draft is None:
+            self._show_findings(findings, focus=False)
             return False
-        if not draft.subject and not (allow_empty_subject or self._subject_waived):
-            self.subject_bar.show()
-            self.send_anyway_button.setFocus()
+        if findings:
+            self._show_findings(findings, focus=True)
             return False
-        self.subject_bar.hide()
-        account = self.from_combo.currentData()
+        self.preflight.hide()
+        self.schedule_bar.hide()
+        account = str(self.from_combo.currentData())
+        delay = 0
+        if send_at is None and self.undo_seconds > 0:
+            delay = self.undo_seconds
+            send_at = self._clock() + delay
+        self._pending = (account, draft, delay)
         self._token = uuid.uuid4().hex
-        self._set_busy(True)
-        self._outbox.queue_draft(self._token, str(account), draft, None)
+        self._set_busy(True, scheduled=self._send_at is not None)
+        self._outbox.queue_draft(self._token, account, draft, send_at)
         return True
+
+    @Slot()
+    def show_schedule(self) -> None:
+        """Open the inline "Send at" picker, an hour from now on the quarter hour."""
+        if self._token is not None:
+            return
+        start = self._clock() + 3600
+        start = start - start % 900 + 900
+        self.schedule_edit.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(self._clock())))
+        self.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(start)))
+        self.preflight.hide()  # scheduling checks again
+        self.schedule_bar.show()
+        self.schedule_edit.setFocus()
+
+    @Slot()
+    def _schedule_chosen(self) -> None:
+        when = float(self.schedule_edit.dateTime().toSecsSinceEpoch())
+        if when <= self._clock():
+            self._show_error(self.tr("Choose a time in the future to send later."))
+            self.schedule_edit.setFocus()
+            return
+        self.send(send_at=when)
+
+    # --- pre-flight -------------------------------------------------------------------
+
+    def _findings(self) -> list[_Finding]:
+        """What deserves a second look, in the order the panel lists it."""
+        found: list[_Finding] = []
+        if not any(f.edit.text().strip() for f in self.fields.values()):
+            found.append(
+                _Finding(
+                    "recipients",
+                    self.tr("There is no recipient: add at least one in To, Cc or Bcc."),
+                    self.tr("Add recipients"),
+                    self.to_edit.setFocus,
+                    dismissable=False,
+                )
+            )
+        if not self.subject_edit.text().strip():
+            found.append(
+                _Finding(
+                    "subject",
+                    self.tr("The subject is empty."),
+                    self.tr("Add a subject"),
+                    self.subject_edit.setFocus,
+                )
+            )
+        word = mentioned_attachment(self.body_edit.toPlainText()) or mentioned_attachment(
+            self.subject_edit.text()
+        )
+        if word and not self._attachments:
+            found.append(
+                _Finding(
+                    "attachment",
+                    self.tr("The message says “{0}”, but no file is attached.").format(word),
+                    self.tr("Attach…"),
+                    self._choose_attachments,
+                )
+            )
+        if self.size_limit and self._attachments:
+            size = self._encoded_size()
+            if size > self.size_limit:
+                found.append(
+                    _Finding(
+                        "size",
+                        self.tr(
+                            "It is about {0} once encoded; the server takes at most {1}."
+                        ).format(_data_size(size), _data_size(self.size_limit)),
+                        self.tr("Show attachments"),
+                        self.attachment_list.setFocus,
+                    )
+                )
+        return found
+
+    def _encoded_size(self) -> int:
+        text = self.body_edit.toPlainText().encode("utf-8", "replace")
+        html = self.body_edit.html().encode("utf-8", "replace") if self.body_edit.rich else b""
+        sizes = [QFileInfo(str(p)).size() for p in self._attachments]
+        return encoded_size(len(text), len(html), sizes)
+
+    def _show_findings(self, findings: list[_Finding], *, focus: bool) -> None:
+        self.findings = findings
+        while self._preflight_rows.count():
+            item = self._preflight_rows.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
+        if not findings:
+            self.preflight.hide()
+            return
+        for finding in findings:
+            row = QWidget(self.preflight)
+            row.setObjectName(f"finding_{finding.key}")
+            layout = QHBoxLayout(row)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.setSpacing(6)
+            text = QLabel("• " + finding.text, row)
+            text.setWordWrap(True)
+            if finding.key == "size":
+                text.setToolTip(self.tr("Attachments grow by a third when encoded (base64)."))
+            text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            layout.addWidget(text, 1)
+            fix = QPushButton(finding.fix_text, row)
+            fix.setObjectName(f"fix_{finding.key}")
+            fix.setAutoDefault(True)
+            fix.clicked.connect(lambda _c=False, f=finding: self._fix(f))
+            layout.addWidget(fix)
+            if finding.dismissable:
+                dismiss = QToolButton(row)
+                dismiss.setObjectName(f"dismiss_{finding.key}")
+                dismiss.setText("✕")
+                dismiss.setAutoRaise(True)
+                dismiss.setToolTip(self.tr("Dismiss: send without fixing this"))
+                dismiss.clicked.connect(lambda _c=False, f=finding: self.dismiss_finding(f.key))
+                layout.addWidget(dismiss)
+            self._preflight_rows.addWidget(row)
+        blocking = any(not f.dismissable for f in findings)
+        self.send_anyway_button.setEnabled(not blocking)
+        self.send_anyway_button.setToolTip(
+            self.tr("Fix what cannot be waived first.") if blocking else ""
+        )
+        self.preflight.show()
+        if focus:
+            if blocking:
+                self.fix_button(findings[0].key).setFocus()
+            else:
+                self.send_anyway_button.setFocus()
+
+    def fix_button(self, key: str) -> QPushButton:
+        button = self.preflight.findChild(QPushButton, f"fix_{key}")
+        assert button is not None
+        return button
+
+    def dismiss_finding(self, key: str) -> None:
+        """Waive one finding; the panel closes when nothing is left."""
+        self._waived.add(key)
+        self._show_findings([f for f in self._findings() if f.key not in self._waived], focus=False)
+
+    def _fix(self, finding: _Finding) -> None:
+        self.preflight.hide()
+        finding.fix()
+
+    @Slot()
+    def _recheck(self) -> None:
+        """While the panel shows, fixing something takes it off the list at once."""
+        if self.preflight.isVisible():
+            self._show_findings(
+                [f for f in self._findings() if f.key not in self._waived], focus=False
+            )
 
     # --- validation -------------------------------------------------------------------
 
@@ -492,7 +1250,7 @@ class ComposeWindow(QMainWindow):
         field.edit.setToolTip(text)
         self._update_send_enabled()
 
-    def _make_draft(self) -> Draft | None:
+    def _make_draft(self, *, check_recipients: bool = True) -> Draft | None:
         """The draft, or None after showing every problem inline."""
         parsed: dict[str, list[Mailbox]] = {}
         first_bad: QWidget | None = None
@@ -503,7 +1261,7 @@ class ComposeWindow(QMainWindow):
             except InputError as exc:
                 self._set_field_error(field, str(exc))
                 first_bad = first_bad or field.edit
-        if first_bad is None and not any(parsed.values()):
+        if check_recipients and first_bad is None and not any(parsed.values()):
             self._set_field_error(
                 self.fields["to"],
                 self.tr("Add at least one recipient in To, Cc or Bcc."),
@@ -529,8 +1287,11 @@ class ComposeWindow(QMainWindow):
             cc=parsed["cc"],
             bcc=parsed["bcc"],
             subject=subject.strip(),
-            text=self.body_edit.toPlainText(),
+            text=None if self.body_edit.rich else self.body_edit.toPlainText(),
+            html=self.body_edit.html() if self.body_edit.rich else None,
             attachments=list(self._attachments),
+            priority=self.priority,
+            read_receipt=self.receipt_action.isChecked(),
         )
 
     def _sender_mailbox(self) -> Mailbox | None:
@@ -547,8 +1308,7 @@ class ComposeWindow(QMainWindow):
     # --- reactions --------------------------------------------------------------------
 
     def _on_subject_edited(self, text: str) -> None:
-        if text.strip():
-            self.subject_bar.hide()
+        self._recheck()
         if self.subject_error.isVisible():
             try:
                 check_text("subject", text)
@@ -558,21 +1318,26 @@ class ComposeWindow(QMainWindow):
 
     @Slot()
     def _on_escape(self) -> None:
-        """Esc first dismisses the empty-subject question, then closes the window."""
-        if self.subject_bar.isVisible():
-            self._focus_subject()
+        """Esc first closes an open panel (pre-flight, send later), then the window."""
+        if self.preflight.isVisible():
+            self._dismiss_preflight()
+        elif self.schedule_bar.isVisible():
+            self.schedule_bar.hide()
+            self.body_edit.setFocus()
         else:
             self.close()
 
     @Slot()
     def _send_anyway(self) -> None:
-        self._subject_waived = True
-        self.send(allow_empty_subject=True)
+        self.send(send_at=self._send_at, force=True)
 
     @Slot()
-    def _focus_subject(self) -> None:
-        self.subject_bar.hide()
-        self.subject_edit.setFocus()
+    def _dismiss_preflight(self) -> None:
+        """Keep editing: close the panel and go to the first field it named."""
+        first = self.findings[0].key if self.findings else ""
+        self.preflight.hide()
+        focus = {"recipients": self.to_edit, "subject": self.subject_edit}.get(first)
+        (focus or self.body_edit).setFocus()
 
     @Slot(bool)
     def _set_bcc_visible(self, visible: bool) -> None:
@@ -602,6 +1367,7 @@ class ComposeWindow(QMainWindow):
         blocked = any(f.error_text for f in self.fields.values())
         ready = self.from_combo.count() > 0 and self._token is None and not blocked
         self.send_action.setEnabled(ready)
+        self.send_later_action.setEnabled(ready)
         if blocked:
             self.send_action.setToolTip(self.tr("Fix the addresses marked in red to send."))
         else:
@@ -610,12 +1376,12 @@ class ComposeWindow(QMainWindow):
     def _show_error(self, text: str) -> None:
         self.error_bar.show_text(text)
 
-    def _set_busy(self, busy: bool) -> None:
+    def _set_busy(self, busy: bool, *, scheduled: bool = False) -> None:
         self.editor.setEnabled(not busy)
         for action in (self.attach_action, self.bcc_action):
             action.setEnabled(not busy)
         if busy:
-            self.status_bar.show_text(self.tr("Queuing…"))
+            self.status_bar.show_text(self.tr("Scheduling…") if scheduled else self.tr("Queuing…"))
         else:
             self.status_bar.hide()
             self._update_bcc_toggle()
@@ -627,9 +1393,20 @@ class ComposeWindow(QMainWindow):
             return
         self._token = None
         self._done = True
+        self.drafts.delete(self._saved.id)  # it is in the outbox now
+        if self._pending is not None:
+            draft = self._pending[1]
+            try:
+                self.address_book.remember([*draft.to, *draft.cc, *draft.bcc])
+            except OSError as exc:  # completion is a convenience: never block sending
+                log.warning("addresses were not remembered: %s", exc)
         if self._replaces is not None:
             self._outbox.delete([self._replaces])
         self.sent.emit(msg_id)
+        if self._pending is not None and self._pending[2] > 0:
+            account, draft, seconds = self._pending
+            self.undoable.emit(msg_id, account, draft, seconds)
+        self._pending = None
         self.close()
 
     @Slot(str, str)
@@ -724,19 +1501,39 @@ class ComposeWindow(QMainWindow):
             # The outbox is storing it right now; it answers in a moment.
             event.ignore()
             return
-        if self._done or not self.is_modified() or self._confirm_discard():
+        if self._done:
+            event.accept()
+            return
+        if not self.is_modified():
+            self.drafts.delete(self._saved.id)
+            event.accept()
+            return
+        answer = self._ask_on_close()
+        if answer == "save" and self._write_draft(open_=False):
+            self.autosave_timer.stop()
+            event.accept()
+        elif answer == "discard":
+            self.autosave_timer.stop()
+            self.drafts.delete(self._saved.id)
             event.accept()
         else:
             event.ignore()
 
-    def _confirm_discard(self) -> bool:
+    def _ask_on_close(self) -> str:
+        """The answer: "save" (keep it in Drafts), "discard", or "keep" (go on writing)."""
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Discard message?"))
-        box.setText(self.tr("Discard this message? What you wrote will be lost."))
+        box.setWindowTitle(self.tr("Save this draft?"))
+        box.setText(self.tr("Keep this message in Drafts to finish it later?"))
+        save = box.addButton(self.tr("Save draft"), QMessageBox.ButtonRole.AcceptRole)
         discard = box.addButton(self.tr("Discard"), QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton(self.tr("Keep writing"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
+        box.setDefaultButton(save)
         box.setEscapeButton(keep)
         box.exec()
-        return box.clickedButton() is discard
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "discard" if clicked is discard else "keep"
+
+
+def _data_size(n: int) -> str:
+    return QLocale().formattedDataSize(n, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat)

@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 
 from mailgui.core.outbox import MessageRow
 from mailgui.ui.context import AppContext
+from mailgui.ui.drafts_view import DraftsMenu, RecoveredDraftsNotice
 from mailgui.ui.outbox_model import OutboxFilter, OutboxModel, apply_default_layout
 from mailgui.ui.outbox_service import OutboxHandle
 from mailgui.ui.sender import Sender
+from mailgui.ui.undo_send import UndoSendNotice
 
 if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
     from mailgui.demo import DemoServer
@@ -44,9 +46,9 @@ _INFO = QSystemTrayIcon.MessageIcon.Information
 
 
 def app_icon() -> QIcon:
-    from importlib.resources import files
+    from mailgui.ui.icons import app_icon as icon
 
-    return QIcon(str(files("mailgui") / "resources" / "mailgui.svg"))
+    return icon()
 
 
 class MainWindow(QMainWindow):
@@ -159,10 +161,15 @@ class MainWindow(QMainWindow):
         )
         self.act_quit = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
         self.act_about = self._action("&About mailgui", self.about)
+        self.act_open_log = self._action("Open &log", self.open_log)
 
         bar = self.menuBar()
         m = bar.addMenu(self.tr("&File"))
-        m.addActions([self.act_new, self.act_accounts])
+        m.addAction(self.act_new)
+        self.drafts_menu = DraftsMenu(self.ctx, self.tr("&Drafts"), self)
+        self.drafts_menu.openDraft.connect(self.open_draft)
+        m.addMenu(self.drafts_menu)
+        m.addAction(self.act_accounts)
         m.addSeparator()
         m.addAction(self.act_quit)
         m = bar.addMenu(self.tr("&Message"))
@@ -170,6 +177,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_delete)
         m = bar.addMenu(self.tr("&Help"))
+        m.addAction(self.act_open_log)
+        m.addSeparator()
         m.addAction(self.act_about)
 
         tb = self.addToolBar(self.tr("Main"))
@@ -192,6 +201,13 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(True)
         self.progress.hide()
         sb.addWidget(self.lbl_activity, 1)
+        self.undo_notice = UndoSendNotice(self.outbox, self)
+        self.undo_notice.undone.connect(self._reopen_compose)
+        self.undo_notice.message.connect(lambda text: sb.showMessage(text, 8000))
+        sb.addPermanentWidget(self.undo_notice)
+        self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)  # after a crash
+        self.recovered_drafts.openDraft.connect(self.open_draft)
+        sb.addPermanentWidget(self.recovered_drafts)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.lbl_count)
         sb.addPermanentWidget(self.lbl_online)
@@ -422,8 +438,97 @@ class MainWindow(QMainWindow):
             if not self.ctx.accounts.all():
                 return
         window = ComposeWindow(self.ctx, self.outbox)
+        window.undoable.connect(self.offer_undo)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.show()
+
+    def compose_mailto(self, url: str) -> QWidget | None:
+        """A compose window filled from a ``mailto:`` link of the default account. The
+        link is parsed here again: it may come from another process (single instance)."""
+        from mailgui.core.addresses import Mailbox
+        from mailgui.core.errors import InputError
+        from mailgui.core.mailto import parse_mailto
+        from mailgui.core.message import Draft
+        from mailgui.ui.compose import ComposeWindow
+
+        try:
+            link = parse_mailto(url)
+        except InputError as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            return None
+        if not self.ctx.accounts.all():
+            self.show_accounts()
+            if not self.ctx.accounts.all():
+                return None
+        acct = self.ctx.accounts.default()
+        draft = Draft(
+            sender=Mailbox(acct.display_name, acct.email),
+            to=link.to,
+            cc=link.cc,
+            bcc=link.bcc,
+            subject=link.subject,
+            text=link.body,
+        )
+        window = ComposeWindow(self.ctx, self.outbox)
+        window.prefill(acct.name, draft)
+        window.undoable.connect(self.offer_undo)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    @Slot(dict)
+    def handle_request(self, request: dict[str, Any]) -> None:
+        """What a second start of the app asked for (single_instance.py)."""
+        self.show_normal()
+        url = request.get("mailto")
+        if isinstance(url, str) and url:
+            self.compose_mailto(url)
+
+    @Slot(int, str, object, int)
+    def offer_undo(self, msg_id: int, account: str, draft: Any, seconds: int) -> None:
+        """A compose window queued ``msg_id`` to leave in ``seconds``: show Undo."""
+        self.undo_notice.offer(msg_id, account, draft, seconds)
+
+    @Slot(str)
+    def open_draft(self, draft_id: str) -> None:
+        """Go on writing a saved or recovered draft."""
+        from mailgui.ui.compose import ComposeWindow
+        from mailgui.ui.drafts_view import draft_store
+
+        for window in self.editors:  # already open: bring it forward
+            if getattr(window, "draft_id", None) == draft_id:
+                window.raise_()
+                window.activateWindow()
+                return
+        try:
+            saved = draft_store(self.ctx).load(draft_id)
+        except (OSError, ValueError) as exc:
+            self.statusBar().showMessage(
+                self.tr("The draft could not be opened ({0}).").format(exc), 15000
+            )
+            return
+        window = ComposeWindow(self.ctx, self.outbox)
+        window.open_saved_draft(saved)
+        window.undoable.connect(self.offer_undo)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        self.editors.append(window)
+        window.destroyed.connect(lambda *_: self.editors.remove(window))
+
+    @Slot(str, object)
+    def _reopen_compose(self, account: str, draft: Any) -> None:
+        """Undo send worked: the message is back in a compose window, as it was."""
+        from mailgui.ui.compose import ComposeWindow
+
+        window = ComposeWindow(self.ctx, self.outbox)
+        window.prefill(account, draft)
+        window.undoable.connect(self.offer_undo)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        self.editors.append(window)
+        window.destroyed.connect(lambda *_: self.editors.remove(window))
 
     def _activated(self) -> None:
         """Double-click or Enter: a failed message opens for editing, others show details."""
@@ -444,6 +549,7 @@ class MainWindow(QMainWindow):
 
         window = ComposeWindow(self.ctx, self.outbox)
         window.prefill(account, draft, replaces=msg_id)
+        window.undoable.connect(self.offer_undo)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.show()
         self.editors.append(window)
@@ -507,16 +613,55 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def about(self) -> None:
-        from mailgui import __version__
+        QMessageBox.about(self, self.tr("About mailgui"), self.about_text())
 
-        QMessageBox.about(
-            self,
-            self.tr("About mailgui"),
-            self.tr(
-                "<b>mailgui {0}</b><p>Compose and send mail, reliably: every message goes "
-                "through a durable outbox and leaves when it can.</p><p>Profile: {1}</p>"
-            ).format(__version__, html.escape(str(self.ctx.profile.data_dir))),
+    def about_text(self) -> str:
+        """Version, Python, Qt, keyring backend and profile: what a bug report needs."""
+        import platform
+
+        import PySide6
+        from PySide6.QtCore import qVersion
+
+        from mailgui import __version__
+        from mailgui.core import passwords
+
+        try:
+            keyring_name = passwords.backend_name()
+        except Exception as exc:  # a broken keyring must not break the About box
+            keyring_name = self.tr("unavailable ({0})").format(exc)
+        profile = self.ctx.profile
+        rows = [
+            (self.tr("Python"), f"{platform.python_version()} ({platform.platform()})"),
+            (self.tr("Qt"), f"{qVersion()} (PySide6 {PySide6.__version__})"),
+            (self.tr("Keyring"), keyring_name),
+            (self.tr("Settings"), str(profile.config_dir)),
+            (self.tr("Outbox"), str(profile.outbox_file)),
+            (self.tr("Log"), str(profile.log_file)),
+        ]
+        table = "".join(
+            f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows
         )
+        return self.tr(
+            "<h3>mailgui {0}</h3><p>Compose and send mail, reliably: every message goes "
+            "through a durable outbox and leaves when it can.</p><table>{1}</table>"
+        ).format(__version__, table)
+
+    @Slot()
+    def open_log(self) -> bool:
+        """Open the profile's log file in the desktop's text viewer."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        path = self.ctx.profile.log_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if not ok:
+            self.statusBar().showMessage(
+                self.tr("No program opened the log; it is at {0}").format(path), 15000
+            )
+        return bool(ok)
 
     # --- closing ----------------------------------------------------------------------------
 

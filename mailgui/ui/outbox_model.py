@@ -633,7 +633,10 @@ def apply_default_layout(view: QTableView) -> None:
 def column_widths(view: QTableView) -> dict[int, int]:
     """Pixel widths that fit typical cells (and every state name) in ``view``'s font."""
     metrics = view.fontMetrics()
-    model = OutboxModel()  # for its translated texts
+    source = view.model()  # for its translated texts: the view's own model, if it has one
+    if isinstance(source, QSortFilterProxyModel):
+        source = source.sourceModel()
+    model = source if isinstance(source, OutboxModel) else OutboxModel()
 
     def fit(*texts: str) -> int:
         return max(metrics.horizontalAdvance(t) for t in texts) + 2 * metrics.averageCharWidth()

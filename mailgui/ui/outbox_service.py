@@ -24,15 +24,16 @@ import dataclasses
 import logging
 import sqlite3
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
-from mailgui.core.editing import draft_from_stored
 from mailgui.core.errors import MailguiError, UsageError
-from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
+
+if TYPE_CHECKING:
+    from mailgui.core.message import Draft, Outgoing
 
 __all__ = ["BATCH", "OutboxHandle", "OutboxService"]
 
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # rows per rowsChanged: small enough that the GUI takes one in a few ms
 ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first
+
+
+def build(draft: Draft) -> Outgoing:
+    """``message.build``, imported on first use: messages are built in the outbox
+    thread, later; the first window does not need the email package."""
+    from mailgui.core.message import build as build_message
+
+    return build_message(draft)
 
 
 class OutboxService(QObject):
@@ -55,6 +64,8 @@ class OutboxService(QObject):
         failed(str token, str sentence): an action failed; token "" unless queueing.
         loaded(): the GUI has every message (after the first full load).
         draftLoaded(int id, str account, Draft): a failed message, ready to edit.
+        unscheduled(int id, bool ok): answer to ``cancel_scheduled``; False when the
+            message had already left the ``scheduled`` state (sent, sending, gone).
     """
 
     rowsChanged = Signal(list)
@@ -65,6 +76,7 @@ class OutboxService(QObject):
     failed = Signal(str, str)
     loaded = Signal()
     draftLoaded = Signal(int, str, object)
+    unscheduled = Signal(int, bool)
 
     def __init__(self, ctx: AppContext, poll_ms: int = 500) -> None:
         super().__init__()
@@ -264,6 +276,8 @@ class OutboxService(QObject):
                     )
                 )
             folder = self._ctx.profile.data_dir / "editing" / str(msg_id)
+            from mailgui.core.editing import draft_from_stored
+
             draft = draft_from_stored(outbox.body(msg_id), bcc=row.bcc, attachments_dir=folder)
         except (MailguiError, sqlite3.Error, OSError) as exc:
             self.failed.emit(
@@ -295,6 +309,20 @@ class OutboxService(QObject):
             return
         self.queued.emit(token, msg_id)
         self._refresh()
+
+    @Slot(int)
+    def cancel_scheduled(self, msg_id: int) -> None:
+        """Undo send: delete the message only if it is still waiting for its time."""
+        outbox = self._outbox
+        ok = False
+        if outbox is not None:
+            try:
+                ok = outbox.cancel_scheduled(msg_id)
+            except sqlite3.Error as exc:
+                log.error("cancelling message %s failed: %s", msg_id, exc)
+        self.unscheduled.emit(msg_id, ok)
+        if ok:
+            self._refresh()
 
     def _error_text(self, exc: Exception, msg_id: int | None = None) -> str:
         """One sentence for the GUI: core's words, except for a message that is gone
@@ -331,6 +359,7 @@ class OutboxHandle(QObject):
     failed = Signal(str, str)
     loaded = Signal()
     draftLoaded = Signal(int, str, object)
+    unscheduled = Signal(int, bool)
 
     _retry = Signal(list)
     _retryAll = Signal()
@@ -338,6 +367,7 @@ class OutboxHandle(QObject):
     _loadDetails = Signal(int)
     _loadDraft = Signal(int)
     _queueDraft = Signal(str, str, object, object)
+    _cancelScheduled = Signal(int)
     _refresh = Signal()
     _ack = Signal()
     _teardown = Signal()
@@ -361,6 +391,7 @@ class OutboxHandle(QObject):
             "failed",
             "loaded",
             "draftLoaded",
+            "unscheduled",
         ):
             getattr(self._service, name).connect(getattr(self, name))
         self._retry.connect(self._service.retry)
@@ -369,6 +400,7 @@ class OutboxHandle(QObject):
         self._loadDetails.connect(self._service.load_details)
         self._loadDraft.connect(self._service.load_draft)
         self._queueDraft.connect(self._service.queue_draft)
+        self._cancelScheduled.connect(self._service.cancel_scheduled)
         self._refresh.connect(self._service.refresh)
         self._ack.connect(self._service.ack)
         self._teardown.connect(self._service.teardown)
@@ -431,6 +463,13 @@ class OutboxHandle(QObject):
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
             return
         self._post(self._queueDraft, token, account, copy, send_at)
+
+    def cancel_scheduled(self, msg_id: int) -> None:
+        """Undo send; answers with ``unscheduled(id, ok)`` (False: it already left)."""
+        if self._closed:
+            self.unscheduled.emit(int(msg_id), False)
+            return
+        self._post(self._cancelScheduled, int(msg_id))
 
     def _post(self, signal: Any, *args: Any) -> None:
         if not self._closed:

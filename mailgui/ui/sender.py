@@ -11,14 +11,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtNetwork import QNetworkInformation
 
-from mailgui.core.delivery import Delivery
 from mailgui.core.outbox import Outbox
+from mailgui.core.sender_lock import SenderLock
 from mailgui.ui.context import AppContext
+
+if TYPE_CHECKING:  # imported by the sender thread: the first window does not need it
+    from mailgui.core.delivery import Delivery
 
 POLL_MS = 2000  # how often to look for messages queued by another process
 MAX_SLEEP_S = 60.0  # re-check at least this often, whatever the schedule says
@@ -42,11 +45,18 @@ class _Worker(QObject):
         self._timer: QTimer | None = None
         self._poll: QTimer | None = None
         self._version = -1
+        # Only the holder of the profile's sender lock flushes automatically; when
+        # `mailgui agent` holds it, this window only shows what the agent does.
+        self._lock: SenderLock | None = None
 
     @Slot()
     def setup(self) -> None:
         """First slot run in the thread: everything thread-bound is created here."""
+        from mailgui.core.delivery import Delivery  # SMTP, TLS, DNS: off the GUI thread
+
         self._outbox = self._ctx.open_outbox()
+        self._lock = SenderLock.for_profile(self._ctx.profile)
+        self._lock.acquire()  # False: an agent sends; retried before each automatic flush
         self._delivery = Delivery(
             self._outbox,
             self._ctx.accounts,
@@ -73,6 +83,12 @@ class _Worker(QObject):
             self.activity.emit(self.tr("Offline: messages wait in the outbox."))
             self._schedule()
             return
+        if not include_deferred and not self._may_send():
+            self.activity.emit(
+                self.tr("Another mailgui (the agent) is sending; the outbox shows its progress.")
+            )
+            self._schedule()
+            return
         try:
             report = self._delivery.flush(
                 include_deferred=include_deferred, should_stop=self.stopping.is_set
@@ -87,6 +103,11 @@ class _Worker(QObject):
         self._schedule()
         if not self.stopping.is_set():
             self.activity.emit(self._idle_text())
+
+    def _may_send(self) -> bool:
+        """True when this process sends automatically (it holds, or now takes, the lock).
+        "Send now" flushes anyway: the outbox's claims keep two senders apart."""
+        return self._lock is None or self._lock.acquire()
 
     def _idle_text(self) -> str:
         assert self._outbox is not None
@@ -115,7 +136,7 @@ class _Worker(QObject):
     @Slot(bool)
     def set_online(self, online: bool) -> None:
         was, self._online = self._online, online
-        if online and not was:
+        if online and not was and self._may_send():
             self.flush(True)  # the network is back: deferred messages go now
         elif not online:
             self.activity.emit(self.tr("Offline: messages wait in the outbox."))
@@ -129,6 +150,8 @@ class _Worker(QObject):
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
+        if self._lock is not None:
+            self._lock.release()
         thread = self.thread()
         thread.quit()
 
@@ -147,6 +170,21 @@ class _Worker(QObject):
             self.progress.emit(data["id"], data["done"], data["total"])
         elif kind == "outcome":
             self.messageChanged.emit(data["id"], data["state"], data["error"] or "")
+        elif kind == "connected":
+            self._remember_size_limit(data["account"], data.get("size_limit"))
+
+    def _remember_size_limit(self, account: str, size_limit: int | None) -> None:
+        """Keep the server's EHLO SIZE for the compose window's pre-flight check."""
+        import logging
+
+        from mailgui.core.server_limits import ServerLimits
+
+        try:
+            ServerLimits(self._ctx.profile.data_dir / "server_limits.json").remember(
+                account, size_limit
+            )
+        except OSError as exc:
+            logging.getLogger(__name__).warning("the size limit was not recorded: %s", exc)
 
 
 class Sender(QObject):

@@ -130,6 +130,7 @@ def test_quit_leaves_nothing_sending(qtbot, ctx, fake_server, window) -> None:
         assert {m.state for m in box.list_messages()} <= {"queued", "deferred"}
 
 
+@pytest.mark.timing
 def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, smtp_server, window) -> None:
     server = smtp_server("none")
     add_account(ctx, server.port)
@@ -185,6 +186,7 @@ def test_edit_a_failed_message_fix_the_address_and_resend(qtbot, ctx, smtp_serve
     assert editor.to_edit.text() == "bob@example.org"
     assert editor.subject_edit.text() == "Report 0"
     editor.to_edit.setText("robert@example.org")
+    editor.undo_seconds = 0  # at once (Undo send: tests/ui/test_undo_send.py)
     editor.send()
     qtbot.waitUntil(lambda: msg_id not in states(w) and set(states(w).values()) == {"sent"},
                     timeout=10_000)  # fmt: skip

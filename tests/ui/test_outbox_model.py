@@ -448,6 +448,7 @@ def frozen_heap() -> Iterator[None]:
     gc.unfreeze()
 
 
+@pytest.mark.timing
 @pytest.mark.usefixtures("frozen_heap")
 def test_ten_thousand_rows_load_without_freezing_the_gui(
     qtbot: QtBot,
