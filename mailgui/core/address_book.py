@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from mailgui.core.addresses import Mailbox
+from mailgui.core.files import write_private
 
 __all__ = ["AddressBook"]
 
@@ -58,10 +58,7 @@ class AddressBook:
         if len(entries) > MAX_ENTRIES:
             ranked = sorted(entries.items(), key=lambda kv: (kv[1]["count"], kv[1]["last"]))
             entries = dict(ranked[-MAX_ENTRIES:])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(entries, ensure_ascii=False))
         self._cache = entries
 
     def matching(self, prefix: str, limit: int = 8) -> list[str]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mailgui.core.files import write_private
 
 __all__ = ["DraftStore", "SavedDraft"]
 
@@ -74,12 +75,8 @@ class DraftStore:
         return self.folder / f"{draft_id}.json"
 
     def save(self, draft: SavedDraft) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         draft.saved_at = self.clock()
-        path = self._path(draft.id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(draft), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_private(self._path(draft.id), json.dumps(asdict(draft), ensure_ascii=False))
 
     def load(self, draft_id: str) -> SavedDraft:
         data = json.loads(self._path(draft_id).read_text(encoding="utf-8"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
+
+from mailgui.core.files import write_private
 
 __all__ = ["ServerLimits"]
 
@@ -45,7 +46,4 @@ class ServerLimits:
             del limits[account]
         else:
             limits[account] = int(size_limit)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(limits, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(limits, sort_keys=True))

@@ -100,3 +100,22 @@ def test_server_limits_remember_the_last_ehlo_size(tmp_path: Path) -> None:
     assert limits.size_limit("work") is None
     limits.path.write_text("not json")
     assert limits.size_limit("work") is None  # a broken file is no limit, not a crash
+
+
+def test_profile_files_of_compose_are_private(tmp_path) -> None:
+    import os
+    import stat
+
+    from mailgui.core.files import write_private
+
+    old = os.umask(0)
+    try:
+        target = tmp_path / "sub" / "drafts.json"
+        write_private(target, "{}")
+        write_private(target, '{"a": 1}')
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert target.read_text() == '{"a": 1}'
+    assert not list(target.parent.glob("*.tmp"))
