@@ -8,18 +8,16 @@ and when it was last used. Completion ranks by use, then by recency.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from mailgui.core.addresses import Mailbox
-from mailgui.core.files import write_private
+from mailgui.core.files import read_json_object, write_private
 
 __all__ = ["AddressBook"]
 
-log = logging.getLogger(__name__)
 MAX_ENTRIES = 2000  # the least used go first beyond this
 
 
@@ -35,14 +33,7 @@ class AddressBook:
         return self._cache
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("%s cannot be read: %s", self.path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_json_object(self.path)
 
     def remember(self, boxes: Iterable[Mailbox]) -> None:
         """Count a message's recipients as used now."""

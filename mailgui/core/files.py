@@ -7,8 +7,26 @@ umask): they hold what people write and to whom.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; {} when the file is missing, unreadable or not an
+    object (logged): these files are conveniences, never a reason to stop."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_private(path: Path, text: str) -> None:

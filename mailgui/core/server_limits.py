@@ -7,14 +7,11 @@ size; the sender writes this small file after each connection, the window reads 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
-from mailgui.core.files import write_private
+from mailgui.core.files import read_json_object, write_private
 
 __all__ = ["ServerLimits"]
-
-log = logging.getLogger(__name__)
 
 
 class ServerLimits:
@@ -22,15 +19,7 @@ class ServerLimits:
         self.path = path
 
     def _read(self) -> dict[str, int]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("%s cannot be read: %s", self.path, exc)
-            return {}
-        if not isinstance(data, dict):
-            return {}
+        data = read_json_object(self.path)
         return {str(k): v for k, v in data.items() if isinstance(v, int) and v > 0}
 
     def size_limit(self, account: str) -> int | None:
