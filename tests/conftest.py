@@ -28,6 +28,7 @@ from smtp_servers import (
     SmtpServerFactory,
     reserve_closed_port,
     server_ssl_context,
+    stop_all,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -108,14 +109,7 @@ def fake_server() -> Iterator[FakeServerFactory]:
         return server.start()
 
     yield start
-    errors = []
-    for server in started:
-        try:
-            server.stop()
-        except RuntimeError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    stop_all(started)
 
 
 @pytest.fixture

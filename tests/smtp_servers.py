@@ -810,3 +810,15 @@ class FakeServerFactory(Protocol):
         hang_on: str | None = ...,
         drop_after_dot: bool = ...,
     ) -> FakeServer: ...
+
+
+def stop_all(servers: list[Any]) -> None:
+    """Stop every server a test started, then re-raise the first crash of one of them."""
+    errors = []
+    for server in servers:
+        try:
+            server.stop()
+        except RuntimeError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from smtp_servers import server_ssl_context
+from smtp_servers import server_ssl_context, stop_all
 
 FULL = os.environ.get("MAILGUI_ADV_FULL") == "1"
 """MAILGUI_ADV_FULL=1: the full sizes of the issue (5 000-message load, more kills)."""
@@ -102,11 +102,4 @@ def hostile(adv_contexts: dict[str, Any]) -> Iterator[HostileFactory]:
         return server.start()
 
     yield start
-    errors = []
-    for server in started:
-        try:
-            server.stop()
-        except RuntimeError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    stop_all(started)
