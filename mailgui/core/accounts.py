@@ -43,6 +43,30 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """One face of an account: who the message is from, where replies go, how it is
+    signed. An account's own name and address are its first identity; more can be
+    added (a role address, another name) that send through the same server."""
+
+    name: str = ""  # display name
+    email: str = ""
+    reply_to: str = ""  # one or more addresses, comma-separated; empty = none
+    signature: str = ""  # plain text; compose adds the "-- " separator line
+
+    def validate(self, account: str) -> Identity:
+        from mailgui.core.addresses import check_text, parse_mailbox, parse_mailbox_list
+
+        what = f"identity {self.email or '(no address)'} of account {account!r}"
+        check_text(f"name of {what}", self.name)
+        parse_mailbox(self.email, what=f"address of {what}")
+        if self.reply_to.strip():
+            parse_mailbox_list(self.reply_to, what=f"Reply-To of {what}")
+        if "\0" in self.signature:
+            raise ConfigError(f"The signature of {what} contains a NUL character; remove it.")
+        return self
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     email: str
@@ -58,6 +82,9 @@ class Account:
     # Look up recipient domains before queueing (off for relays that serve domains the
     # public DNS does not know, like the demo server).
     check_recipients: bool = True
+    reply_to: str = ""  # Reply-To and signature of the account's own identity
+    signature: str = ""
+    identities: tuple[Identity, ...] = ()  # extra identities, after the account's own
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: RateLimits = field(default_factory=RateLimits)
 
@@ -94,7 +121,14 @@ class Account:
             )
         if self.timeout <= 0 or self.data_timeout <= 0:
             raise ConfigError(f"The timeouts of account {self.name!r} must be positive.")
+        for identity in self.all_identities():
+            identity.validate(self.name)
         return self
+
+    def all_identities(self) -> tuple[Identity, ...]:
+        """The account's own identity first, then the extra ones."""
+        own = Identity(self.display_name, self.email, self.reply_to, self.signature)
+        return (own, *self.identities)
 
     @property
     def server(self) -> str:
@@ -105,12 +139,15 @@ class Account:
 
 
 def _from_dict(name: str, raw: dict[str, Any]) -> Account:
-    known = {f.name for f in fields(Account)} - {"name", "retry", "limits"}
+    known = {f.name for f in fields(Account)} - {"name", "retry", "limits", "identities"}
     try:
         values = {k: v for k, v in raw.items() if k in known}
         retry = RetryPolicy(**raw.get("retry", {}))
         limits = RateLimits(**raw.get("limits", {}))
-        account = Account(name=name, retry=retry, limits=limits, **values)
+        identities = tuple(Identity(**item) for item in raw.get("identities", []))
+        account = Account(
+            name=name, retry=retry, limits=limits, identities=identities, **values
+        )
     except TypeError as exc:
         raise ConfigError(
             f"Account {name!r} in the accounts file has an unknown setting ({exc}); "
