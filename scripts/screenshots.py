@@ -1,6 +1,11 @@
 """Render the main windows with real data into PNG files, for review and docs.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [OUTDIR]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --compose [OUTDIR]
+
+``--compose`` renders only the compose window: empty, with identities, Reply-To, a
+signature and an inline picture, and with recipient-domain warnings (answered by the
+tests' local DNS server when dnslib is installed).
 
 Everything shown is real: a throw-away profile, the embedded demo server, an account
 whose server is down (a closed port), a message too big for the server's SIZE limit,
@@ -118,5 +123,108 @@ def main() -> int:
     return 0
 
 
+def compose_shots(out: Path) -> int:
+    """The compose window in its states, on a throw-away profile (no server needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="mailgui-compose-shots-"))
+    os.environ["MAILGUI_HOME"] = str(home)
+    dns = None
+    try:  # the tests' DNS server: real answers for made-up domains, no internet needed
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from dns_server import DnsServer
+
+        dns = DnsServer().start()
+        dns.add("null.example", "MX", "0 .").add("example.org", "MX", "10 mx.example.org.")
+        os.environ["MAILGUI_NAMESERVER"] = dns.address
+    except ImportError:
+        print("dnslib is not installed: only typo warnings will show")
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter
+    from PySide6.QtWidgets import QApplication
+
+    from mailgui.core.accounts import Account, Identity
+    from mailgui.core.paths import Profile
+    from mailgui.ui.compose import ComposeWindow
+    from mailgui.ui.context import AppContext
+    from mailgui.ui.outbox_service import OutboxHandle
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    profile = Profile(home / "config", home / "data", home / "state")
+    profile.ensure()
+    ctx = AppContext(profile)
+    ctx.accounts.save(
+        Account("Work", "ada@example.org", display_name="Ada Lovelace", host="smtp.example.org",
+                signature="Ada Lovelace\nAnalytical Engines Ltd · +44 20 7946 0000",
+                identities=(Identity("Engines Support", "support@example.org",
+                                     "tickets@example.org", "The Support Team"),))
+    )  # fmt: skip
+    ctx.accounts.save(Account("Home", "ada@home.example", host="mail.home.example"))
+    handle = OutboxHandle(ctx)
+    handle.start()
+
+    def wait(seconds: float, until: object = None) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.02)
+            if callable(until) and until():
+                return
+
+    def shot(window: ComposeWindow, name: str) -> None:
+        wait(0.3)
+        window.grab().save(str(out / f"{name}.png"))
+
+    compose = ComposeWindow(ctx, handle)
+    compose.resize(760, 600)
+    compose.show()
+    shot(compose, "compose-empty")
+
+    chart = QImage(640, 240, QImage.Format.Format_RGB32)
+    painter = QPainter(chart)
+    gradient = QLinearGradient(0, 0, 640, 240)
+    gradient.setColorAt(0, QColor("#1e88e5"))
+    gradient.setColorAt(1, QColor("#43a047"))
+    painter.fillRect(chart.rect(), gradient)
+    painter.setPen(QColor("white"))
+    painter.setFont(QFont("Sans", 28, QFont.Weight.Bold))
+    painter.drawText(chart.rect(), Qt.AlignmentFlag.AlignCenter, "Q3: +4 %")
+    painter.end()
+    picture = home / "q3-chart.png"
+    chart.save(str(picture))
+
+    compose.from_combo.setCurrentIndex(1)  # Engines Support: its signature and Reply-To
+    compose.to_edit.setText("Bob Builder <bob@example.org>")
+    compose.subject_edit.setText("Quarterly numbers")
+    compose.set_rich_text(True)
+    body = compose.body_edit
+    cursor = body.textCursor()
+    cursor.movePosition(cursor.MoveOperation.Start)
+    body.setTextCursor(cursor)
+    body.insertPlainText("Hello Bob,\n\nhere is the chart you asked for:\n")
+    compose.insert_images([picture])
+    wait(5, lambda: bool(compose.inline_images()))
+    body.insertPlainText("\n")
+    shot(compose, "compose-filled")
+
+    compose.to_edit.setText("Bob Builder <bob@gmial.com>, info@null.example")
+    compose._check_field(compose.fields["to"])
+    compose.cc_edit.setText("sam@nowhere.example")
+    compose._check_field(compose.fields["cc"])
+    wait(5, lambda: not compose.checker.is_running())
+    shot(compose, "compose-warnings")
+
+    compose._done = True
+    compose.close()
+    handle.shutdown()
+    if dns is not None:
+        dns.stop()
+    print(f"Screenshots in {out.resolve()}")
+    return 0
+
+
 if __name__ == "__main__":
+    if "--compose" in sys.argv:
+        args = [a for a in sys.argv[1:] if a != "--compose"]
+        raise SystemExit(compose_shots(Path(args[0] if args else "screenshots")))
     raise SystemExit(main())

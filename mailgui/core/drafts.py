@@ -7,22 +7,30 @@ marked open when mailgui starts was left by a session that ended without closing
 its window (a crash, a power cut), and is offered back.
 
 Each save writes a temporary file and renames it over the old one, so a crash in
-the middle of a save leaves the previous version, never half a file.
+the middle of a save leaves the previous version, never half a file. Inline images
+of a rich draft are kept beside it, one file each in ``<id>.images/``, written once
+(an image does not change), so autosaving a draft with photos rewrites only its text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailgui.core.files import write_private
 
-__all__ = ["DraftStore", "SavedDraft"]
+if TYPE_CHECKING:  # the main window lists drafts at start: no email package for that
+    from mailgui.core.message import InlineImage
+
+__all__ = ["DraftStore", "SavedDraft", "write_private_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +38,17 @@ log = logging.getLogger(__name__)
 @dataclass
 class SavedDraft:
     account: str = ""
+    identity: str = ""  # the From address chosen among the account's identities
     to: str = ""
     cc: str = ""
     bcc: str = ""
+    reply_to: str = ""
     subject: str = ""
     text: str = ""  # the body as plain text (also kept for rich drafts, for listings)
     html: str | None = None  # the body as HTML when written as rich text
     attachments: list[str] = field(default_factory=list)
+    # {"cid", "content_type", "filename"} of each inline image; bytes in <id>.images/
+    inline_images: list[dict[str, str]] = field(default_factory=list)
     priority: str = "normal"
     read_receipt: bool = False
     open: bool = True
@@ -58,6 +70,11 @@ class SavedDraft:
         values = {k: v for k, v in data.items() if k in known}
         draft = cls(**values)
         draft.attachments = [str(a) for a in draft.attachments]
+        draft.inline_images = [
+            {k: str(v) for k, v in item.items()}
+            for item in draft.inline_images
+            if isinstance(item, dict) and "cid" in item
+        ]
         return draft
 
 
@@ -84,6 +101,56 @@ class DraftStore:
 
     def delete(self, draft_id: str) -> None:
         self._path(draft_id).unlink(missing_ok=True)
+        shutil.rmtree(self._images(draft_id), ignore_errors=True)
+
+    def _images(self, draft_id: str) -> Path:
+        return self._path(draft_id).with_suffix(".images")
+
+    @staticmethod
+    def _image_name(cid: str) -> str:
+        return hashlib.sha256(cid.encode("utf-8", "replace")).hexdigest()[:32]
+
+    def save_images(self, draft: SavedDraft, images: list[InlineImage]) -> None:
+        """Keep ``images`` with ``draft`` (recorded in ``draft.inline_images``): new ones
+        are written, ones no longer used are removed. Call before ``save``."""
+        folder = self._images(draft.id)
+        wanted = {self._image_name(i.cid): i for i in images}
+        if not wanted and not folder.exists():
+            draft.inline_images = []
+            return
+        for name, image in wanted.items():
+            path = folder / name
+            if not path.exists():
+                write_private_bytes(path, image.data)
+        if folder.exists():
+            for path in folder.iterdir():
+                if path.name not in wanted:
+                    path.unlink(missing_ok=True)
+        draft.inline_images = [
+            {"cid": i.cid, "content_type": i.content_type, "filename": i.filename} for i in images
+        ]
+
+    def load_images(self, draft: SavedDraft) -> list[InlineImage]:
+        """The inline images of ``draft``; one whose file is gone is left out (logged)."""
+        from mailgui.core.message import InlineImage
+
+        folder = self._images(draft.id)
+        images = []
+        for item in draft.inline_images:
+            try:
+                data = (folder / self._image_name(item["cid"])).read_bytes()
+            except OSError as exc:
+                log.warning("an image of draft %s cannot be read: %s", draft.id, exc)
+                continue
+            images.append(
+                InlineImage(
+                    item["cid"],
+                    data,
+                    item.get("content_type", "image/png"),
+                    item.get("filename", ""),
+                )
+            )
+        return images
 
     def all(self) -> list[SavedDraft]:
         """Every readable draft, newest first (an unreadable file is logged, skipped)."""
@@ -106,3 +173,16 @@ class DraftStore:
             return
         draft.open = False
         self.save(draft)
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

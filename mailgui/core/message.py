@@ -39,6 +39,7 @@ from mailgui.core.errors import InputError, describe_os_error
 
 __all__ = [
     "Draft",
+    "InlineImage",
     "Outgoing",
     "build",
     "header_sender",
@@ -86,6 +87,8 @@ _NOT_7BIT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HEADER_NAME = re.compile(rb"[!-9;-~]+")  # RFC 5322 ftext
 _MSG_ID = re.compile(r'<[^<>@\s"]+@[^<>@\s"]+>')
+# A Content-ID as we make them (RFC 2392: an addr-spec, here dot-atoms only), without <>.
+_CID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,19 @@ class Outgoing:
     smtputf8: bool
 
 
+@dataclass(frozen=True)
+class InlineImage:
+    """An image shown inside the HTML body, which refers to it as ``cid:<cid>``.
+
+    The bytes are in memory (a pasted image has no file); the compose window reads
+    files in the background before it makes one."""
+
+    cid: str  # the Content-ID without its angle brackets: "img1.abc@mailgui"
+    data: bytes
+    content_type: str = "image/png"
+    filename: str = ""
+
+
 @dataclass
 class Draft:
     """What a person composed. ``html`` alone gets a plain-text alternative made
@@ -125,6 +141,8 @@ class Draft:
     text: str | None = None
     html: str | None = None
     attachments: list[Path] = field(default_factory=list)
+    # Sent in a multipart/related with the HTML; ignored without an HTML body.
+    inline_images: list[InlineImage] = field(default_factory=list)
     priority: str = "normal"  # "high", "normal" or "low"
     read_receipt: bool = False  # ask for one (Disposition-Notification-To, RFC 8098)
 
@@ -180,10 +198,16 @@ def build(draft: Draft, *, now: datetime | None = None) -> Outgoing:
             )
     text = draft.text
     if text is None:
-        text = _html_to_text(draft.html) if draft.html is not None else ""
+        text = (
+            _html_to_text(draft.html, images_to_alt=bool(draft.inline_images))
+            if draft.html is not None
+            else ""
+        )
     msg.set_content(text, subtype="plain", charset="utf-8", cte=_text_cte(text))
     if draft.html is not None:
         msg.add_alternative(draft.html, subtype="html", charset="utf-8", cte=_text_cte(draft.html))
+        if draft.inline_images:
+            _add_inline_images(msg, draft.inline_images)
     # Attachments are not encoded into the message object: each attachment part holds a
     # one-line placeholder, and its base64 lines go from the file straight into the final
     # bytes (_assemble), exactly as the email package would write them. A 25 MB file then
@@ -235,6 +259,42 @@ def build(draft: Draft, *, now: datetime | None = None) -> Outgoing:
     )
 
 
+def _add_inline_images(msg: EmailMessage, images: list[InlineImage]) -> None:
+    """Turn the HTML part of ``msg`` (multipart/alternative) into a multipart/related
+    holding the HTML and ``images``, each with the Content-ID the HTML refers to."""
+    alternatives = msg.get_payload()
+    assert isinstance(alternatives, list)
+    html_part = alternatives[-1]
+    assert isinstance(html_part, EmailMessage)
+    seen: set[str] = set()
+    for image in images:
+        if not _CID.fullmatch(image.cid) or image.cid.lower() in seen:
+            raise InputError(
+                f"The inline image {_printable(image.filename or image.cid)!r} has a bad or "
+                "repeated content id; insert the image again."
+            )
+        seen.add(image.cid.lower())
+        maintype, _, subtype = image.content_type.partition("/")
+        if maintype != "image" or not re.fullmatch(r"[A-Za-z0-9.+-]+", subtype):
+            raise InputError(
+                f"The inline image {_printable(image.filename or image.cid)!r} is not an "
+                f"image ({_printable(image.content_type)}); attach it as a file instead."
+            )
+        if any(_is_control(ch) for ch in image.filename):
+            raise InputError(
+                f"The inline image name '{_printable(image.filename)}' contains a line break "
+                "or control character; rename it and try again."
+            )
+        html_part.add_related(
+            image.data,
+            maintype="image",
+            subtype=subtype.lower(),
+            cid=f"<{image.cid}>",
+            disposition="inline",
+            filename=image.filename or None,
+        )
+
+
 def _when(now: datetime | None) -> datetime:
     """The Date to use, to the second (the header has no finer resolution)."""
     when = datetime.now().astimezone() if now is None else now
@@ -243,10 +303,13 @@ def _when(now: datetime | None) -> datetime:
     return when.replace(microsecond=0)
 
 
-def _html_to_text(html: str) -> str:
+def _html_to_text(html: str, *, images_to_alt: bool = False) -> str:
+    """``images_to_alt``: an inline image becomes its alt text (a "cid:" link means
+    nothing in plain text)."""
     import html2text  # only HTML messages need it, and it is slow to import
 
     converter = html2text.HTML2Text()
+    converter.images_to_alt = images_to_alt
     converter.unicode_snob = True  # keep "é" rather than transliterating it
     converter.body_width = 78
     text: str = converter.handle(html)

@@ -12,6 +12,11 @@ the window waits for the handle's answer for its token, then closes.
 Send queues the message ``scheduled`` for now + the undo delay (default 10 s), so
 the main window can offer Undo (``undoable``); "Send later…" schedules it for a
 chosen time.
+
+From lists every identity of every account; choosing one swaps its signature in the
+body (``signature``) and its Reply-To. Recipient domains are checked in the background
+as addresses are entered (``recipient_warnings``), and inline images are read and
+decoded in the thread pool (``inline_images``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from PySide6.QtCore import (
     QStringListModel,
     Qt,
     QTimer,
+    QUrl,
     Signal,
     Slot,
 )
@@ -41,15 +47,18 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
+    QDesktopServices,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
     QFont,
     QIcon,
+    QImage,
     QKeySequence,
     QShortcut,
     QTextBlockFormat,
     QTextCharFormat,
+    QTextCursor,
     QTextFormat,
     QTextList,
     QTextListFormat,
@@ -81,15 +90,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailgui.core.accounts import Account, Identity
 from mailgui.core.address_book import AddressBook
-from mailgui.core.addresses import Mailbox, check_text, parse_recipients
-from mailgui.core.drafts import DraftStore, SavedDraft
+from mailgui.core.addresses import Mailbox, check_text, parse_mailbox_list, parse_recipients
+from mailgui.core.drafts import DraftStore, SavedDraft, write_private_bytes
 from mailgui.core.errors import InputError, MailguiError
-from mailgui.core.message import Draft
+from mailgui.core.message import Draft, InlineImage
 from mailgui.core.preflight import encoded_size, mentioned_attachment
+from mailgui.core.recipient_checks import domains_of
 from mailgui.core.server_limits import ServerLimits
 from mailgui.ui.context import AppContext
+from mailgui.ui.inline_images import ImageLoader, LoadedImage, insert_image, is_image_file
+from mailgui.ui.inline_images import register as register_image
+from mailgui.ui.recipient_warnings import FIX_SCHEME, DomainChecker, describe
 from mailgui.ui.rich_text import BodyEdit, is_quote
+from mailgui.ui.signature import strip_signature, swap_signature
 from mailgui.ui.spelling import SpellHighlighter, available, language_for
 from mailgui.ui.undo_send import undo_seconds as configured_undo_seconds
 
@@ -101,6 +116,8 @@ __all__ = ["ComposeWindow"]
 log = logging.getLogger(__name__)
 
 ERROR_COLOR = "#c62828"
+WARNING_COLOR = "#9a5b00"  # dark amber: readable on light backgrounds, not an error
+IDENTITY_ROLE = Qt.ItemDataRole.UserRole + 1  # From items: index in all_identities()
 # Light tints that read on light and dark palettes alike.
 _BAR_STYLES = {
     "info": "background: rgba(25, 118, 210, 0.12); border: 1px solid rgba(25, 118, 210, 0.45);",
@@ -153,12 +170,14 @@ class _Bar(QFrame):
 class _AddressField:
     """One address row: its label, line edit, the error under it, and its last result."""
 
-    key: str  # "to", "cc", "bcc"
+    key: str  # "to", "cc", "bcc", "reply_to"
     what: str  # how the parser names it in errors: "To address"
     label: QLabel
     edit: QLineEdit
     error: QLabel
+    warning: QLabel  # recipient-domain findings (no such domain, typo, null MX)
     error_text: str = ""
+    blocked: bool = False  # a domain finding blocks sending (null MX)
 
 
 @dataclass
@@ -211,6 +230,15 @@ class ComposeWindow(QMainWindow):
         self.drafts = DraftStore(ctx.profile.data_dir / "drafts")
         self._saved = SavedDraft()  # this window's draft file (written once modified)
         self._dirty = False  # changed since the last save
+        self._identity: Identity | None = None  # the From identity in effect
+        self._auto_reply_to = ""  # the Reply-To the identity filled in (not typed)
+        self._inline: dict[str, LoadedImage | InlineImage] = {}  # cid → image
+        self.checker = DomainChecker(self)
+        self.checker.checked.connect(self._on_domain_checked)
+        self.image_loader = ImageLoader(self)
+        self.image_loader.loaded.connect(self._on_image_loaded)
+        self.image_loader.failed.connect(self._on_image_failed)
+        self._image_targets: dict[int, QTextCursor] = {}  # where each load goes
 
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAcceptDrops(True)
@@ -219,6 +247,7 @@ class ComposeWindow(QMainWindow):
         self._build_actions()
         self._build_form()
         self._load_accounts()
+        self._apply_identity()
         self._update_title()
 
         outbox.queued.connect(self._on_queued)
@@ -228,8 +257,10 @@ class ComposeWindow(QMainWindow):
             field.edit.textChanged.connect(self._mark_dirty)
         self.subject_edit.textChanged.connect(self._mark_dirty)
         self.body_edit.textChanged.connect(self._mark_dirty)
+        self.reply_to_edit.textChanged.connect(self._mark_dirty)
         self.from_combo.currentIndexChanged.connect(self._mark_dirty)
         self.from_combo.currentIndexChanged.connect(self._load_size_limit)
+        self.from_combo.currentIndexChanged.connect(self._apply_identity)
         self._load_size_limit()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -269,6 +300,11 @@ class ComposeWindow(QMainWindow):
         self.bcc_action.setCheckable(True)
         self.bcc_action.setToolTip(self.tr("Show the Bcc field (hidden copies)"))
         self.bcc_action.toggled.connect(self._set_bcc_visible)
+
+        self.reply_to_action = QAction(self.tr("Reply-To"), self)
+        self.reply_to_action.setCheckable(True)
+        self.reply_to_action.setToolTip(self.tr("Show the Reply-To field (where replies go)"))
+        self.reply_to_action.toggled.connect(self._set_reply_to_visible)
 
         self.save_action = QAction(self.tr("Save draft"), self)
         self.save_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
@@ -396,6 +432,7 @@ class ComposeWindow(QMainWindow):
             ("to", self.tr("&To:"), "To address"),
             ("cc", self.tr("&Cc:"), "Cc address"),
             ("bcc", self.tr("&Bcc:"), "Bcc address"),
+            ("reply_to", self.tr("&Reply-To:"), "Reply-To address"),
         ):
             edit = QLineEdit(self.editor)
             edit.setObjectName(f"{key}_edit")
@@ -408,26 +445,49 @@ class ComposeWindow(QMainWindow):
             error.setStyleSheet(f"color: {ERROR_COLOR};")
             error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             error.hide()
+            warning = QLabel(self.editor)
+            warning.setObjectName(f"{key}_warning")
+            warning.setWordWrap(True)
+            warning.setTextFormat(Qt.TextFormat.RichText)
+            warning.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+            warning.setOpenExternalLinks(False)
+            warning.hide()
             grid.addWidget(label, row, 0)
-            if key == "cc":  # the Bcc toggle sits where people look for it
+            if key == "cc":  # the Bcc and Reply-To toggles sit where people look for them
                 grid.addWidget(edit, row, 1)
+                toggles = QHBoxLayout()
+                toggles.setSpacing(2)
                 self.bcc_button = QToolButton(self.editor)
                 self.bcc_button.setDefaultAction(self.bcc_action)
                 self.bcc_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                grid.addWidget(self.bcc_button, row, 2)
+                toggles.addWidget(self.bcc_button)
+                self.reply_to_button = QToolButton(self.editor)
+                self.reply_to_button.setDefaultAction(self.reply_to_action)
+                self.reply_to_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                toggles.addWidget(self.reply_to_button)
+                grid.addLayout(toggles, row, 2)
             else:
                 grid.addWidget(edit, row, 1, 1, 2)
-            grid.addWidget(error, row + 1, 1, 1, 2)
+            notes = QVBoxLayout()
+            notes.setSpacing(0)
+            notes.addWidget(error)
+            notes.addWidget(warning)
+            grid.addLayout(notes, row + 1, 1, 1, 2)
             row += 2
-            field = _AddressField(key, what, label, edit, error)
+            field = _AddressField(key, what, label, edit, error, warning)
+            warning.linkActivated.connect(lambda link, f=field: self._on_warning_link(f, link))
             self.fields[key] = field
             edit.editingFinished.connect(lambda f=field: self._check_field(f))
             edit.textChanged.connect(lambda _t, f=field: self._on_address_edited(f))
+        self.reply_to_field = self.fields.pop("reply_to")  # not a recipient
+        self.reply_to_edit = self.reply_to_field.edit
+        self.reply_to_edit.setPlaceholderText(self.tr("where replies should go, if not to From"))
         self.to_edit = self.fields["to"].edit
         self._build_completion()
         self.cc_edit = self.fields["cc"].edit
         self.bcc_edit = self.fields["bcc"].edit
         self._set_bcc_visible(False)
+        self._set_reply_to_visible(False)
 
         self.subject_edit = QLineEdit(self.editor)
         self.subject_edit.setObjectName("subject_edit")
@@ -446,7 +506,8 @@ class ComposeWindow(QMainWindow):
         self.body_edit.setObjectName("body_edit")
         self.body_edit.setPlaceholderText(self.tr("Write your message here."))
         self.body_edit.textChanged.connect(self._recheck)
-        self.body_edit.filesPasted.connect(self.add_attachments)
+        self.body_edit.filesPasted.connect(self._on_files_pasted)
+        self.body_edit.imagePasted.connect(self._on_image_pasted)
         self.speller: SpellHighlighter | None = None
         if available():
             self.speller = SpellHighlighter(self.body_edit.document(), language_for())
@@ -479,6 +540,7 @@ class ComposeWindow(QMainWindow):
             self.to_edit,
             self.cc_edit,
             self.bcc_edit,
+            self.reply_to_edit,
             self.subject_edit,
             self.attachment_list.viewport(),
         ):
@@ -487,7 +549,8 @@ class ComposeWindow(QMainWindow):
         self.setTabOrder(self.from_combo, self.to_edit)
         self.setTabOrder(self.to_edit, self.cc_edit)
         self.setTabOrder(self.cc_edit, self.bcc_edit)
-        self.setTabOrder(self.bcc_edit, self.subject_edit)
+        self.setTabOrder(self.bcc_edit, self.reply_to_edit)
+        self.setTabOrder(self.reply_to_edit, self.subject_edit)
         self.setTabOrder(self.subject_edit, self.body_edit)  # the format bar is click-only
         self.setTabOrder(self.body_edit, self.attachment_list)
 
@@ -502,7 +565,7 @@ class ComposeWindow(QMainWindow):
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
         self.completer.activated[str].connect(self._complete_address)  # type: ignore[index]
-        for field in self.fields.values():
+        for field in [*self.fields.values(), self.reply_to_field]:
             field.edit.textEdited.connect(lambda _t, f=field: self._suggest_addresses(f))
 
     def _segment(self, edit: QLineEdit) -> tuple[int, int]:
@@ -667,6 +730,13 @@ class ComposeWindow(QMainWindow):
             self.tr("Link…"), self.tr("Link the selection (Ctrl+K)"), "Ctrl+K", self._insert_link
         )
         self.link_action.setIconText(self.tr("Link…"))  # buttons drop the "…" otherwise
+        self.image_action = action(
+            self.tr("Image…"),
+            self.tr("Insert a picture into the text (or paste or drop one)"),
+            None,
+            self._choose_images,
+        )
+        self.image_action.setIconText(self.tr("Image…"))
         for act in (self.bullets_action, self.numbers_action, self.quote_action):
             act.setCheckable(True)
         bar.addSeparator()
@@ -685,6 +755,7 @@ class ComposeWindow(QMainWindow):
             self.numbers_action,
             self.quote_action,
             self.link_action,
+            self.image_action,
         ]
         body.currentCharFormatChanged.connect(lambda _f: self._sync_format_bar())
         body.cursorPositionChanged.connect(self._sync_format_bar)
@@ -701,6 +772,8 @@ class ComposeWindow(QMainWindow):
         if self.rich_action.isChecked() != rich:
             self.rich_action.setChecked(rich)  # comes back here through toggled
             return
+        if not rich:
+            self._images_to_attachments()
         self.body_edit.set_rich(rich)
         for act in self._format_actions:
             act.setEnabled(rich)
@@ -839,18 +912,23 @@ class ComposeWindow(QMainWindow):
             self._show_error(str(exc))
             accounts, default = [], None
         for account in accounts:
-            shown = account.email
-            if account.display_name:
-                try:
-                    shown = Mailbox(account.display_name, account.email).formatted()
-                except InputError:
-                    shown = f"{account.display_name} <{account.email}>"
-            self.from_combo.addItem(f"{shown} — {account.name}", account.name)
-            self.from_combo.setItemData(
-                self.from_combo.count() - 1, account.server, Qt.ItemDataRole.ToolTipRole
-            )
-            if account.name == default:
-                self.from_combo.setCurrentIndex(self.from_combo.count() - 1)
+            for number, identity in enumerate(account.all_identities()):
+                shown = identity.email
+                if identity.name:
+                    try:
+                        shown = Mailbox(identity.name, identity.email).formatted()
+                    except InputError:
+                        shown = f"{identity.name} <{identity.email}>"
+                index = self.from_combo.count()
+                self.from_combo.addItem(f"{shown} — {account.name}", account.name)
+                self.from_combo.setItemData(index, number, IDENTITY_ROLE)
+                self.from_combo.setItemData(
+                    index,
+                    self.tr("Sent through {0} ({1})").format(account.name, account.server),
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+                if account.name == default and number == 0:
+                    self.from_combo.setCurrentIndex(index)
         self._accounts = {a.name: a for a in accounts}
         if not accounts and not self.error_bar.isVisible():
             self._show_error(
@@ -864,16 +942,17 @@ class ComposeWindow(QMainWindow):
         """Fill the window from ``draft`` (Edit of a failed message). Once the new one
         is queued, the message it replaces is deleted, so only the fixed copy stays.
         An HTML body opens as rich text, a plain one as plain text."""
-        index = self.from_combo.findData(account)
-        if index >= 0:
-            self.from_combo.setCurrentIndex(index)
+        self.select_identity(account, draft.sender.addr)
         for key, boxes in (("to", draft.to), ("cc", draft.cc), ("bcc", draft.bcc)):
             self.fields[key].edit.setText(", ".join(m.formatted() for m in boxes))
         if draft.bcc:
             self._set_bcc_visible(True)
+        self.reply_to_edit.setText(", ".join(m.formatted() for m in draft.reply_to))
+        self._set_reply_to_visible(bool(draft.reply_to), focus=False)
         self.subject_edit.setText(draft.subject)
         if draft.html is not None:
             self.set_rich_text(True, remember=False)
+            self._register_images(draft.inline_images)
             self.body_edit.setHtml(draft.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -882,6 +961,7 @@ class ComposeWindow(QMainWindow):
         self.set_options(draft.priority, draft.read_receipt)
         self._replaces = replaces
         self._update_title()
+        self._check_all_domains()
         self._update_send_enabled()
 
     @property
@@ -890,16 +970,17 @@ class ComposeWindow(QMainWindow):
 
     def open_saved_draft(self, saved: SavedDraft) -> None:
         """Go on writing a saved (or recovered) draft; this window now owns its file."""
-        index = self.from_combo.findData(saved.account)
-        if index >= 0:
-            self.from_combo.setCurrentIndex(index)
+        self.select_identity(saved.account, saved.identity)
         for key in ("to", "cc", "bcc"):
             self.fields[key].edit.setText(getattr(saved, key))
         if saved.bcc.strip():
             self._set_bcc_visible(True)
+        self.reply_to_edit.setText(saved.reply_to)
+        self._set_reply_to_visible(bool(saved.reply_to.strip()), focus=False)
         self.subject_edit.setText(saved.subject)
         if saved.html is not None:
             self.set_rich_text(True, remember=False)
+            self._register_images(self.drafts.load_images(saved))
             self.body_edit.setHtml(saved.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -909,6 +990,7 @@ class ComposeWindow(QMainWindow):
         self._saved = saved
         self._write_draft(open_=True)
         self._update_title()
+        self._check_all_domains()
         self._update_send_enabled()
 
     def _current_draft(self, *, open_: bool) -> SavedDraft:
@@ -916,9 +998,11 @@ class ComposeWindow(QMainWindow):
         return SavedDraft(
             id=self._saved.id,
             account=str(self.from_combo.currentData() or ""),
+            identity=self._identity.email if self._identity is not None else "",
             to=self.to_edit.text(),
             cc=self.cc_edit.text(),
             bcc=self.bcc_edit.text(),
+            reply_to=self.reply_to_edit.text(),
             subject=self.subject_edit.text(),
             text=self.body_edit.toPlainText(),
             html=self.body_edit.html() if rich else None,
@@ -930,7 +1014,9 @@ class ComposeWindow(QMainWindow):
 
     def _write_draft(self, *, open_: bool) -> bool:
         try:
-            self.drafts.save(self._current_draft(open_=open_))
+            draft = self._current_draft(open_=open_)
+            self.drafts.save_images(draft, self.inline_images() if draft.html is not None else [])
+            self.drafts.save(draft)
         except OSError as exc:
             self._show_error(
                 self.tr("The draft could not be saved ({0}); check the disk.").format(
@@ -1014,10 +1100,13 @@ class ComposeWindow(QMainWindow):
 
     def is_modified(self) -> bool:
         """Something was typed or attached (closing then asks before discarding)."""
+        signature = self._identity.signature if self._identity is not None else ""
+        body = strip_signature(self.body_edit.toPlainText(), signature)
         return bool(
             any(f.edit.text().strip() for f in self.fields.values())
+            or self.reply_to_edit.text().strip() not in ("", self._auto_reply_to.strip())
             or self.subject_edit.text().strip()
-            or self.body_edit.toPlainText().strip()
+            or body.strip()
             or self._attachments
         )
 
@@ -1124,7 +1213,7 @@ class ComposeWindow(QMainWindow):
                     self._choose_attachments,
                 )
             )
-        if self.size_limit and self._attachments:
+        if self.size_limit and (self._attachments or self.body_edit.images):
             size = self._encoded_size()
             if size > self.size_limit:
                 found.append(
@@ -1143,6 +1232,8 @@ class ComposeWindow(QMainWindow):
         text = self.body_edit.toPlainText().encode("utf-8", "replace")
         html = self.body_edit.html().encode("utf-8", "replace") if self.body_edit.rich else b""
         sizes = [QFileInfo(str(p)).size() for p in self._attachments]
+        if self.body_edit.rich:
+            sizes += [len(image.data) for image in self.inline_images()]
         return encoded_size(len(text), len(html), sizes)
 
     def _show_findings(self, findings: list[_Finding], *, focus: bool) -> None:
@@ -1226,8 +1317,10 @@ class ComposeWindow(QMainWindow):
             self._parse_field(field)
         except InputError as exc:
             self._set_field_error(field, str(exc))
+            self._show_domain_findings(field)
             return False
         self._set_field_error(field, "")
+        self._check_domains(field)
         return True
 
     def _on_address_edited(self, field: _AddressField) -> None:
@@ -1235,8 +1328,12 @@ class ComposeWindow(QMainWindow):
         # once; a new error appears only when the person leaves the field or sends.
         if field.error_text:
             self._check_field(field)
+        else:
+            self._show_domain_findings(field)  # a removed address takes its warning along
         if field.key == "bcc":
             self._update_bcc_toggle()
+        elif field.key == "reply_to":
+            self._update_reply_to_toggle()
 
     def _set_field_error(self, field: _AddressField, text: str) -> None:
         field.error_text = text
@@ -1248,19 +1345,25 @@ class ComposeWindow(QMainWindow):
             else ""
         )
         field.edit.setToolTip(text)
+        if text:
+            field.warning.hide()
         self._update_send_enabled()
 
     def _make_draft(self, *, check_recipients: bool = True) -> Draft | None:
         """The draft, or None after showing every problem inline."""
         parsed: dict[str, list[Mailbox]] = {}
         first_bad: QWidget | None = None
-        for field in self.fields.values():
+        for field in [*self.fields.values(), self.reply_to_field]:
             try:
                 parsed[field.key] = self._parse_field(field)
                 self._set_field_error(field, "")
             except InputError as exc:
                 self._set_field_error(field, str(exc))
                 first_bad = first_bad or field.edit
+            if field.blocked:  # a domain that takes no mail (null MX)
+                first_bad = first_bad or field.edit
+        reply_to = parsed.pop("reply_to", [])
+        self._check_all_domains()  # anything not checked yet starts now; nobody waits
         if check_recipients and first_bad is None and not any(parsed.values()):
             self._set_field_error(
                 self.fields["to"],
@@ -1286,21 +1389,23 @@ class ComposeWindow(QMainWindow):
             to=parsed["to"],
             cc=parsed["cc"],
             bcc=parsed["bcc"],
+            reply_to=reply_to,
             subject=subject.strip(),
             text=None if self.body_edit.rich else self.body_edit.toPlainText(),
             html=self.body_edit.html() if self.body_edit.rich else None,
             attachments=list(self._attachments),
+            inline_images=self.inline_images() if self.body_edit.rich else [],
             priority=self.priority,
             read_receipt=self.receipt_action.isChecked(),
         )
 
     def _sender_mailbox(self) -> Mailbox | None:
-        account = self._accounts.get(str(self.from_combo.currentData()))
-        if account is None:
+        identity = self.current_identity()
+        if identity is None:
             self._show_error(self.tr("Choose an account to send from (From)."))
             return None
         try:
-            return Mailbox(account.display_name, account.email)
+            return Mailbox(identity.name, identity.email)
         except InputError as exc:
             self._show_error(str(exc))
             return None
@@ -1345,6 +1450,7 @@ class ComposeWindow(QMainWindow):
         for widget in (field.label, field.edit):
             widget.setVisible(visible)
         field.error.setVisible(visible and bool(field.error_text))
+        field.warning.setVisible(visible and bool(field.warning.text()))
         if visible and self.isVisible():
             field.edit.setFocus()
         self._update_bcc_toggle()
@@ -1364,7 +1470,8 @@ class ComposeWindow(QMainWindow):
         self.setWindowTitle(subject or self.tr("New message"))
 
     def _update_send_enabled(self) -> None:
-        blocked = any(f.error_text for f in self.fields.values())
+        fields = [*self.fields.values(), self.reply_to_field]
+        blocked = any(f.error_text or f.blocked for f in fields)
         ready = self.from_combo.count() > 0 and self._token is None and not blocked
         self.send_action.setEnabled(ready)
         self.send_later_action.setEnabled(ready)
@@ -1378,13 +1485,14 @@ class ComposeWindow(QMainWindow):
 
     def _set_busy(self, busy: bool, *, scheduled: bool = False) -> None:
         self.editor.setEnabled(not busy)
-        for action in (self.attach_action, self.bcc_action):
+        for action in (self.attach_action, self.bcc_action, self.reply_to_action):
             action.setEnabled(not busy)
         if busy:
             self.status_bar.show_text(self.tr("Scheduling…") if scheduled else self.tr("Queuing…"))
         else:
             self.status_bar.hide()
             self._update_bcc_toggle()
+            self._update_reply_to_toggle()
         self._update_send_enabled()
 
     @Slot(str, int)
@@ -1416,6 +1524,276 @@ class ComposeWindow(QMainWindow):
         self._token = None
         self._set_busy(False)
         self._show_error(message)
+
+    # --- identities, signature, Reply-To ------------------------------------------------
+
+    def _account(self) -> Account | None:
+        return self._accounts.get(str(self.from_combo.currentData()))
+
+    def current_identity(self) -> Identity | None:
+        account = self._account()
+        if account is None:
+            return None
+        identities = account.all_identities()
+        number = self.from_combo.currentData(IDENTITY_ROLE)
+        if not isinstance(number, int) or not 0 <= number < len(identities):
+            number = 0
+        return identities[number]
+
+    def select_identity(self, account: str, email: str = "") -> None:
+        """Choose ``account``'s identity with address ``email`` (else its first)."""
+        first = -1
+        for index in range(self.from_combo.count()):
+            if self.from_combo.itemData(index) != account:
+                continue
+            first = index if first < 0 else first
+            number = self.from_combo.itemData(index, IDENTITY_ROLE)
+            identity = self._accounts[account].all_identities()[number]
+            if email and identity.email.lower() == email.lower():
+                self.from_combo.setCurrentIndex(index)
+                return
+        if first >= 0:
+            self.from_combo.setCurrentIndex(first)
+
+    @Slot()
+    def _apply_identity(self) -> None:
+        """From changed: swap the signature and the Reply-To the identity brings, and
+        redo the recipient checks for the new account (or drop them)."""
+        new = self.current_identity()
+        old = self._identity
+        self._identity = new
+        body = self.body_edit
+        was_empty = not body.toPlainText()
+        if (
+            swap_signature(
+                body.document(),
+                old.signature if old is not None else "",
+                new.signature if new is not None else "",
+            )
+            and was_empty
+        ):
+            cursor = body.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.Start)
+            body.setTextCursor(cursor)  # write above the signature
+        reply_to = new.reply_to if new is not None else ""
+        typed = self.reply_to_edit.text().strip()
+        if typed in ("", self._auto_reply_to.strip()):
+            self._auto_reply_to = reply_to
+            self.reply_to_edit.setText(reply_to)
+            if reply_to:
+                self._set_reply_to_visible(True, focus=False)
+        self._check_all_domains()
+
+    @Slot(bool)
+    def _set_reply_to_visible(self, visible: bool, *, focus: bool = True) -> None:
+        field = self.reply_to_field
+        if self.reply_to_action.isChecked() != visible:
+            self.reply_to_action.blockSignals(True)
+            self.reply_to_action.setChecked(visible)
+            self.reply_to_action.blockSignals(False)
+        for widget in (field.label, field.edit):
+            widget.setVisible(visible)
+        field.error.setVisible(visible and bool(field.error_text))
+        if visible and focus and self.isVisible():
+            field.edit.setFocus()
+        self._update_reply_to_toggle()
+
+    def _update_reply_to_toggle(self) -> None:
+        # Never hide where replies will go.
+        has_text = bool(self.reply_to_edit.text().strip())
+        self.reply_to_action.setEnabled(not (has_text and self.reply_to_action.isChecked()))
+        self.reply_to_action.setToolTip(
+            self.tr("Clear the Reply-To field to hide it.")
+            if has_text
+            else self.tr("Show the Reply-To field (where replies go)")
+        )
+
+    def _reply_to(self) -> list[Mailbox]:
+        text = self.reply_to_edit.text()
+        return parse_mailbox_list(text, what=self.reply_to_field.what) if text.strip() else []
+
+    # --- inline images ------------------------------------------------------------------
+
+    @Slot()
+    def _choose_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            self.tr("Insert pictures"),
+            "",
+            self.tr("Pictures (*.png *.jpg *.jpeg *.gif *.bmp *.webp)"),
+        )
+        if paths:
+            self.insert_images(paths)
+
+    def insert_images(self, paths: list[str] | list[Path], at: QTextCursor | None = None) -> None:
+        """Read the pictures in the background and put them at ``at`` (the text cursor)
+        when they are ready; typing goes on meanwhile."""
+        if not self.body_edit.rich:
+            self.add_attachments(paths)
+            return
+        for path in paths:
+            request = self.image_loader.load_file(path)
+            self._image_targets[request] = QTextCursor(at or self.body_edit.textCursor())
+        self._show_image_progress()
+
+    @Slot(QImage)
+    def _on_image_pasted(self, picture: QImage) -> None:
+        request = self.image_loader.load_image(picture)
+        self._image_targets[request] = QTextCursor(self.body_edit.textCursor())
+        self._show_image_progress()
+
+    def _show_image_progress(self) -> None:
+        if self._token is None and self.image_loader.pending:
+            self.status_bar.show_text(self.tr("Adding the picture…"))
+
+    @Slot(int, object)
+    def _on_image_loaded(self, request: int, loaded: LoadedImage) -> None:
+        at = self._image_targets.pop(request, None)
+        if not self.body_edit.rich:
+            if loaded.path is not None:
+                self.add_attachments([loaded.path])
+            self._after_image()
+            return
+        self._inline[loaded.image.cid] = loaded
+        insert_image(self.body_edit, loaded, at)
+        self._dirty = True
+        self._after_image()
+
+    @Slot(int, str, str)
+    def _on_image_failed(self, request: int, path: str, message: str) -> None:
+        self._image_targets.pop(request, None)
+        if path and Path(path).is_file():
+            self.add_attachments([path])  # it can still travel as a file
+        self._show_error(message)
+        self._after_image()
+
+    def _after_image(self) -> None:
+        if self._token is None and not self.image_loader.pending:
+            self.status_bar.hide()
+        self._recheck()
+
+    def _register_images(self, images: list[InlineImage]) -> None:
+        for image in images:
+            self._inline[image.cid] = image
+            register_image(self.body_edit, image)
+
+    def inline_images(self) -> list[InlineImage]:
+        """The inline images still in the text, in order."""
+        found = []
+        for cid in self.body_edit.used_images():
+            entry = self._inline.get(cid)
+            if isinstance(entry, LoadedImage):
+                found.append(entry.image)
+            elif entry is not None:
+                found.append(entry)
+        return found
+
+    def _images_to_attachments(self) -> None:
+        """Going to plain text: pictures cannot stay in the text, so they become
+        attachments (a pasted one is saved in the profile first) and the window says so."""
+        images = self.inline_images() if self.body_edit.rich else []
+        if not images:
+            return
+        folder = self._ctx.profile.data_dir / "pasted" / self._saved.id
+        paths: list[Path] = []
+        for image in images:
+            entry = self._inline.get(image.cid)
+            source = entry.path if isinstance(entry, LoadedImage) else None
+            if source is not None and source.is_file():
+                paths.append(source)
+                continue
+            target = folder / (Path(image.filename).name or f"{image.cid.split('@')[0]}.png")
+            try:
+                write_private_bytes(target, image.data)
+            except OSError as exc:
+                self._show_error(
+                    self.tr("A picture could not be kept ({0}); check the disk.").format(
+                        exc.strerror or exc
+                    )
+                )
+                continue
+            paths.append(target)
+        self.add_attachments(paths)
+        self.status_bar.show_text(
+            self.tr(
+                "Plain text cannot show pictures: %n picture(s) became attachments.", "", len(paths)
+            )
+        )
+        QTimer.singleShot(5000, self, self._hide_saved_note)
+
+    @Slot(list)
+    def _on_files_pasted(self, files: list[str]) -> None:
+        """Pictures pasted into rich text go into the text; other files are attached."""
+        if self.body_edit.rich and files and all(is_image_file(f) for f in files):
+            self.insert_images(files)
+        else:
+            self.add_attachments(files)
+
+    # --- recipient domains --------------------------------------------------------------
+
+    def _checks_enabled(self) -> bool:
+        account = self._account()
+        return account is not None and account.check_recipients
+
+    def _check_domains(self, field: _AddressField) -> None:
+        """Start background checks of the field's domains (parsed addresses only)."""
+        if field.key == "reply_to" or not self._checks_enabled() or field.error_text:
+            self._show_domain_findings(field)
+            return
+        try:
+            boxes = self._parse_field(field)
+        except InputError:
+            return
+        self.checker.request(domains_of(m.addr for m in boxes))
+        self._show_domain_findings(field)
+
+    def _check_all_domains(self) -> None:
+        for field in self.fields.values():
+            self._check_domains(field)
+
+    @Slot(str, list)
+    def _on_domain_checked(self, _domain: str, _findings: list[object]) -> None:
+        for field in self.fields.values():
+            self._show_domain_findings(field)
+
+    def _field_domains(self, field: _AddressField) -> list[str]:
+        try:
+            boxes = self._parse_field(field)
+        except InputError:
+            return []
+        return domains_of(m.addr for m in boxes)
+
+    def _show_domain_findings(self, field: _AddressField) -> None:
+        """The findings known for the domains now in the field, under it."""
+        findings = []
+        if self._checks_enabled() and field.key != "reply_to" and not field.error_text:
+            for domain in self._field_domains(field):
+                findings += self.checker.findings(domain)
+        text, blocked = describe(findings, block_color=ERROR_COLOR, warn_color=WARNING_COLOR)
+        changed = blocked != field.blocked
+        field.blocked = blocked
+        field.warning.setText(text)
+        field.warning.setVisible(bool(text) and field.edit.isVisibleTo(self))
+        field.warning.setToolTip(
+            self.tr("Checked in DNS: the domain's mail servers (MX records).") if text else ""
+        )
+        if changed:
+            self._update_send_enabled()
+
+    def _on_warning_link(self, field: _AddressField, link: str) -> None:
+        """ "Did you mean gmail.com?": clicking the domain fixes every address using it."""
+        if not link.startswith(FIX_SCHEME):
+            QDesktopServices.openUrl(QUrl(link))
+            return
+        wrong, _, right = link[len(FIX_SCHEME) :].partition(":")
+        if not wrong or not right:
+            return
+        text = field.edit.text()
+        fixed = _replace_domain(text, wrong, right)
+        if fixed != text:
+            field.edit.setText(fixed)
+            self._check_field(field)
+        field.edit.setFocus()
 
     # --- attachments ------------------------------------------------------------------
 
@@ -1487,6 +1865,18 @@ class ComposeWindow(QMainWindow):
         # DragEnter and DragMove events are QDropEvents too.
         if isinstance(event, QDropEvent) and self._dropped_files(event):
             if event.type() == QEvent.Type.Drop:
+                files = self._dropped_files(event)
+                if (
+                    watched is self.body_edit.viewport()
+                    and self.body_edit.rich
+                    and self._token is None
+                    and all(is_image_file(f) for f in files)
+                ):
+                    # Pictures dropped into rich text go where they were dropped.
+                    event.acceptProposedAction()
+                    at = self.body_edit.cursorForPosition(event.position().toPoint())
+                    self.insert_images(files, at)
+                    return True
                 self.dropEvent(event)
                 return True
             if isinstance(event, QDragMoveEvent):
@@ -1537,3 +1927,10 @@ class ComposeWindow(QMainWindow):
 
 def _data_size(n: int) -> str:
     return QLocale().formattedDataSize(n, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat)
+
+
+def _replace_domain(text: str, wrong: str, right: str) -> str:
+    """``text`` with every address at ``@wrong`` moved to ``@right`` (case-insensitive)."""
+    import re
+
+    return re.sub(rf"@{re.escape(wrong)}(?=$|[\s>,;])", "@" + right, text, flags=re.IGNORECASE)

@@ -2,7 +2,8 @@
 
 What leaves the editor is never Qt's own HTML (a full document with Qt-only CSS);
 ``document_html`` walks the document and writes only what the toolbar can make:
-bold, italic, underline, links, bullet and numbered lists, quotes and font sizes.
+bold, italic, underline, links, bullet and numbered lists, quotes, font sizes, and
+the inline images the window put in (``cid:`` names it registered with the editor).
 Pasted HTML goes through the same walk (``clean_html``), so scripts, styles, images,
 colours and fonts from a web page never reach the message.
 """
@@ -10,13 +11,15 @@ colours and fonts from a web page never reach the message.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QMimeData, Signal
+from PySide6.QtCore import QMimeData, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
+    QImage,
     QTextBlock,
     QTextCharFormat,
     QTextCursor,
@@ -71,21 +74,42 @@ def _fragment_html(text: str, fmt: QTextCharFormat, base_size: float) -> str:
     return out
 
 
-def _block_html(block: QTextBlock, base_size: float) -> str:
+def _image_html(fmt: QTextCharFormat, images: Mapping[str, str], count: int) -> str:
+    """``<img>`` for an inline image of ours (one per character of the fragment)."""
+    image = fmt.toImageFormat()
+    name = image.name()
+    if not name.startswith("cid:") or name[4:] not in images:
+        return ""  # pasted or foreign images are dropped, never fetched
+    alt = images[name[4:]] or image.property(IMAGE_ALT) or ""
+    attrs = f'src="{html.escape(name)}" alt="{html.escape(str(alt))}"'
+    if image.width() > 0:
+        attrs += f' width="{round(image.width())}"'
+    return f"<img {attrs}>" * count
+
+
+def _block_html(block: QTextBlock, base_size: float, images: Mapping[str, str]) -> str:
     parts = []
     it = block.begin()
     while not it.atEnd():
         fragment = it.fragment()
         if fragment.isValid():
             fmt = fragment.charFormat()
-            if not fmt.isImageFormat():  # pasted images are dropped, never fetched
+            if fmt.isImageFormat():
+                parts.append(_image_html(fmt, images, len(fragment.text())))
+            else:
                 parts.append(_fragment_html(fragment.text(), fmt, base_size))
         it += 1
     return "".join(parts)
 
 
-def document_html(doc: QTextDocument) -> str:
-    """Clean HTML for ``doc``: only the formats the toolbar offers."""
+IMAGE_ALT = 0x100100  # QTextFormat user property: the alt text of an inline image
+
+
+def document_html(doc: QTextDocument, images: Mapping[str, str] | None = None) -> str:
+    """Clean HTML for ``doc``: only the formats the toolbar offers, and the inline
+    images whose content ids are in ``images`` (content id → alt text), written as
+    ``<img src="cid:…">``."""
+    images = images or {}
     base_size = doc.defaultFont().pointSizeF()
     out: list[str] = []
     open_list: tuple[int, str] | None = None  # (id of the QTextList, tag)
@@ -100,7 +124,7 @@ def document_html(doc: QTextDocument) -> str:
         if quote != in_quote:
             out.append("<blockquote>" if quote else "</blockquote>")
             in_quote = quote
-        inner = _block_html(block, base_size)
+        inner = _block_html(block, base_size, images)
         if text_list is not None:
             if open_list is None:
                 tag = _LIST_TAGS.get(text_list.format().style(), "ol")
@@ -135,14 +159,21 @@ def clean_html(source: str) -> str:
 class BodyEdit(QTextEdit):
     """The body. Plain mode takes only text; rich mode takes cleaned HTML on paste.
 
+    Inline images are shown from ``images`` (content id → picture for the screen),
+    which the window fills; the HTML names them ``cid:<content id>``.
+
     Signals:
         filesPasted(list[str]): local files were pasted; the window attaches them.
+        imagePasted(QImage): image data was pasted into rich text; the window adds it.
     """
 
     filesPasted = Signal(list)
+    imagePasted = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.images: dict[str, QImage] = {}  # content id → the picture shown
+        self.image_names: dict[str, str] = {}  # content id → its name (the alt text)
         self._rich = False
         self.speller: SpellHighlighter | None = None
         self.setAcceptRichText(False)
@@ -158,11 +189,38 @@ class BodyEdit(QTextEdit):
             return
         self._rich = rich
         self.setAcceptRichText(rich)
-        if not rich:
-            self.setPlainText(self.toPlainText())
+        if not rich:  # pictures (U+FFFC in the text) cannot stay; the window attaches them
+            self.setPlainText(self.toPlainText().replace("\ufffc", ""))
 
     def html(self) -> str:
-        return document_html(self.document())
+        return document_html(
+            self.document(), {cid: self.image_names.get(cid, "") for cid in self.images}
+        )
+
+    def used_images(self) -> list[str]:
+        """Content ids of the inline images in the text, in order, each once."""
+        used: dict[str, None] = {}
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fmt = it.fragment().charFormat()
+                if fmt.isImageFormat():
+                    name = fmt.toImageFormat().name()
+                    if name.startswith("cid:") and name[4:] in self.images:
+                        used.setdefault(name[4:], None)
+                it += 1
+            block = block.next()
+        return list(used)
+
+    def loadResource(self, kind: int, name: QUrl | str) -> Any:
+        """Inline images come from ``images``; nothing is ever fetched from elsewhere."""
+        url = QUrl(name)
+        if url.scheme() == "cid":
+            image = self.images.get(url.toString()[4:])
+            if image is not None:
+                return image
+        return None
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         """The usual menu, with corrections first when a misspelled word is clicked."""
@@ -198,13 +256,23 @@ class BodyEdit(QTextEdit):
         return added
 
     def canInsertFromMimeData(self, source: QMimeData) -> bool:
-        return source.hasText() or source.hasHtml() or source.hasUrls()
+        return (
+            source.hasText()
+            or source.hasHtml()
+            or source.hasUrls()
+            or (self._rich and source.hasImage())
+        )
 
     def insertFromMimeData(self, source: QMimeData) -> None:
         files = [u.toLocalFile() for u in source.urls() if u.isLocalFile()]
         if files:
             self.filesPasted.emit(files)
             return
+        if self._rich and source.hasImage():
+            image = source.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                self.imagePasted.emit(image)
+                return
         cursor = self.textCursor()
         if self._rich and source.hasHtml():
             cursor.insertHtml(clean_html(source.html()))

@@ -21,6 +21,7 @@ from mailgui.core.addresses import Mailbox, parse_mailbox
 from mailgui.core.errors import InputError
 from mailgui.core.message import (
     Draft,
+    InlineImage,
     Outgoing,
     build,
     header_sender,
@@ -138,6 +139,70 @@ def test_bcc_only_in_the_envelope_and_recipients_deduplicated() -> None:
     assert "Bcc" not in msg
     assert msg["Reply-To"] == "replies@example.org"
     assert [a.addr_spec for a in msg["Cc"].addresses] == ["BOB@example.org", "dave@example.org"]
+
+
+def test_reply_to_refuses_header_injection() -> None:
+    with pytest.raises(InputError):
+        Mailbox("Desk\r\nBcc: evil@example.org", "desk@example.org")
+    with pytest.raises(InputError):
+        mailboxes("desk@example.org\r\nBcc: evil@example.org")
+    out = build(draft(reply_to=mailboxes("Desk <desk@example.org>", "b@example.org")), now=NOW)
+    msg = parse(out)
+    assert [a.addr_spec for a in msg["Reply-To"].addresses] == ["desk@example.org", "b@example.org"]
+    assert "evil" not in out.data.decode()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def test_inline_images_go_in_a_multipart_related_with_the_html(tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    report.write_text("numbers")
+    out = build(
+        draft(
+            text=None,
+            html='<p>Look: <img src="cid:a1@mailgui" alt="chart.png"></p>',
+            inline_images=[InlineImage("a1@mailgui", PNG, "image/png", "chart.png")],
+            attachments=[report],
+        ),
+        now=NOW,
+    )
+    assert_wire_format(out.data)
+    msg = parse(out)
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, attached = msg.iter_parts()
+    plain, related = alternative.iter_parts()
+    assert plain.get_content().strip() == "Look: chart.png"  # the alt text, no cid: link
+    assert related.get_content_type() == "multipart/related"
+    html_part, image = related.iter_parts()
+    assert 'src="cid:a1@mailgui"' in html_part.get_content()
+    assert image["Content-ID"] == "<a1@mailgui>"
+    assert image.get_content_disposition() == "inline"
+    assert image.get_filename() == "chart.png"
+    assert image.get_content() == PNG
+    assert attached.get_filename() == "report.txt"
+    assert out.data.count(b"MIME-Version") == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "words"),
+    [
+        (InlineImage("a1@mailgui\r\nBcc: x@example.org", PNG), "content id"),
+        (InlineImage("no-at-sign", PNG), "content id"),
+        (InlineImage("a1@mailgui", PNG, "text/html"), "not an image"),
+        (InlineImage("a1@mailgui", PNG, "image/png\r\nX: y"), "not an image"),
+        (InlineImage("a1@mailgui", PNG, "image/png", "a\nb.png"), "line break"),
+    ],
+)
+def test_inline_images_refuse_unsafe_headers(image: InlineImage, words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        build(draft(html="<p>x</p>", inline_images=[image]), now=NOW)
+
+
+def test_the_same_content_id_twice_is_refused() -> None:
+    twice = [InlineImage("a@m", PNG), InlineImage("A@m", PNG)]
+    with pytest.raises(InputError, match="repeated"):
+        build(draft(html="<p>x</p>", inline_images=twice), now=NOW)
 
 
 def test_bcc_alone_is_enough() -> None:

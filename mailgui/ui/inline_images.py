@@ -1,0 +1,231 @@
+"""Inline images for rich text: read and decoded in Qt's thread pool, never on the GUI
+thread, so a 20 MB photo dropped into the body does not stop the typing.
+
+A file (the Image… button, a drop, a pasted file) or pasted image data becomes a
+``LoadedImage``: the bytes to send, under a fresh content id (sent in a
+multipart/related next to the HTML, which names it ``cid:<id>``), and a copy scaled
+down for the screen. Files are sent as they are; pasted data is encoded as PNG.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QIODevice,
+    QObject,
+    Qt,
+    QThreadPool,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QImage, QTextCursor, QTextImageFormat
+
+from mailgui.core.errors import describe_os_error
+from mailgui.core.message import InlineImage
+from mailgui.ui.rich_text import IMAGE_ALT, BodyEdit
+
+__all__ = ["DISPLAY_WIDTH", "ImageLoader", "LoadedImage", "insert_image", "is_image_file"]
+
+log = logging.getLogger(__name__)
+
+DISPLAY_WIDTH = 480  # widest an image is shown in the editor (and in the sent HTML)
+MAX_IMAGE_BYTES = 50 * 1024 * 1024  # beyond this it is a file to attach, not a picture
+
+# Magic numbers of the formats every mail reader shows.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
+
+
+def is_image_file(path: str | Path) -> bool:
+    """By its name only (no reading here): worth trying as an inline image."""
+    return Path(path).suffix.lower() in _EXTENSIONS
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type from the first bytes, or None for formats we do not inline."""
+    for magic, ctype in _SIGNATURES:
+        if data.startswith(magic):
+            return ctype
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def new_cid() -> str:
+    return f"{uuid.uuid4().hex}@mailgui"
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image ready for the editor: what is sent, and what is shown."""
+
+    image: InlineImage
+    display: QImage  # at most DISPLAY_WIDTH (×2 for sharp high-DPI screens) wide
+    width: int  # the width it is shown at, in pixels
+    path: Path | None = None  # the file it came from (None when pasted)
+
+
+def _for_screen(picture: QImage) -> tuple[QImage, int]:
+    width = min(picture.width(), DISPLAY_WIDTH)
+    if picture.width() > 2 * DISPLAY_WIDTH:
+        picture = picture.scaledToWidth(
+            2 * DISPLAY_WIDTH, Qt.TransformationMode.SmoothTransformation
+        )
+    return picture, width
+
+
+def _load_file(path: Path) -> LoadedImage | str:
+    """Runs in the pool: the file read, checked and decoded, or a sentence saying why not."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            return QCoreApplication.translate(
+                "ImageLoader", "'{0}' is too big to show in the text; it was attached instead."
+            ).format(path.name)
+        data = path.read_bytes()
+    except OSError as exc:
+        return QCoreApplication.translate(
+            "ImageLoader", "'{0}' cannot be read ({1}); check the file."
+        ).format(path.name, describe_os_error(exc))
+    ctype = sniff(data)
+    picture = QImage.fromData(data)
+    if ctype is None or picture.isNull():
+        return QCoreApplication.translate(
+            "ImageLoader", "'{0}' is not a picture mailgui can show; it was attached instead."
+        ).format(path.name)
+    display, width = _for_screen(picture)
+    name = path.name
+    return LoadedImage(InlineImage(new_cid(), data, ctype, name), display, width, path)
+
+
+def _load_data(picture: QImage, number: int) -> LoadedImage | str:
+    """Runs in the pool: pasted image data encoded as PNG."""
+    array = QByteArray()
+    buffer = QBuffer(array)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not picture.save(buffer, "PNG"):  # type: ignore[call-overload]  # str at run time
+        return QCoreApplication.translate("ImageLoader", "The pasted picture could not be used.")
+    buffer.close()
+    data = bytes(array.data())
+    display, width = _for_screen(picture)
+    name = f"pasted-image-{number}.png"
+    return LoadedImage(InlineImage(new_cid(), data, "image/png", name), display, width)
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread as long as the application; pool tasks emit through it."""
+
+    done = Signal(int, object)  # request id, LoadedImage or an error sentence
+
+
+_relay_instance: _Relay | None = None
+_requests = itertools.count(1)
+_pasted = itertools.count(1)
+
+
+def _relay() -> _Relay:
+    global _relay_instance
+    if _relay_instance is None:
+        _relay_instance = _Relay(QCoreApplication.instance())
+    return _relay_instance
+
+
+class ImageLoader(QObject):
+    """Loads images in the background for one compose window.
+
+    Signals:
+        loaded(int request, LoadedImage): ready to insert.
+        failed(int request, str path, str message): not usable as a picture; ``path``
+            is the file ("" for pasted data), which the window may attach instead.
+    """
+
+    loaded = Signal(int, object)
+    failed = Signal(int, str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._paths: dict[int, str] = {}  # requests in flight → their file ("" if pasted)
+        _relay().done.connect(self._on_done)
+
+    def load_file(self, path: str | Path) -> int:
+        request = next(_requests)
+        self._paths[request] = str(path)
+        file = Path(path)
+        relay = _relay()
+        QThreadPool.globalInstance().start(
+            lambda: relay.done.emit(request, _safe(_load_file, file))
+        )
+        return request
+
+    def load_image(self, picture: QImage) -> int:
+        request = next(_requests)
+        self._paths[request] = ""
+        copy = QImage(picture)  # implicitly shared: safe to read in another thread
+        number = next(_pasted)
+        relay = _relay()
+        QThreadPool.globalInstance().start(
+            lambda: relay.done.emit(request, _safe(_load_data, copy, number))
+        )
+        return request
+
+    @property
+    def pending(self) -> int:
+        return len(self._paths)
+
+    @Slot(int, object)
+    def _on_done(self, request: int, result: object) -> None:
+        path = self._paths.pop(request, None)
+        if path is None:
+            return  # another window's
+        if isinstance(result, LoadedImage):
+            self.loaded.emit(request, result)
+        else:
+            self.failed.emit(request, path, str(result))
+
+
+def _safe(function: object, *args: object) -> LoadedImage | str:
+    try:
+        return function(*args)  # type: ignore[operator,no-any-return]
+    except Exception as exc:  # never let a pool task die silently
+        log.exception("loading an image failed")
+        return QCoreApplication.translate(
+            "ImageLoader", "The picture could not be used ({0})."
+        ).format(exc)
+
+
+def insert_image(body: BodyEdit, loaded: LoadedImage, cursor: QTextCursor | None = None) -> None:
+    """Show ``loaded`` in ``body`` at ``cursor`` (default: the text cursor)."""
+    cid = loaded.image.cid
+    body.images[cid] = loaded.display
+    body.image_names[cid] = loaded.image.filename
+    fmt = QTextImageFormat()
+    fmt.setName(f"cid:{cid}")
+    fmt.setWidth(loaded.width)
+    fmt.setProperty(IMAGE_ALT, loaded.image.filename)
+    fmt.setToolTip(loaded.image.filename)
+    at = QTextCursor(cursor) if cursor is not None else body.textCursor()
+    at.insertImage(fmt)
+    body.setTextCursor(at)
+    body.ensureCursorVisible()
+
+
+def register(body: BodyEdit, image: InlineImage) -> None:
+    """Make a known image (a draft's, an undone message's) showable by its content id."""
+    picture = QImage.fromData(image.data)
+    if not picture.isNull():
+        body.images[image.cid] = _for_screen(picture)[0]
+        body.image_names[image.cid] = image.filename
