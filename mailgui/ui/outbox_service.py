@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from mailgui.core.errors import MailguiError, UsageError
 from mailgui.core.outbox import MessageRow, Outbox
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # rows per rowsChanged: small enough that the GUI takes one in a few ms
 ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first
+_PAINTED = QEvent.Type(QEvent.registerEventType())
+_LOW_PRIORITY = Qt.EventPriority.LowEventPriority.value  # what widgets ask repaints with
 
 
 def build(draft: Draft) -> Outgoing:
@@ -418,7 +420,13 @@ class OutboxHandle(QObject):
         try:
             self.rowsChanged.emit(rows)  # direct connections: the model has them now
         finally:
-            self._ackTimer.start()  # the views paint them first (see module docstring)
+            # The views asked to repaint with a low-priority posted event; ours is
+            # behind it, so the ack timer starts once they have painted the batch.
+            QCoreApplication.postEvent(self, QEvent(_PAINTED), _LOW_PRIORITY)
+
+    def customEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == _PAINTED:
+            self._ackTimer.start()
 
     def start(self) -> None:
         """Start the thread; it loads every message, then watches for changes."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,8 +44,10 @@ def queue(ctx: AppContext, n: int = 1, *, subject: str = "Hello") -> list[int]:
 
 
 def states(window: MainWindow) -> dict[int, str]:
+    """Message id -> state, read cheaply: waitUntil polls this every 10 ms on the GUI
+    thread, inside the stall measurement (unpacking 300 full rows took 10-17 ms)."""
     model = window.model
-    return {i: model.row_for(i).state for i in model.ids()}  # type: ignore[union-attr]
+    return {msg_id: model.state_at(row) for row, msg_id in enumerate(model.ids())}
 
 
 @pytest.fixture
@@ -130,10 +135,43 @@ def test_quit_leaves_nothing_sending(qtbot, ctx, fake_server, window) -> None:
         assert {m.state for m in box.list_messages()} <= {"queued", "deferred"}
 
 
+@contextlib.contextmanager
+def server_in_own_process() -> Iterator[tuple[int, Callable[[], int]]]:
+    """tests/counting_server.py: (its port, a function that asks how many it accepted)."""
+    script = Path(__file__).parents[1] / "counting_server.py"
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdin and proc.stdout
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def accepted() -> int:
+            stdin.write("count\n")
+            stdin.flush()
+            return int(stdout.readline())
+
+        try:
+            yield int(stdout.readline()), accepted
+        finally:
+            stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.mark.timing
-def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, smtp_server, window) -> None:
-    server = smtp_server("none")
-    add_account(ctx, server.port)
+def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, window) -> None:
+    # The server runs in its own process: on a thread of this one, its Python work and
+    # garbage-collector passes would hold the interpreter lock the GUI thread waits for.
+    with server_in_own_process() as (port, accepted):
+        stall = _flush_300_and_measure(qtbot, ctx, window, port)
+        assert accepted() == 300
+    assert stall < 50
+
+
+def _flush_300_and_measure(qtbot, ctx, window, port: int) -> float:
+    add_account(ctx, port)
     w = window()
     w.sender.set_online(False)  # hold them until the measurement runs
     w.show()
@@ -153,12 +191,11 @@ def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, smtp_serv
     finally:
         gc.unfreeze()
         sys.setswitchinterval(interval)
-    assert len(server.wait_for(300, timeout=10)) == 300
     print(
         f"300 messages sent in {took:.2f} s; longest GUI gap {gaps.gap:.0f} ms, "
         f"{gaps.stall:.0f} ms without time spent waiting for a CPU ({len(gaps.ticks)} ticks)"
     )
-    assert gaps.stall < 50
+    return gaps.stall
 
 
 def test_empty_state_explains_what_to_do(qtbot, ctx, window, tmp_path: Path) -> None:
@@ -179,8 +216,7 @@ def test_edit_a_failed_message_fix_the_address_and_resend(qtbot, ctx, smtp_serve
     w.tabs.setCurrentIndex(2)  # Failed
     w.table.selectRow(0)
     qtbot.waitUntil(w.act_edit.isEnabled, timeout=5000)
-    with qtbot.waitSignal(w.outbox.draftLoaded, timeout=5000):
-        w.act_edit.trigger()
+    w.act_edit.trigger()  # it leaves the outbox as a draft (tests/ui/test_main_window_edit.py)
     qtbot.waitUntil(lambda: len(w.editors) == 1, timeout=5000)
     editor = w.editors[0]
     assert editor.to_edit.text() == "bob@example.org"

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
 from mailgui.core.message import Draft, Outgoing, build
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
+from mailgui.ui.app import tune_interpreter
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_model import (
     COL_SIZE,
@@ -438,14 +440,18 @@ def bulk_fill(path: Path, n: int) -> None:
 
 @pytest.fixture
 def frozen_heap() -> Iterator[None]:
-    """``gc.freeze()``, as the app should do once it has started: full garbage collections
-    (they stop every thread) then skip the long-lived heap instead of walking all of it,
-    here pytest's too. Without this they take 40-120 ms in this process on a busy
-    machine, whatever the outbox does; the test prints the passes it saw."""
+    """What the app does once it has started (``tune_interpreter``): ``gc.freeze()``, so
+    full garbage collections (they stop every thread) skip the long-lived heap instead
+    of walking all of it, here pytest's too (without it they take 40-120 ms in this
+    process on a busy machine, whatever the outbox does; the test prints the passes it
+    saw); and a 1 ms GIL switch interval, so the GUI thread's calls into Python wait at
+    most that long for the outbox thread."""
+    interval = sys.getswitchinterval()
     gc.collect()
-    gc.freeze()
+    tune_interpreter()
     yield
     gc.unfreeze()
+    sys.setswitchinterval(interval)
 
 
 @pytest.mark.timing
