@@ -11,9 +11,9 @@ against what the GUI was already sent, and read full rows for new or changed ids
 
 Rows travel in batches of ``BATCH`` and the next batch leaves only after the GUI has
 taken the previous one, so loading 10 000 messages never floods the GUI's event queue.
-The handle acknowledges a batch ``ACK_DELAY_MS`` after taking it, which is after the
-views have painted it (Qt paints a window 5 ms after it is marked dirty, by default):
-the service then reads the next batch while the GUI thread is idle. Both threads run
+The handle acknowledges a batch ``ACK_DELAY_MS`` after the views have painted it (its
+own low-priority posted event queues behind the repaint the views asked for): the
+service then reads the next batch while the GUI thread is idle. Both threads run
 Python; had the service parsed rows while a view painted, the paint's ``data()`` calls
 would have waited their turn for the GIL.
 """
