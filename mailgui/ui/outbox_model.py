@@ -227,7 +227,9 @@ class OutboxModel(QAbstractTableModel):
         data = self.data
         for item in roleDataSpan:
             value = data(index, item.role())
-            if value is not None:
+            if value is None:
+                item.clearData()  # the delegate reuses the span from cell to cell
+            else:
                 item.setData(value)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:

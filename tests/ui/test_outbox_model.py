@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 from gui_timing import cpu_wait_ms
-from PySide6.QtCore import QElapsedTimer, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QItemSelectionModel,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
@@ -261,6 +269,39 @@ def test_sorting_moves_rows_and_keeps_selection(qtbot: QtBot) -> None:
 
 
 # --- actions through the handle --------------------------------------------------------
+
+
+def test_multi_data_answers_like_data_and_clears_what_a_cell_does_not_have(qtbot: QtBot) -> None:
+    """The delegate asks for all roles of a cell in one multiData call and reuses the
+    same role records from cell to cell: a role this cell has no value for must come
+    back empty, not with the last cell's icon or colour."""
+    model = OutboxModel()
+    proxy = OutboxFilter(view="all")
+    proxy.setSourceModel(model)
+    base = dict(
+        account="a", sender="me@example.org", envelope_from="me@example.org",
+        to=["x@example.org"], cc=[], bcc=[], pending=[], size=100, smtputf8=False,
+        created_at=0.0, queued_at=0.0, send_at=None, sent_at=None, attempts=1,
+        recipient_errors={}, claimed_by=None, claimed_at=None,
+    )  # fmt: skip
+    model.upsert([
+        MessageRow(id=1, state="deferred", subject="", message_id="<1@x>",
+                   next_attempt_at=4e9, last_error="451 later", updated_at=1.0, **base),
+        MessageRow(id=2, state="sent", subject="Hi", message_id="<2@x>",
+                   next_attempt_at=None, last_error=None, updated_at=2.0, **base),
+    ])  # fmt: skip
+    roles = [Qt.ItemDataRole(r) for r in (0, 1, 6, 7, 8, 9, 10)]  # what QStyledItemDelegate asks
+    records = {role: QModelRoleData(role) for role in roles}
+    for row in range(proxy.rowCount()):
+        for column in range(proxy.columnCount()):
+            index = proxy.index(row, column)
+            for role, record in records.items():
+                record.setData("left over from the cell before")
+                proxy.multiData(index, QModelRoleDataSpan(record))
+                got, want = record.data(), proxy.data(index, role)
+                if isinstance(want, QIcon):  # no value equality for icons
+                    got, want = getattr(got, "cacheKey", lambda: got)(), want.cacheKey()
+                assert got == want, (row, column, role)
 
 
 def test_retry_delete_and_retry_all(qtbot: QtBot, gui: Callable[..., Gui], other: Outbox) -> None:
