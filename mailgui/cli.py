@@ -7,6 +7,8 @@ code, decided by the error's class (``MailguiError.exit_code``), in ``main`` onl
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import re
 import sys
@@ -27,7 +29,7 @@ from mailgui.core.errors import (
     UsageError,
 )
 
-CHECK_DEADLINE = 1.0  # seconds `send` waits at most for recipient-domain checks
+CHECK_DEADLINE = 1.0  # seconds `send` waits at most for recipient checks (after queueing)
 
 if TYPE_CHECKING:
     from mailgui.core.accounts import Account, AccountStore
@@ -116,6 +118,8 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             "put the name in --display-name."
         )
     display_name = check_text("display name", args.display_name or "")
+    if args.password_stdin and args.signature_file == "-":
+        raise UsageError("Standard input can carry the password or the signature, not both.")
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -146,9 +150,22 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         acct = replace(acct, data_timeout=args.data_timeout)
     if args.no_recipient_checks:
         acct = replace(acct, check_recipients=False)
-    acct.validate()
     store = _store()
-    existed = any(a.name == acct.name for a in store.all())
+    previous = next((a for a in store.all() if a.name == acct.name), None)
+    existed = previous is not None
+    if previous is not None:  # updating: keep what these options cannot set (the app can)
+        acct = replace(
+            acct,
+            identities=previous.identities,
+            reply_to=previous.reply_to,
+            signature=previous.signature,
+        )
+    if args.reply_to is not None:
+        acct = replace(acct, reply_to=args.reply_to.strip())
+    if args.signature_file is not None:
+        signature = _read_text(args.signature_file, "signature file")
+        acct = replace(acct, signature=signature.replace("\r\n", "\n").rstrip("\n"))
+    acct.validate()
     if password is not None:
         passwords.store(acct.name, password)  # first: no keyring, no account
         if passwords.is_plaintext():
@@ -165,8 +182,10 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         from mailgui.core.direct import PORT_25_WARNING
 
         _say(
-            "Note: direct delivery encrypts only when the recipient's server offers it and "
-            f"does not check certificates, which is weaker than a relay account. {PORT_25_WARNING}"
+            "Note: direct delivery is weaker than a relay account: it encrypts (STARTTLS) "
+            "only when the recipient's server offers it, does not check certificates, and "
+            "mail sent straight from a home connection is often rejected as spam. "
+            f"{PORT_25_WARNING}"
         )
     return EX_OK
 
@@ -210,6 +229,16 @@ def cmd_account_show(args: argparse.Namespace) -> int:
         "data_timeout",
     ):
         print(f"{key + ':':<14} {doc[key]}")
+    if acct.reply_to:
+        print(f"{'reply_to:':<14} {acct.reply_to}")
+    if acct.signature:
+        first, *more = acct.signature.splitlines() or [""]
+        print(f"{'signature:':<14} {first}" + (f" (+{len(more)} lines)" if more else ""))
+    for identity in acct.identities:
+        shown = f"{identity.name} <{identity.email}>" if identity.name else identity.email
+        extra = f", Reply-To {identity.reply_to}" if identity.reply_to else ""
+        extra += ", signed" if identity.signature else ""
+        print(f"{'identity:':<14} {shown}{extra}")
     print(f"{'retry:':<14} {doc['retry']}")
     print(f"{'limits:':<14} {doc['limits']}")
     return EX_OK
@@ -286,30 +315,64 @@ def cmd_account_discover(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _start_recipient_checks(addresses: list[str]) -> Callable[[], None]:
-    """Check recipient domains in the background while the message is built; the
-    returned function waits (at most CHECK_DEADLINE seconds from now) and then warns on
-    stderr, or refuses a domain that accepts no mail (null MX). Silent without DNS."""
+_NULL_MX = "accepts no mail (it publishes a null MX record)"
+
+
+def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int | None]:
+    """Check recipient domains in the background; nothing waits for them yet, so they
+    never delay queueing. The returned function, called once the message is durably in
+    the outbox, waits (at most CHECK_DEADLINE seconds from the start) and then warns on
+    stderr, and takes a recipient whose domain accepts no mail (null MX) out of the
+    message for good. It returns an exit code when that left nobody to send to (the
+    message failed), else None. Without DNS, or on a timeout, it says nothing."""
     import threading
+    import time
 
     from mailgui.core.recipient_checks import Finding, check_recipients
 
     found: list[Finding] = []
+    end = time.monotonic() + CHECK_DEADLINE + 0.2
     thread = threading.Thread(
         target=lambda: found.extend(check_recipients(addresses, deadline=CHECK_DEADLINE)),
         daemon=True,
     )
     thread.start()
 
-    def finish() -> None:
-        thread.join(CHECK_DEADLINE + 0.2)
-        for f in list(found):
+    def finish(outbox: Outbox, msg_id: int) -> int | None:
+        thread.join(max(0.0, end - time.monotonic()))
+        findings = list(found)
+        for f in findings:
             if f.level == "warn":
                 _say(f"Warning: {f.message}")
-        blocked = [f for f in found if f.level == "block"]
-        if blocked:
-            text = blocked[0].message.replace("; check", ", so nothing was queued; check")
-            raise InputError(text)
+        blocked = {f.domain: f for f in findings if f.level == "block"}
+        if not blocked:
+            return None
+        row = outbox.get(msg_id)
+        reasons = {
+            addr: f"The domain {domain} {_NULL_MX}, so nothing was sent to this address; check it."
+            for addr in row.pending
+            if (domain := addr.rpartition("@")[2].lower().rstrip(".")) in blocked
+        }
+        if not reasons:
+            return None
+        changed = outbox.refuse_recipients(msg_id, reasons)
+        if changed is None:  # another sender (the app, the agent) took it first
+            for f in blocked.values():
+                _say(f"Warning: {f.message}")
+            return None
+        if changed.state != "failed":
+            for addr, reason in reasons.items():
+                _say(f"Not sending to {addr}: {reason[0].lower()}{reason[1:]}")
+            return None
+        domains = ", ".join(sorted(blocked))
+        _say(
+            f"Message {msg_id} was not sent and has failed: the domain {domains} accepts no "
+            "mail (null MX record); check the address."
+            if len(blocked) == 1
+            else f"Message {msg_id} was not sent and has failed: the domains {domains} "
+            "accept no mail (null MX records); check the addresses."
+        )
+        return EX_UNAVAILABLE
 
     return finish
 
@@ -371,14 +434,20 @@ def cmd_send(args: argparse.Namespace) -> int:
         html=html,
         attachments=[Path(p) for p in args.attach or []],
     )
-    checked: Callable[[], None] = lambda: None  # noqa: E731
-    if acct.check_recipients:
-        checked = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
+    checks = None
+    if acct.check_recipients:  # they run while the message is built; nothing waits for them
+        checks = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
     out = build(draft)
-    checked()
     with _outbox() as outbox:
-        msg_id = outbox.add(acct.name, out, send_at=send_at)
+        msg_id = outbox.add(acct.name, out, send_at=send_at)  # durable before any DNS answer
         del out  # a big message is in the outbox now; do not hold a second copy while sending
+        # Then the checks (also with --queue-only and --at: it is queued already): warnings,
+        # and a null-MX recipient is taken out before the one try below.
+        refused = checks(outbox, msg_id) if checks is not None else None
+        if refused is not None:
+            if args.json:
+                _print_json(outbox.get(msg_id).as_json())
+            return refused
         if args.queue_only or send_at is not None:
             row = outbox.get(msg_id)
             if args.json:
@@ -421,6 +490,8 @@ def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool)
         if row.state == "sent":
             out(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
             for addr, reply in row.recipient_errors.items():
+                if _NULL_MX in reply:  # taken out before the try, and said so then
+                    continue
                 _say(f"The server refused {addr} ({reply}); the others got the message.")
         elif row.state == "failed":
             _say(f"Message {row.id} failed: {errors.get(row.id) or row.last_error}")
@@ -888,6 +959,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the reply to a whole message (default 300)",
     )
     a.add_argument(
+        "--reply-to",
+        metavar="ADDR",
+        help="where replies go (one or more addresses, comma-separated)",
+    )
+    a.add_argument(
+        "--signature-file", metavar="F", help="UTF-8 text file with the signature ('-' for stdin)"
+    )
+    a.add_argument(
         "--no-recipient-checks",
         action="store_true",
         help="do not look up recipient domains in DNS before queueing "
@@ -975,7 +1054,17 @@ def build_parser() -> argparse.ArgumentParser:
 SENDMAIL_NAMES = ("sendmail", "mailgui-sendmail")
 
 
+def _spare_exit_collections() -> None:
+    """At exit CPython runs full garbage collections over every object still alive:
+    ~40 ms after a command that loaded the keyring and the email package (py-spy:
+    gc_collect_main, benchmarks/profiles/sendmail-*). The process is ending, so those
+    objects are frozen instead; exit handlers (log flushing) still run."""
+    atexit.unregister(gc.freeze)  # once, however often main() runs (tests)
+    atexit.register(gc.freeze)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _spare_exit_collections()
     args_list = list(sys.argv[1:] if argv is None else argv)
     if argv is None and Path(sys.argv[0]).name in SENDMAIL_NAMES:
         args_list = ["sendmail", *args_list]  # invoked through a link named sendmail

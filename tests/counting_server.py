@@ -32,9 +32,7 @@ class Counter:
 async def main() -> None:
     loop = asyncio.get_running_loop()
     counter = Counter()
-    server = await loop.create_server(
-        lambda: SMTP(counter, hostname="localhost"), "127.0.0.1", 0
-    )
+    server = await loop.create_server(lambda: SMTP(counter, hostname="localhost"), "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

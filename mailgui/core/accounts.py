@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from mailgui.core.errors import ConfigError
 
@@ -145,9 +142,7 @@ def _from_dict(name: str, raw: dict[str, Any]) -> Account:
         retry = RetryPolicy(**raw.get("retry", {}))
         limits = RateLimits(**raw.get("limits", {}))
         identities = tuple(Identity(**item) for item in raw.get("identities", []))
-        account = Account(
-            name=name, retry=retry, limits=limits, identities=identities, **values
-        )
+        account = Account(name=name, retry=retry, limits=limits, identities=identities, **values)
     except TypeError as exc:
         raise ConfigError(
             f"Account {name!r} in the accounts file has an unknown setting ({exc}); "
@@ -184,6 +179,11 @@ class AccountStore:
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data["version"] = FILE_VERSION
+        # Only writing needs these (tempfile brings shutil, bz2 and lzma): not every start.
+        import tempfile
+
+        import tomli_w
+
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".accounts-", suffix=".toml")
         try:
             with os.fdopen(fd, "wb") as f:

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from mailgui.core import passwords
 from mailgui.core.accounts import Account, AccountStore, RetryPolicy
-from mailgui.core.direct import DirectRouter
 from mailgui.core.errors import (
     EX_CONFIG,
     EX_DATAERR,
@@ -69,6 +68,14 @@ SessionFactory = Callable[[Account, "str | None"], SMTPSession]
 Listener = Callable[[str, dict[str, Any]], None]
 
 
+def _direct_router(account: Account, password: str | None) -> SMTPSession:
+    """Direct accounts only: the MX router (and its DNS resolver) is imported on first
+    use, not by every command that delivers through a relay (sendmail's start)."""
+    from mailgui.core.direct import DirectRouter
+
+    return DirectRouter(account, password)
+
+
 @dataclass
 class Outcome:
     """What one attempt did to one message."""
@@ -105,7 +112,7 @@ class Delivery:
         accounts: AccountStore,
         *,
         session_factory: SessionFactory = Session,
-        direct_factory: SessionFactory = DirectRouter,
+        direct_factory: SessionFactory = _direct_router,
         password_lookup: Callable[[str], str | None] = passwords.load,
         clock: Callable[[], float] = time.time,
         listener: Listener | None = None,

@@ -120,6 +120,7 @@ class _Replies(smtplib.SMTP):
                 if remaining <= 0:
                     raise TimeoutError("timed out")
                 sock.settimeout(remaining)
+            _quick_ack(sock)
             chunk = sock.recv(8192)
             if not chunk:
                 self.close()
@@ -127,6 +128,21 @@ class _Replies(smtplib.SMTP):
             self._rbuf += chunk
         line, self._rbuf = self._rbuf[: end + 1], self._rbuf[end + 1 :]
         return line
+
+
+def _quick_ack(sock: socket.socket) -> None:
+    """Acknowledge what arrives at once (Linux; the flag does not stick, so it is set
+    before each read). With PIPELINING a server may write its replies to MAIL, RCPT and
+    DATA one by one; one that leaves Nagle on holds the second back until our ACK, which
+    the kernel otherwise delays by ~40 ms: measured against aiosmtpd, 43 ms per message."""
+    if _TCP_QUICKACK is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            pass  # only a matter of speed
+
+
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class _SMTP(_Replies):
@@ -482,14 +498,22 @@ class Session:
                 )
             options.append("SMTPUTF8")
         try:
-            code, resp = smtp.mail(envelope_from, options)
+            rcpt_replies: list[tuple[int, bytes]] | None = None
+            data_reply: tuple[int, bytes] | None = None
+            if smtp.has_extn("pipelining"):
+                mail_reply, rcpt_replies, data_reply = self._pipelined(
+                    smtp, envelope_from, recipients, options
+                )
+            else:
+                mail_reply = smtp.mail(envelope_from, options)
+            code, resp = mail_reply
             if code != 250:
                 self._rset()
                 self._fail(Reply.parse(code, resp), "The server refused the sender")
             accepted: list[str] = []
             refused: dict[str, Reply] = {}
-            for rcpt in recipients:
-                code, resp = smtp.rcpt(rcpt)
+            for i, rcpt in enumerate(recipients):
+                code, resp = smtp.rcpt(rcpt) if rcpt_replies is None else rcpt_replies[i]
                 if code in (250, 251):
                     accepted.append(rcpt)
                 elif code == 421:
@@ -499,7 +523,7 @@ class Session:
             if not accepted:
                 self._rset()
                 return SendResult([], refused, None)
-            code, resp = smtp.docmd("DATA")
+            code, resp = smtp.docmd("DATA") if data_reply is None else data_reply
             if code != 354:
                 self._rset()
                 self._fail(Reply.parse(code, resp), "The server refused the message")
@@ -511,6 +535,39 @@ class Session:
         if reply.code != 250:
             self._fail(reply, "The server refused the message")
         return SendResult(accepted, refused, reply)
+
+    @staticmethod
+    def _pipelined(
+        smtp: smtplib.SMTP, envelope_from: str, recipients: list[str], options: list[str]
+    ) -> tuple[tuple[int, bytes], list[tuple[int, bytes]], tuple[int, bytes] | None]:
+        """MAIL, every RCPT and DATA in one write, then their replies in order (RFC 2920;
+        only when the server offers PIPELINING): one round trip for the envelope instead
+        of one per command. Nothing is delivered before the final dot, which still waits
+        for DATA's 354. Reading stops at a 421 (the server is closing)."""
+        if any(o.lower() == "smtputf8" for o in options):
+            smtp.command_encoding = "utf-8"  # as smtplib's mail() does
+        extra = " " + " ".join(options) if options else ""
+        lines = [f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}{extra}"]
+        lines += [f"RCPT TO:{smtplib.quoteaddr(rcpt)}" for rcpt in recipients]
+        lines.append("DATA")
+        if any("\r" in line or "\n" in line for line in lines):  # as smtplib's putcmd()
+            raise ValueError("command arguments contain prohibited newline characters")
+        smtp.send("".join(line + "\r\n" for line in lines))
+        mail = smtp.getreply()
+        rcpts: list[tuple[int, bytes]] = []
+        if mail[0] == 421:
+            return mail, rcpts, None
+        for _ in recipients:
+            rcpts.append(smtp.getreply())
+            if rcpts[-1][0] == 421:
+                return mail, rcpts, None
+        data = smtp.getreply()
+        if data[0] == 354 and (mail[0] != 250 or not any(c in (250, 251) for c, _ in rcpts)):
+            # A server that says "go ahead" with no sender or no recipient: hang up rather
+            # than end an empty message (RFC 2920 §3.1's way), so nothing at all can be
+            # delivered; the next message opens a new connection.
+            smtp.close()
+        return mail, rcpts, data
 
     def _transmit(self, data: bytes, progress: Progress | None) -> Reply:
         smtp = self._smtp

@@ -3,6 +3,7 @@ a wheel (even zipped) and a PyInstaller build (which bundles ``mailgui/resources
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -23,12 +24,17 @@ def _pixmap(data: bytes, fmt: str) -> QPixmap:
     return pixmap
 
 
+@cache
 def app_icon() -> QIcon:
-    """The application icon: the SVG (any size) plus PNGs (for builds without QtSvg)."""
+    """The application icon: the SVG (any size), else PNGs (builds without QtSvg, or a
+    zipped package). Made once: the app and the main window both ask for it, and decoding
+    the eight PNGs cost ~10 ms of every start although the SVG engine never uses them."""
     icon = QIcon()
     svg = files("mailgui").joinpath("resources", "mailgui.svg")
     if isinstance(svg, Path) and svg.is_file():  # not inside a zip: Qt reads it lazily
         icon.addFile(str(svg))
+        if not icon.isNull():  # QtSvg's icon engine took it
+            return icon
     for size in SIZES:
         try:
             icon.addPixmap(_pixmap(_read("icons", f"mailgui-{size}.png"), "PNG"))
