@@ -3,21 +3,39 @@
 The stored bytes are what we built (``message.build``), so the header values parse
 strictly; attachments are written to a folder of their own so the new Draft can
 point at files, as a freshly composed one does.
+
+Edit takes the message out of the outbox while it is being edited
+(``take_out_for_editing``): it becomes a saved draft first (on disk, synced), and only
+then leaves the outbox, in one transaction that no sender can slip into. Sending the
+draft again queues a new message (a new Message-ID: what leaves is a new message).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
+from dataclasses import fields
 from email import policy
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from mailgui.core import message as message_module
 from mailgui.core.addresses import Mailbox, parse_mailbox, parse_mailbox_list
+from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.errors import InputError
 from mailgui.core.message import Draft
 
+if TYPE_CHECKING:
+    from mailgui.core.outbox import MessageRow, Outbox
+
 _UNSAFE_NAME = re.compile(r"[^\w .,()+@-]+")
+# Fields that newer drafts and messages have (identities, inline images): filled when
+# present, so this module works with and without them.
+_DRAFT_FIELDS = {f.name for f in fields(Draft)}
+_SAVED_FIELDS = {f.name for f in fields(SavedDraft)}
 
 
 def _mailboxes(msg: EmailMessage, name: str) -> list[Mailbox]:
@@ -53,6 +71,10 @@ def draft_from_stored(data: bytes, *, bcc: list[str], attachments_dir: Path) -> 
     def content(part: MIMEPart | None) -> str | None:
         return None if part is None else str(part.get_content()).replace("\r\n", "\n")
 
+    extra: dict[str, Any] = {}
+    image_type = getattr(message_module, "InlineImage", None)
+    if image_type is not None and html_part is not None and "inline_images" in _DRAFT_FIELDS:
+        extra["inline_images"] = [image_type(*found) for found in _inline_images(msg)]
     return Draft(
         sender=sender,
         to=_mailboxes(msg, "To"),
@@ -65,10 +87,94 @@ def draft_from_stored(data: bytes, *, bcc: list[str], attachments_dir: Path) -> 
         attachments=files,
         priority=_priority(msg),
         read_receipt="Disposition-Notification-To" in msg,
+        **extra,
     )
+
+
+def _inline_images(msg: EmailMessage) -> list[tuple[str, bytes, str, str]]:
+    """(cid, bytes, type, file name) of the images the HTML shows inline (``cid:``)."""
+    found = []
+    for part in msg.walk():
+        cid = part.get("Content-ID")
+        if cid is None or part.get_content_maintype() != "image":
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            name = part.get_filename() or ""
+            found.append((str(cid).strip().strip("<>"), payload, part.get_content_type(), name))
+    return found
 
 
 def _priority(msg: EmailMessage) -> str:
     """The priority ("high", "normal", "low") from the headers ``message.build`` writes."""
     value = str(msg.get("X-Priority", "3")).strip()[:1]
     return {"1": "high", "2": "high", "4": "low", "5": "low"}.get(value, "normal")
+
+
+# --- Edit: a waiting message becomes a draft, and leaves the outbox ---------------------
+
+EDITABLE = ("scheduled", "queued", "deferred", "failed")
+
+
+def saved_draft_from(account: str, draft: Draft) -> SavedDraft:
+    """The draft as the drafts folder keeps it (fields as a person would type them)."""
+    extra: dict[str, Any] = {
+        "identity": draft.sender.addr,  # the From identity, among the account's
+        "reply_to": ", ".join(m.formatted() for m in draft.reply_to),
+    }
+    return SavedDraft(
+        account=account,
+        **{k: v for k, v in extra.items() if k in _SAVED_FIELDS},
+        to=", ".join(m.formatted() for m in draft.to),
+        cc=", ".join(m.formatted() for m in draft.cc),
+        bcc=", ".join(m.formatted() for m in draft.bcc),
+        subject=draft.subject,
+        text=draft.text or "",
+        html=draft.html,
+        attachments=[str(p) for p in draft.attachments],
+        priority=draft.priority,
+        read_receipt=draft.read_receipt,
+        open=True,  # a compose window is about to hold it; after a crash it is offered back
+    )
+
+
+def _sync(files: Iterable[Path], folders: Iterable[Path]) -> None:
+    """fsync files and the folders that name them: on disk before the outbox lets go."""
+    for path in [*files, *folders]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def take_out_for_editing(
+    outbox: Outbox, msg_id: int, drafts: DraftStore, attachments_root: Path
+) -> tuple[SavedDraft, MessageRow]:
+    """Turn a waiting message into a saved draft and take it out of the outbox.
+
+    The draft (and its attachments, under ``attachments_root/<id>``) is written and
+    synced inside the outbox's write transaction, before the row is deleted: a crash
+    leaves the message in the outbox (and maybe also a draft), never nowhere. A message
+    being sent is refused with a sentence (UsageError) and stays. Returns the draft and
+    the row as it was (its state, send time)."""
+
+    def keep(row: MessageRow, body: bytes) -> tuple[SavedDraft, MessageRow]:
+        folder = attachments_root / str(row.id)
+        draft = draft_from_stored(body, bcc=row.bcc, attachments_dir=folder)
+        saved = saved_draft_from(row.account, draft)
+        images = getattr(draft, "inline_images", None)
+        save_images = getattr(drafts, "save_images", None)
+        if images and save_images is not None:
+            save_images(saved, images)  # beside the draft, in <id>.images/
+        drafts.save(saved)
+        # DraftStore keeps one <id>.json per draft in its folder.
+        images_dir = drafts.folder / f"{saved.id}.images"
+        kept_images = list(images_dir.iterdir()) if images_dir.is_dir() else []
+        _sync(
+            [*draft.attachments, *kept_images, drafts.folder / f"{saved.id}.json"],
+            [folder, attachments_root, drafts.folder, *([images_dir] if kept_images else [])],
+        )
+        return saved, row
+
+    return outbox.take_out(msg_id, keep)

@@ -1,5 +1,10 @@
 """The accounts dialog: list, add, edit, remove, choose the default, test a server.
 
+Two tabs: "Account" (who, how mail leaves: a relay server, or direct delivery, which
+the form says plainly is weaker) and "Identities" (the account's own Reply-To and
+signature, and more identities: other names or addresses sending through the same
+account). Every identity field is checked as it is typed, the reason shown under it.
+
 Settings go to ``accounts.toml`` through ``AccountStore``; passwords only to the
 keyring (``AppContext.store_password``) or, when there is none and the person
 agrees, to memory until mailgui quits. A stored password is never shown back.
@@ -8,6 +13,7 @@ agrees, to memory until mailgui quits. A stored password is never shown back.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -36,19 +43,21 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from mailgui.core import passwords
-from mailgui.core.accounts import DEFAULT_PORTS, Account, RateLimits
-from mailgui.core.addresses import check_text, parse_mailbox
+from mailgui.core.accounts import DEFAULT_PORTS, Account, Identity, RateLimits
+from mailgui.core.addresses import check_text, parse_mailbox, parse_mailbox_list
 from mailgui.core.errors import ConfigError, InputError, KeyringUnavailableError, MailguiError
 from mailgui.ui.connection_test import ConnectionTester, gui_wording
 from mailgui.ui.context import AppContext
 from mailgui.ui.settings_finder import SettingsFinder
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
+DELIVERY_CHOICES = ("relay", "direct")
 
 # Colours that read on light and dark backgrounds alike.
 GREEN = "#2e7d32"
@@ -202,6 +211,343 @@ class ResultPanel(QFrame):
         self.show()
 
 
+class _CheckedLine:
+    """A line edit checked as it is typed: a short pause in typing (or leaving the field)
+    checks it, the reason shows under it in red, and fixing it clears that at once."""
+
+    PAUSE_MS = 700
+
+    def __init__(self, edit: QLineEdit, check: Callable[[str], str]) -> None:
+        self.edit = edit
+        self.check = check
+        self.error = _styled(_plain_label(), RED)
+        self.error.hide()
+        # A floor for the width: QFormLayout would otherwise wrap it very narrowly.
+        self.error.setMinimumWidth(300)
+        self.error.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.error_text = ""
+        self._timer = QTimer(edit)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.PAUSE_MS)
+        self._timer.timeout.connect(self.validate)
+        edit.textEdited.connect(self._edited)
+        edit.editingFinished.connect(self.validate)
+
+    def _edited(self, _text: str) -> None:
+        if self.error_text:
+            self.validate()  # fixing it clears the error at once
+        else:
+            self._timer.start()
+
+    def validate(self) -> bool:
+        self._timer.stop()
+        self.show_error(self.check(self.edit.text()))
+        return not self.error_text
+
+    def show_error(self, text: str) -> None:
+        self.error_text = text
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+        self.edit.setStyleSheet(
+            f"QLineEdit {{ border: 1px solid {RED}; border-radius: 3px; padding: 2px; }}"
+            if text
+            else ""
+        )
+        self.edit.setToolTip(text)
+
+
+def _signature_edit(placeholder: str) -> QPlainTextEdit:
+    edit = QPlainTextEdit()
+    edit.setTabChangesFocus(True)  # Tab walks the form; Enter makes a new line
+    edit.setPlaceholderText(placeholder)
+    lines = QFontMetrics(edit.font()).lineSpacing()
+    edit.setFixedHeight(lines * 4 + 14)
+    return edit
+
+
+class IdentitiesPage(QWidget):
+    """The "Identities" tab: the account's own Reply-To and signature, and its extra
+    identities (name, address, Reply-To, signature), each field checked as typed.
+
+    Signals:
+        changed(): something on the page was edited.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._identities: list[Identity] = []
+        self._own_address = ""
+        self._default_name = ""
+        self._showing = False  # filling the editor from the list: not an edit
+
+        def heading(text: str) -> QLabel:
+            label = QLabel(text)
+            label.setStyleSheet("font-weight: 600; margin-top: 6px;")
+            return label
+
+        def form() -> QFormLayout:
+            f = QFormLayout()
+            f.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+            f.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+            return f
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("Your identity")))
+        self.own_label = _styled(_plain_label(), GREY)
+        layout.addWidget(self.own_label)
+        own = form()
+        self.reply_to_edit = QLineEdit()
+        self.reply_to_edit.setPlaceholderText(
+            self.tr("optional: where replies should go, if not to you")
+        )
+        self.reply_to = _CheckedLine(self.reply_to_edit, self._check_reply_to)
+        self.signature_edit = _signature_edit(
+            self.tr("optional: added below your messages (after a “-- ” line)")
+        )
+        own.addRow(self.tr("Re&ply-To:"), self.reply_to_edit)
+        own.addRow("", self.reply_to.error)
+        own.addRow(self.tr("Si&gnature:"), self.signature_edit)
+        layout.addLayout(own)
+
+        layout.addWidget(heading(self.tr("More identities")))
+        layout.addWidget(
+            _styled(
+                _plain_label(
+                    self.tr(
+                        "Other names or addresses that send through this account, such as a "
+                        "role address or a shared mailbox; choose one under From when you "
+                        "write. The server must allow sending from them."
+                    )
+                ),
+                GREY,
+            )
+        )
+        row = QHBoxLayout()
+        self.list = QListWidget()
+        self.list.setAccessibleName(self.tr("More identities"))
+        rows = QFontMetrics(self.list.font()).lineSpacing() + 6
+        self.list.setFixedHeight(rows * 4 + 6)
+        self.list.currentRowChanged.connect(self._show_identity)
+        row.addWidget(self.list, 1)
+        buttons = QVBoxLayout()
+        self.add_button = QPushButton(self.tr("Add &identity"))
+        self.add_button.setAutoDefault(False)
+        self.add_button.clicked.connect(self.add_identity)
+        self.remove_button = QPushButton(self.tr("Remo&ve"))
+        self.remove_button.setAutoDefault(False)
+        self.remove_button.clicked.connect(self.remove_identity)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        layout.addLayout(row)
+
+        self.editor = QFrame()
+        self.editor.setObjectName("identityEditor")
+        self.editor.setFrameShape(QFrame.Shape.StyledPanel)
+        editor = form()
+        self.editor.setLayout(editor)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText(self.tr("shown to recipients, e.g. Ada (Support)"))
+        self.name = _CheckedLine(self.name_edit, self._check_name)
+        self.email_edit = QLineEdit()
+        self.email_edit.setPlaceholderText(self.tr("e.g. support@example.org"))
+        self.email = _CheckedLine(self.email_edit, self._check_email)
+        self.id_reply_to_edit = QLineEdit()
+        self.id_reply_to_edit.setPlaceholderText(self.tr("optional"))
+        self.id_reply_to = _CheckedLine(self.id_reply_to_edit, self._check_reply_to)
+        self.id_signature_edit = _signature_edit(self.tr("optional"))
+        editor.addRow(self.tr("Na&me:"), self.name_edit)
+        editor.addRow("", self.name.error)
+        editor.addRow(self.tr("Addre&ss:"), self.email_edit)
+        editor.addRow("", self.email.error)
+        editor.addRow(self.tr("Repl&y-To:"), self.id_reply_to_edit)
+        editor.addRow("", self.id_reply_to.error)
+        editor.addRow(self.tr("Signat&ure:"), self.id_signature_edit)
+        layout.addWidget(self.editor)
+        layout.addStretch(1)
+
+        self.reply_to_edit.textChanged.connect(self.changed)
+        self.signature_edit.textChanged.connect(self.changed)
+        for edit in (self.name_edit, self.email_edit, self.id_reply_to_edit):
+            edit.textChanged.connect(self._identity_edited)
+        self.id_signature_edit.textChanged.connect(self._identity_edited)
+        self._show_identity(-1)
+
+    # --- the page as values ---------------------------------------------------------
+
+    def load(self, account: Account) -> None:
+        self.reply_to_edit.setText(account.reply_to)
+        self.signature_edit.setPlainText(account.signature)
+        self.set_identities(list(account.identities))
+        for checked in (self.reply_to, self.name, self.email, self.id_reply_to):
+            checked.show_error("")
+
+    def values(self) -> tuple[str, str, tuple[Identity, ...]]:
+        """Reply-To, signature and extra identities, as typed (tidied, not checked)."""
+        return (
+            self.reply_to_edit.text().strip(),
+            _tidy_signature(self.signature_edit.toPlainText()),
+            tuple(self._identities),
+        )
+
+    def set_values(self, reply_to: str, signature: str, identities: tuple[Identity, ...]) -> None:
+        self.reply_to_edit.setText(reply_to)
+        self.signature_edit.setPlainText(signature)
+        self.set_identities(list(identities))
+
+    def set_identities(self, identities: list[Identity]) -> None:
+        self._identities = list(identities)
+        self.list.blockSignals(True)
+        self.list.clear()
+        for identity in self._identities:
+            self.list.addItem(self._item_text(identity))
+        self.list.blockSignals(False)
+        self.list.setCurrentRow(0 if self._identities else -1)
+        self._show_identity(self.list.currentRow())
+
+    def set_own(self, name: str, address: str) -> None:
+        """The account's own name and address (typed on the Account tab)."""
+        self._own_address = address.strip()
+        self._default_name = name.strip()
+        shown = f"{name.strip()} <{address.strip()}>" if name.strip() else address.strip()
+        self.own_label.setText(
+            self.tr("Sent as {0}; the name and address are on the Account tab.").format(shown)
+            if shown
+            else self.tr("Type the name and address on the Account tab first.")
+        )
+
+    # --- checks ---------------------------------------------------------------------
+
+    def _check_reply_to(self, text: str) -> str:
+        if not text.strip():
+            return ""
+        try:
+            parse_mailbox_list(text, what="Reply-To address")
+        except MailguiError as exc:
+            return gui_wording(exc.message)
+        return ""
+
+    def _check_name(self, text: str) -> str:
+        try:
+            check_text("name", text.strip())
+        except MailguiError as exc:
+            return gui_wording(exc.message)
+        return ""
+
+    def _check_email(self, text: str, *, row: int | None = None) -> str:
+        if not text.strip():
+            return self.tr("Type the address this identity sends from, like name@example.org.")
+        try:
+            mailbox = parse_mailbox(text, what="address")
+        except MailguiError as exc:
+            return gui_wording(exc.message)
+        if mailbox.name:
+            return self.tr(
+                "Put only the address here (like name@example.org); the name goes in “Name”."
+            )
+        row = self.list.currentRow() if row is None else row
+        taken = [self._own_address] + [
+            i.email.strip() for n, i in enumerate(self._identities) if n != row
+        ]
+        if mailbox.addr.lower() in (t.lower() for t in taken if t):
+            return self.tr("{0} is already an identity of this account.").format(mailbox.addr)
+        return ""
+
+    def first_problem(self) -> tuple[QWidget, str] | None:
+        """Check the whole page, showing each reason inline; the first field with a
+        problem (the identity selected) and its sentence, or None."""
+        if not self.reply_to.validate():
+            return self.reply_to_edit, self.reply_to.error_text
+        for row, identity in enumerate(self._identities):
+            problems = [
+                (self.name_edit, self._check_name(identity.name)),
+                (self.email_edit, self._check_email(identity.email, row=row)),
+                (self.id_reply_to_edit, self._check_reply_to(identity.reply_to)),
+            ]
+            bad = [(w, text) for w, text in problems if text]
+            if bad:
+                self.list.setCurrentRow(row)
+                for checked in (self.name, self.email, self.id_reply_to):
+                    checked.validate()
+                return bad[0]
+        return None
+
+    # --- the list and the editor ------------------------------------------------------
+
+    def _item_text(self, identity: Identity) -> str:
+        name, email = identity.name.strip(), identity.email.strip()
+        if name and email:
+            return f"{name} <{email}>"
+        return email or name or self.tr("(new identity)")
+
+    @Slot(int)
+    def _show_identity(self, row: int) -> None:
+        has = 0 <= row < len(self._identities)
+        identity = self._identities[row] if has else Identity()
+        self._showing = True
+        try:
+            self.name_edit.setText(identity.name)
+            self.email_edit.setText(identity.email)
+            self.id_reply_to_edit.setText(identity.reply_to)
+            self.id_signature_edit.setPlainText(identity.signature)
+        finally:
+            self._showing = False
+        for checked in (self.name, self.email, self.id_reply_to):
+            checked.show_error("")
+            if has and identity.email:  # a stored or half-typed one: say what is wrong
+                checked.validate()
+        self.editor.setEnabled(has)
+        self.editor.setVisible(has)
+        self.remove_button.setEnabled(has)
+
+    @Slot()
+    def _identity_edited(self) -> None:
+        row = self.list.currentRow()
+        if self._showing or not 0 <= row < len(self._identities):
+            return
+        identity = Identity(
+            name=self.name_edit.text().strip(),
+            email=self.email_edit.text().strip(),
+            reply_to=self.id_reply_to_edit.text().strip(),
+            signature=_tidy_signature(self.id_signature_edit.toPlainText()),
+        )
+        self._identities[row] = identity
+        item = self.list.item(row)
+        if item is not None:
+            item.setText(self._item_text(identity))
+        self.changed.emit()
+
+    @Slot()
+    def add_identity(self) -> None:
+        self._identities.append(Identity(name=self._default_name))
+        self.list.addItem(self._item_text(self._identities[-1]))
+        self.list.setCurrentRow(len(self._identities) - 1)
+        self.email_edit.setFocus()
+        self.changed.emit()
+
+    @Slot()
+    def remove_identity(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self._identities):
+            return
+        del self._identities[row]
+        self.list.blockSignals(True)
+        self.list.takeItem(row)
+        self.list.setCurrentRow(min(row, len(self._identities) - 1))
+        self.list.blockSignals(False)
+        self._show_identity(self.list.currentRow())
+        self.changed.emit()
+
+
+def _tidy_signature(text: str) -> str:
+    """Trailing spaces and blank lines go; compose adds the "-- " line itself."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
 class AccountsDialog(QDialog):
     """Add, edit, remove and test sending accounts.
 
@@ -261,7 +607,7 @@ class AccountsDialog(QDialog):
         left.addWidget(self.default_button)
         outer.addLayout(left)
 
-        # Right: the form for one account.
+        # Right: the form for one account, in two tabs (Account, Identities).
         right = QVBoxLayout()
         self.title = QLabel()
         title_font = QFont(self.title.font())
@@ -269,10 +615,8 @@ class AccountsDialog(QDialog):
         title_font.setBold(True)
         self.title.setFont(title_font)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
-        right.addWidget(self.title)
 
         self.keyring_warning = _styled(_plain_label(), AMBER)
-        right.addWidget(self.keyring_warning)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -285,6 +629,33 @@ class AccountsDialog(QDialog):
         self.display_name_edit.setPlaceholderText(self.tr("shown to recipients, e.g. Ada Lovelace"))
         self.email_edit = QLineEdit()
         self.email_edit.setPlaceholderText(self.tr("name@example.org"))
+        self.delivery_combo = QComboBox()
+        for key, text in zip(
+            DELIVERY_CHOICES,
+            (
+                self.tr("Your provider's mail server (recommended)"),
+                self.tr("Directly to each recipient's server (no relay)"),
+            ),
+            strict=True,
+        ):
+            self.delivery_combo.addItem(text, key)
+        self.delivery_combo.currentIndexChanged.connect(self._delivery_changed)
+        self.direct_warning = _styled(_plain_label(), AMBER)
+        self.direct_warning.setText(
+            self.tr(
+                "⚠ Direct delivery is weaker than sending through your provider's server: "
+                "encryption (STARTTLS) is used only when the recipient's server offers it, "
+                "certificates are not checked, and mail sent straight from a home connection "
+                "is often rejected as spam. Many networks and home providers also block "
+                "outbound port 25, which direct delivery needs; if messages stay deferred, "
+                "use your provider's server instead."
+            )
+        )
+        self.direct_warning.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.direct_warning.setMinimumWidth(420)  # see security_warning below
+        self.direct_warning.setSizePolicy(
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
+        )
         self.host_edit = QLineEdit()
         self.host_edit.setPlaceholderText(self.tr("e.g. smtp.example.org"))
         self.port_spin = QSpinBox()
@@ -322,7 +693,7 @@ class AccountsDialog(QDialog):
         self.ca_browse = QPushButton(self.tr("&Browse…"))
         self.ca_browse.setAutoDefault(False)
         self.ca_browse.clicked.connect(self._browse_ca)
-        ca_row = QHBoxLayout()
+        ca_row = self._ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_edit, 1)
         ca_row.addWidget(self.ca_browse)
 
@@ -361,6 +732,8 @@ class AccountsDialog(QDialog):
         form.addRow(self.tr("&Your name:"), self.display_name_edit)
         form.addRow(self.tr("&Email address:"), self.email_edit)
         section(self.tr("Outgoing server (SMTP)"))
+        form.addRow(self.tr("Send t&hrough:"), self.delivery_combo)
+        form.addRow("", self.direct_warning)
         form.addRow(self.tr("Ser&ver:"), self.host_edit)
         form.addRow(self.tr("Se&curity:"), self.security_combo)
         form.addRow("", self.security_warning)
@@ -381,10 +754,9 @@ class AccountsDialog(QDialog):
                 label.setBuddy(buddy)
         right.addLayout(form)
 
-        self.message = _plain_label()
+        self.message = _plain_label()  # under the tabs: seen from both
         self.message.setObjectName("formMessage")
         self.message.hide()
-        right.addWidget(self.message)
 
         actions = QHBoxLayout()
         self.test_button = QPushButton(self.tr("&Test connection"))
@@ -431,20 +803,41 @@ class AccountsDialog(QDialog):
         self.save_button.clicked.connect(self.save)
         self.close_button.clicked.connect(self.reject)
         bottom.addWidget(self.buttons)
-        # The form scrolls when the window is small; the buttons always stay in view.
-        content = QWidget()
-        content.setLayout(right)
-        content.setMinimumWidth(520)
-        scroll = self._scroll = QScrollArea()
-        scroll.setWidget(content)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(
-            content.minimumWidth() + scroll.verticalScrollBar().sizeHint().width()
-        )
+
+        # Each tab scrolls when the window is small; the buttons always stay in view.
+        def scrolled(layout_or_widget: QVBoxLayout | QWidget) -> QScrollArea:
+            if isinstance(layout_or_widget, QWidget):
+                content = layout_or_widget
+            else:
+                content = QWidget()
+                content.setLayout(layout_or_widget)
+            # Never narrower than its rows need (the limits row), or they would overlap.
+            content.setMinimumWidth(max(520, content.minimumSizeHint().width()))
+            scroll = QScrollArea()
+            scroll.setWidget(content)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setMinimumWidth(
+                content.minimumWidth() + scroll.verticalScrollBar().sizeHint().width()
+            )
+            return scroll
+
+        self._scroll = scrolled(right)
+        self.identities_page = IdentitiesPage()
+        self.identities_page.changed.connect(self._clear_message_if_error)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self._scroll, self.tr("Account"))
+        self._identities_scroll = scrolled(self.identities_page)
+        self.pages.addTab(self._identities_scroll, self.tr("Identities"))
+        for edit in (self.display_name_edit, self.email_edit):
+            edit.textChanged.connect(self._own_identity_changed)
         side = QVBoxLayout()
-        side.addWidget(scroll, 1)
+        side.addWidget(self.title)
+        side.addWidget(self.keyring_warning)
+        side.addWidget(self.pages, 1)
+        side.addWidget(self.message)
         side.addLayout(bottom)
         outer.addLayout(side, 1)
         # Only now is the button inside the dialog, so the dialog records it as its
@@ -456,9 +849,11 @@ class AccountsDialog(QDialog):
             self.add_button,
             self.remove_button,
             self.default_button,
+            self.pages.tabBar(),
             self.name_edit,
             self.display_name_edit,
             self.email_edit,
+            self.delivery_combo,
             self.host_edit,
             self.security_combo,
             self.port_spin,
@@ -470,6 +865,16 @@ class AccountsDialog(QDialog):
             self.timeout_spin,
             self.test_button,
             self.cancel_test_button,
+            # the Identities tab (only one tab's fields are visible, so no overlap)
+            self.identities_page.reply_to_edit,
+            self.identities_page.signature_edit,
+            self.identities_page.list,
+            self.identities_page.add_button,
+            self.identities_page.remove_button,
+            self.identities_page.name_edit,
+            self.identities_page.email_edit,
+            self.identities_page.id_reply_to_edit,
+            self.identities_page.id_signature_edit,
             self.save_button,
             self.close_button,
         ]
@@ -652,6 +1057,9 @@ class AccountsDialog(QDialog):
             self.name_edit.setText(shown.name)
             self.display_name_edit.setText(shown.display_name)
             self.email_edit.setText(shown.email)
+            self.delivery_combo.setCurrentIndex(
+                self.delivery_combo.findData("direct" if shown.direct else "relay")
+            )
             self.host_edit.setText(shown.host)
             self.security_combo.setCurrentIndex(
                 max(self.security_combo.findData(shown.security), 0)
@@ -667,6 +1075,7 @@ class AccountsDialog(QDialog):
             ):
                 spin.setValue(value)
             self.timeout_spin.setValue(max(1, round(shown.timeout)))
+            self.identities_page.load(shown)
         finally:
             self._loading = False
         self._port_follows = shown.port == DEFAULT_PORTS.get(shown.security)
@@ -693,10 +1102,14 @@ class AccountsDialog(QDialog):
             self.ca_edit.text(),
             *(spin.value() for spin in self.limit_spins),
             self.timeout_spin.value(),
+            self.delivery_combo.currentData(),
+            *self.identities_page.values(),
         )
 
     def _apply_snapshot(self, values: tuple[Any, ...]) -> None:
         name, display, email, host, security, port, user, ca, *rest = values
+        self.delivery_combo.setCurrentIndex(self.delivery_combo.findData(rest[4]))
+        self.identities_page.set_values(*rest[5:8])
         self.name_edit.setText(name)
         self.display_name_edit.setText(display)
         self.email_edit.setText(email)
@@ -716,6 +1129,23 @@ class AccountsDialog(QDialog):
     def _security(self) -> str:
         return str(self.security_combo.currentData())
 
+    def is_direct(self) -> bool:
+        return bool(self.delivery_combo.currentData() == "direct")
+
+    @Slot(int)
+    def _delivery_changed(self, _index: int) -> None:
+        self._update_security_ui()
+        self._connection_settings_changed()
+
+    @Slot()
+    def _own_identity_changed(self) -> None:
+        self.identities_page.set_own(self.display_name_edit.text(), self.email_edit.text())
+
+    @Slot()
+    def _clear_message_if_error(self) -> None:
+        if self.message.isVisibleTo(self) and self.message.text().startswith("✘ "):
+            self._clear_message()
+
     @Slot(int)
     def _port_edited(self, value: int) -> None:
         if not self._loading:
@@ -734,6 +1164,17 @@ class AccountsDialog(QDialog):
 
     @Slot()
     def _update_security_ui(self) -> None:
+        direct = self.is_direct()
+        # Direct delivery has no server of its own: no server fields, nothing to test.
+        self.form.setRowVisible(self.direct_warning, direct)
+        for field in (self.host_edit, self.security_combo, self.port_spin, self.username_edit):
+            self.form.setRowVisible(field, not direct)
+        self.form.setRowVisible(self.password_edit, not direct)
+        self.form.setRowVisible(self._ca_row, not direct)
+        self.test_button.setVisible(not direct)
+        if direct:
+            self.form.setRowVisible(self.security_warning, False)
+            return
         unencrypted = self._security() == "none"
         self.username_edit.setEnabled(not unencrypted)
         self.password_edit.setEnabled(not unencrypted)
@@ -840,7 +1281,8 @@ class AccountsDialog(QDialog):
                     "your name goes in “Your name”."
                 )
             )
-        host = check_text("server name", self.host_edit.text().strip())
+        direct = self.is_direct()
+        host = "" if direct else check_text("server name", self.host_edit.text().strip())
         if any(ch.isspace() for ch in host) or "/" in host:
             raise InputError(
                 self.tr(
@@ -848,8 +1290,16 @@ class AccountsDialog(QDialog):
                     "like smtp.example.org."
                 ).format(host)
             )
-        username = check_text("user name", self.username_edit.text().strip())
-        ca_file = self.ca_edit.text().strip()
+        username = "" if direct else check_text("user name", self.username_edit.text().strip())
+        ca_file = "" if direct else self.ca_edit.text().strip()
+        if not for_test:
+            problem = self.identities_page.first_problem()
+            if problem is not None:
+                widget, text = problem
+                self.pages.setCurrentWidget(self._identities_scroll)
+                widget.setFocus()
+                raise InputError(text)
+        reply_to, signature, identities = self.identities_page.values()
         base = self._current or Account(name=name, email=mailbox.addr)
         account = replace(
             base,
@@ -863,9 +1313,13 @@ class AccountsDialog(QDialog):
             ca_file=str(Path(ca_file).expanduser()) if ca_file else "",
             timeout=float(self.timeout_spin.value()),
             limits=RateLimits(*(spin.value() for spin in self.limit_spins)),
+            direct=direct,
+            reply_to=reply_to,
+            signature=signature,
+            identities=identities,
         )
-        if base.direct and host:
-            account = replace(account, direct=False)
+        if direct:  # what the command line writes for a direct account
+            account = replace(account, port=DEFAULT_PORTS["starttls"], security="starttls")
         return account.validate()
 
     # --- saving --------------------------------------------------------------------------
@@ -949,6 +1403,14 @@ class AccountsDialog(QDialog):
     def test_connection(self) -> None:
         """Test the form's current (unsaved) values in the background."""
         self._clear_message()
+        if self.is_direct():
+            self._show_message(
+                self.tr(
+                    "A direct account has no server of its own to test; each message goes to "
+                    "its recipients' servers on port 25."
+                )
+            )
+            return
         try:
             account = self._account_from_form(for_test=True)
         except MailguiError as exc:
@@ -997,7 +1459,12 @@ class AccountsDialog(QDialog):
     def _email_entered(self) -> None:
         """A new account's address, with no server yet: look its settings up."""
         typed = self.email_edit.text()
-        if self._current is None and not self.host_edit.text().strip() and "@" in typed:
+        if (
+            self._current is None
+            and not self.is_direct()
+            and not self.host_edit.text().strip()
+            and "@" in typed
+        ):
             self.find_settings()
 
     @Slot()
@@ -1029,6 +1496,7 @@ class AccountsDialog(QDialog):
             )
             self._clear_message()
             return
+        self.delivery_combo.setCurrentIndex(self.delivery_combo.findData("relay"))
         index = self.security_combo.findData(best["security"])
         if index >= 0:
             self.security_combo.setCurrentIndex(index)

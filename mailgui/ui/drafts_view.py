@@ -1,19 +1,24 @@
-"""Drafts in the main window: the File → Drafts list, and drafts a crash left behind.
+"""Drafts in the main window: the File → Drafts list, drafts a crash left behind, and
+messages taken out of the outbox to be edited (they become drafts).
 
-Both read the profile's draft folder (``core.drafts``), which compose windows write.
+All read the profile's draft folder (``core.drafts``), which compose windows write.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from mailgui.core.drafts import DraftStore
 from mailgui.ui.context import AppContext
 
-__all__ = ["DraftsMenu", "RecoveredDraftsNotice", "draft_store"]
+__all__ = ["DraftsMenu", "MessageToDraft", "RecoveredDraftsNotice", "draft_store"]
+
+log = logging.getLogger(__name__)
 
 
 def draft_store(ctx: AppContext) -> DraftStore:
@@ -100,3 +105,66 @@ class RecoveredDraftsNotice(QWidget):
             self._store.mark_closed(draft_id)
         self.ids = []
         self.hide()
+
+
+class MessageToDraft(QObject):
+    """Edit of a waiting message: takes it out of the outbox as a saved draft
+    (``core.editing.take_out_for_editing``) in a worker thread, since a big message's
+    attachments are written to files; the GUI then opens the draft.
+
+    Signals:
+        taken(int id, str draft_id, str state, float send_at): message ``id`` (it was
+            ``state``; ``send_at`` 0 when it had no send time) is now draft ``draft_id``.
+        refused(int id, str sentence): it stays in the outbox (being sent, gone, a disk
+            error), and the sentence says why.
+    """
+
+    taken = Signal(int, str, str, float)
+    refused = Signal(int, str)
+
+    def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # one at a time, in order
+        self._busy: set[int] = set()  # ids being taken out (a double-click is one Edit)
+
+    def start(self, msg_id: int) -> None:
+        if msg_id in self._busy:
+            return
+        self._busy.add(msg_id)
+        self._pool.start(lambda: self._run(msg_id))
+
+    def _run(self, msg_id: int) -> None:  # in the pool's thread
+        from mailgui.core.editing import take_out_for_editing
+        from mailgui.core.errors import MailguiError
+
+        ctx = self._ctx
+        try:
+            with ctx.open_outbox() as outbox:
+                saved, row = take_out_for_editing(
+                    outbox, msg_id, draft_store(ctx), ctx.profile.data_dir / "editing"
+                )
+        except MailguiError as exc:
+            self._done(msg_id)
+            self.refused.emit(msg_id, exc.message)
+            return
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("message %s could not be taken out to edit: %s", msg_id, exc)
+            self._done(msg_id)
+            self.refused.emit(
+                msg_id,
+                self.tr(
+                    "Message {0} could not be opened for editing ({1}); it stays in the outbox."
+                ).format(msg_id, exc),
+            )
+            return
+        self._done(msg_id)
+        self.taken.emit(msg_id, saved.id, row.state, float(row.send_at or 0.0))
+
+    def _done(self, msg_id: int) -> None:
+        self._busy.discard(msg_id)
+
+    def wait(self, timeout_ms: int = 3000) -> bool:
+        """On quit: let a take-out that started finish (it is one short transaction)."""
+        return bool(self._pool.waitForDone(timeout_ms))

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
 WAITING = ("queued", "sending", "deferred", "scheduled")
+EDITABLE = ("scheduled", "queued", "deferred", "failed")  # core.editing.EDITABLE
 _INFO = QSystemTrayIcon.MessageIcon.Information
 
 
@@ -68,7 +69,8 @@ class MainWindow(QMainWindow):
         self._counts: dict[str, int] = {}
         self._quitting = False
         self._stuck_since: float | None = None
-        self.editors: list[Any] = []  # open compose windows editing a failed message
+        self.editors: list[Any] = []  # open compose windows editing a draft or a message
+        self._to_draft: Any = None  # MessageToDraft, made on the first Edit
         title = self.tr("mailgui — Outbox")
         self.setWindowTitle(title + (self.tr(" (demo)") if demo_server else ""))
         self.setWindowIcon(app_icon())
@@ -150,7 +152,9 @@ class MainWindow(QMainWindow):
         self.act_edit = self._action(
             "&Edit…", self.edit_selected, "Ctrl+E", sp.SP_FileDialogDetailedView
         )
-        self.act_edit.setToolTip(self.tr("Fix a failed message and send it again"))
+        self.act_edit.setToolTip(
+            self.tr("Change the message; it leaves the outbox while you edit it (a draft)")
+        )
         self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", sp.SP_BrowserReload)
         self.act_retry_all = self._action("Retry &all", self.retry_all, "Ctrl+Shift+R")
         self.act_delete = self._action(
@@ -215,6 +219,7 @@ class MainWindow(QMainWindow):
 
     def _build_tray(self) -> None:
         self.tray: QSystemTrayIcon | None = None
+        self._tray_count = 0  # the number drawn on the tray icon
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
         self.tray = QSystemTrayIcon(app_icon(), self)
@@ -340,7 +345,8 @@ class MainWindow(QMainWindow):
         selected = self._selected()
         retryable = [r for r in selected if r.state not in ("sent", "sending")]
         self.act_retry.setEnabled(bool(retryable))
-        self.act_edit.setEnabled(len(selected) == 1 and selected[0].state == "failed")
+        # "sending" too: Edit then says why it cannot open it now
+        self.act_edit.setEnabled(len(selected) == 1 and selected[0].state != "sent")
         self.act_delete.setEnabled(bool(selected) and all(r.state != "sending" for r in selected))
         waiting = sum(self._counts.get(s, 0) for s in ("queued", "deferred"))
         self.act_send.setEnabled(waiting > 0)
@@ -360,6 +366,11 @@ class MainWindow(QMainWindow):
         )
         if self.tray is not None:
             self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
+            if waiting != self._tray_count:
+                from mailgui.ui.tray_badge import badged
+
+                self._tray_count = waiting
+                self.tray.setIcon(badged(app_icon(), waiting))
         if stuck and self._stuck_since is None:
             self._stuck_since = time.time()
         elif not waiting and self._stuck_since is not None:
@@ -531,17 +542,58 @@ class MainWindow(QMainWindow):
         window.destroyed.connect(lambda *_: self.editors.remove(window))
 
     def _activated(self) -> None:
-        """Double-click or Enter: a failed message opens for editing, others show details."""
-        if self.act_edit.isEnabled():
+        """Double-click or Enter: a waiting or failed message opens for editing, a sent
+        one shows its details."""
+        selected = self._selected()
+        if len(selected) == 1 and selected[0].state in EDITABLE:
             self.edit_selected()
         else:
             self._show_details()
 
     @Slot()
     def edit_selected(self) -> None:
+        """Edit in place: the message leaves the outbox as a draft (saved first), and a
+        compose window opens on it; Send queues it again, closing keeps it in Drafts."""
         selected = self._selected()
-        if len(selected) == 1 and selected[0].state == "failed":
-            self.outbox.load_draft(selected[0].id)
+        if len(selected) != 1:
+            return
+        row = selected[0]
+        if row.state == "sending":
+            self.statusBar().showMessage(
+                self.tr(
+                    "Message {0} is being sent right now, so it cannot be edited; wait for "
+                    "this try to end and edit it then."
+                ).format(row.id),
+                15000,
+            )
+            return
+        if row.state in EDITABLE:
+            self._message_to_draft().start(row.id)
+
+    def _message_to_draft(self) -> Any:
+        if self._to_draft is None:
+            from mailgui.ui.drafts_view import MessageToDraft
+
+            self._to_draft = MessageToDraft(self.ctx, self)
+            self._to_draft.taken.connect(self._edit_taken)
+            self._to_draft.refused.connect(
+                lambda _id, text: self.statusBar().showMessage(text, 15000)
+            )
+        return self._to_draft
+
+    @Slot(int, str, str, float)
+    def _edit_taken(self, msg_id: int, draft_id: str, state: str, send_at: float) -> None:
+        self.outbox.refresh()  # the row leaves the table now, not at the next poll
+        self.open_draft(draft_id)
+        if state == "scheduled" and send_at:
+            when = time.strftime("%d %b %H:%M", time.localtime(send_at))
+            self.statusBar().showMessage(
+                self.tr(
+                    "Message {0} was scheduled for {1}; it is a draft now, so choose Send "
+                    "later again to keep that time."
+                ).format(msg_id, when),
+                15000,
+            )
 
     @Slot(int, str, object)
     def _open_editor(self, msg_id: int, account: str, draft: Any) -> None:
@@ -708,6 +760,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> bool:
         """Save the layout and stop both threads (bounded). True when both stopped."""
         self._save()
+        if self._to_draft is not None:
+            self._to_draft.wait()
         sent_ok = self.sender.shutdown()
         outbox_ok = self.outbox.shutdown()
         if self.tray is not None:

@@ -217,7 +217,7 @@ class OutboxModel(QAbstractTableModel):
             return entry[_KEYS][column][0]
         return None
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
         """Every role a cell paints with, in one call. The item delegate asks for seven
         roles per cell and each data() call from C++ into Python, through the filter
         model, costs more than the lookup it does: a repaint of the table went from
@@ -611,7 +611,7 @@ class OutboxFilter(QSortFilterProxyModel):
             return True
         return self._model.state_at(source_row) in states
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
         """Straight to ``OutboxModel.multiData`` (Qt's filter model would ask for each
         role apart, each a call from C++ into Python)."""
         if self._model is not None and index.isValid():

@@ -424,7 +424,7 @@ class OutboxHandle(QObject):
             # behind it, so the ack timer starts once they have painted the batch.
             QCoreApplication.postEvent(self, QEvent(_PAINTED), _LOW_PRIORITY)
 
-    def customEvent(self, event: QEvent) -> None:  # noqa: N802
+    def customEvent(self, event: QEvent) -> None:
         if event.type() == _PAINTED:
             self._ackTimer.start()
 

@@ -76,10 +76,15 @@ def test_send_refuses_null_mx_and_warns_about_typos(dns_server: DnsServer, profi
     r = profile.run("account", "add", "relay", "--email", "me@example.org", "--host", "127.0.0.1")
     assert r.returncode == 0, r.stderr
     r = profile.run("send", "--to", "bob@null.test", "--subject", "x", "--body", "y")
-    assert r.returncode == 65
+    assert r.returncode == 69  # queued first (checks never delay that), then failed for good
     sentence = assert_one_sentence(r.stderr)
-    assert "null.test accepts no mail" in sentence and "nothing was queued" in sentence
-    assert outbox_list(profile) == []
+    assert "null.test accepts no mail" in sentence and "was not sent" in sentence
+    (failed,) = outbox_list(profile)
+    assert failed["state"] == "failed" and failed["attempts"] == 0
+    assert "null.test accepts no mail" in failed["last_error"]
+    assert list(failed["recipient_errors"]) == ["bob@null.test"]
+    r = profile.run("outbox", "delete", str(failed["id"]))
+    assert r.returncode == 0, r.stderr
 
     r = profile.run(
         "send", "--to", "bob@gmial.com", "--subject", "x", "--body", "y", "--queue-only"
@@ -114,3 +119,82 @@ def test_direct_account_delivers_per_domain(
     assert list(doc["recipient_errors"]) == ["bob@down.test"]
     assert server.wait_for(1)[0].rcpt_tos == ["ann@good.test"]
     assert show(profile, doc["id"])["pending"] == ["bob@down.test"]
+
+
+def test_send_skips_null_mx_recipient_and_sends_to_the_others(
+    dns_server: DnsServer, profile: Any, smtp_server: SmtpServerFactory
+) -> None:
+    server = smtp_server("none")
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    dns_server.add("null.test", "MX", "0 .")
+    dns_server.add("good.test", "MX", "10 mx.good.test.")
+    r = profile.run(
+        "account", "add", "relay", "--email", "me@example.org", "--host", server.host,
+        "--port", str(server.port), "--security", "none",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = profile.run(
+        "send", "--to", "ann@good.test", "bob@null.test", "--subject", "x", "--body", "y",
+        "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr  # some, not all, recipients refused: still done
+    doc = json.loads(r.stdout)
+    assert doc["state"] == "sent"
+    assert list(doc["recipient_errors"]) == ["bob@null.test"]
+    assert "null.test accepts no mail" in doc["recipient_errors"]["bob@null.test"]
+    assert server.wait_for(1)[0].rcpt_tos == ["ann@good.test"]
+    line = assert_one_sentence(r.stderr)
+    assert line.startswith("Not sending to bob@null.test: the domain null.test accepts no mail")
+
+
+def test_send_queues_before_any_dns_answer(
+    dns_server: DnsServer, profile: Any, smtp_server: SmtpServerFactory
+) -> None:
+    """A DNS server that never answers: the message is in the outbox (committed) while
+    `send` still waits for the checks, and `send` ends within the check deadline."""
+    import sqlite3
+    import subprocess
+    import time
+
+    from mailgui.cli import CHECK_DEADLINE
+
+    server = smtp_server("none")
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    dns_server.hang("silent.test")
+    r = profile.run(
+        "account", "add", "relay", "--email", "me@example.org", "--host", server.host,
+        "--port", str(server.port), "--security", "none",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    outbox = profile.home / "data" / "outbox.sqlite3"
+    argv = [*profile.command, "send", "--to", "bob@silent.test", "--subject", "x", "--body", "y"]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv, env=profile.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seen_while_waiting = False
+    try:
+        while proc.poll() is None:
+            if not seen_while_waiting and outbox.exists():
+                try:
+                    with sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=0.05) as db:
+                        rows = db.execute("SELECT state FROM messages").fetchall()
+                except sqlite3.Error:
+                    rows = []
+                if rows and dns_server.asked("silent.test", "MX") and proc.poll() is None:
+                    assert rows == [("queued",)]
+                    seen_while_waiting = True
+            time.sleep(0.005)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, stderr
+    assert seen_while_waiting, "the message was not in the outbox while DNS was unanswered"
+    assert dns_server.asked("silent.test", "MX") >= 1
+    assert stderr == ""  # no answer: the check is skipped without a word
+    assert "Sent message" in stdout
+    assert server.wait_for(1)[0].rcpt_tos == ["bob@silent.test"]
+    # interpreter start + the deadline + the try on loopback, with room for a slow machine
+    assert elapsed < CHECK_DEADLINE + 0.2 + 3.0

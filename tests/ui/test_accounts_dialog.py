@@ -261,6 +261,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: Any, dialog: AccountsDialog)
     expected = [
         dialog.display_name_edit,
         dialog.email_edit,
+        dialog.delivery_combo,
         dialog.host_edit,
         dialog.security_combo,
         dialog.port_spin,

@@ -1,0 +1,211 @@
+"""Edit in place (issue 4): a queued, deferred, scheduled or failed message leaves the
+outbox as a draft while it is edited; sending queues it again; closing keeps the draft;
+a message being sent is refused with a sentence. Real threads, real SMTP server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel
+
+from mailgui.core.accounts import Account, AccountStore
+from mailgui.core.addresses import Mailbox
+from mailgui.core.message import Draft, build
+from mailgui.core.outbox import MessageRow, Outbox, new_claimer
+from mailgui.ui.context import AppContext
+from mailgui.ui.drafts_view import draft_store
+from mailgui.ui.main_window import VIEWS, MainWindow
+
+
+def add_account(ctx: AppContext, port: int) -> None:
+    AccountStore(ctx.profile.accounts_file).save(
+        Account("work", "me@example.org", host="127.0.0.1", port=port, security="none",
+                timeout=3.0, check_recipients=False)
+    )  # fmt: skip
+
+
+def queue(ctx: AppContext, attachment: Path, **kwargs: Any) -> int:
+    """Queue as another process would (its own connection)."""
+    draft = Draft(
+        sender=Mailbox("", "me@example.org"),
+        to=[Mailbox("Bob", "bob@example.org")],
+        bcc=[Mailbox("", "eve@example.org")],
+        subject="First version",
+        text="Hello Bob\n",
+        attachments=[attachment],
+    )
+    with Outbox(ctx.profile.outbox_file) as box:
+        return box.add("work", build(draft), **kwargs)
+
+
+def in_outbox(ctx: AppContext, msg_id: int) -> list[MessageRow]:
+    with Outbox(ctx.profile.outbox_file) as box:
+        return box.get_many([msg_id])
+
+
+def select(window: MainWindow, msg_id: int) -> None:
+    """Show the tab the message is in (Outbox, Scheduled, Failed) and select its row."""
+    row = window.model.ids().index(msg_id)
+    state = window.model.state_at(row)
+    views = [key for key, _label in VIEWS]
+    window.tabs.setCurrentIndex(views.index(state if state in views else "outbox"))
+    source = window.model.index(row, 0)
+    index = window.proxy.mapFromSource(source)
+    assert index.isValid()
+    window.table.selectionModel().select(
+        index,
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+
+
+@pytest.fixture
+def window(qtbot: Any, ctx: AppContext) -> Any:
+    windows: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        w = MainWindow(ctx, watch_network=False)
+        qtbot.addWidget(w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        for editor in list(w.editors):
+            editor._done = True  # close without the save prompt
+            editor.close()
+        assert w.shutdown()
+
+
+@pytest.fixture
+def attachment(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.pdf"
+    path.write_bytes(b"%PDF-1.4 \x00\xff binary")
+    return path
+
+
+def open_editor(qtbot: Any, w: MainWindow, msg_id: int) -> Any:
+    qtbot.waitUntil(lambda: msg_id in w.model.ids(), timeout=5000)
+    select(w, msg_id)
+    assert w.act_edit.isEnabled()
+    w.act_edit.trigger()
+    qtbot.waitUntil(lambda: len(w.editors) == 1, timeout=5000)
+    return w.editors[0]
+
+
+def test_edit_queued_message_takes_it_out_and_resending_delivers_it(
+    qtbot: Any, ctx: AppContext, smtp_server: Any, window: Any, attachment: Path
+) -> None:
+    server = smtp_server("none")
+    add_account(ctx, server.port)
+    w = window()
+    w.sender.set_online(False)  # keep it queued until the test has edited it
+    msg_id = queue(ctx, attachment)
+    editor = open_editor(qtbot, w, msg_id)
+
+    assert in_outbox(ctx, msg_id) == []  # out of the outbox while being edited...
+    qtbot.waitUntil(lambda: msg_id not in w.model.ids(), timeout=5000)  # ...and the table
+    (saved,) = draft_store(ctx).all()  # ...and on disk as a draft a crash would offer back
+    assert saved.open and saved.id == editor.draft_id
+    assert editor.to_edit.text() == "Bob <bob@example.org>"
+    assert editor.bcc_edit.text() == "eve@example.org"
+    assert editor.subject_edit.text() == "First version"
+    assert [p.name for p in editor.attachments] == ["notes.pdf"]
+
+    editor.undo_seconds = 0
+    editor.subject_edit.setText("Second version")
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)
+    new_id = sent.args[0]
+    assert new_id != msg_id  # queued again: a new message (new Message-ID)
+    assert draft_store(ctx).all() == []  # the draft became the message
+    w.sender.set_online(True)
+    w.send_now()
+    (received,) = server.wait_for(1)
+    assert sorted(received.rcpt_tos) == ["bob@example.org", "eve@example.org"]
+    data = received.data if isinstance(received.data, bytes) else received.data.encode()
+    assert b"Subject: Second version" in data and b"Bcc" not in data
+    assert b"notes.pdf" in data
+    qtbot.waitUntil(lambda: w.model.row_for(new_id) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.model.state_at(w.model.ids().index(new_id)) == "sent", timeout=10_000)
+
+
+@pytest.mark.parametrize("state", ["deferred", "failed", "scheduled"])
+def test_closing_the_editor_keeps_a_draft(
+    qtbot: Any,
+    ctx: AppContext,
+    closed_port: int,
+    window: Any,
+    attachment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    state: str,
+) -> None:
+    from mailgui.ui.compose import ComposeWindow
+
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    send_at = time.time() + 3600 if state == "scheduled" else None
+    msg_id = queue(ctx, attachment, send_at=send_at)
+    if state != "scheduled":
+        with Outbox(ctx.profile.outbox_file) as box:
+            claimer = new_claimer()
+            assert isinstance(box.claim_next(claimer, "work"), MessageRow)
+            retry_at = time.time() + 600 if state == "deferred" else None
+            box.finish(msg_id, claimer, state, note="x", error="451", next_attempt_at=retry_at)
+    editor = open_editor(qtbot, w, msg_id)
+    assert in_outbox(ctx, msg_id) == []
+    if state == "scheduled":
+        assert "choose Send later again" in w.statusBar().currentMessage()
+    monkeypatch.setattr(ComposeWindow, "_ask_on_close", lambda self: "save")
+    editor.close()
+    qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
+    (saved,) = draft_store(ctx).all()  # in File → Drafts, not offered as a crash leftover
+    assert not saved.open and saved.subject == "First version"
+    w.drafts_menu.refresh()
+    assert [a.text().split("\t")[0] for a in w.drafts_menu.actions()] == ["First version"]
+
+
+def test_a_message_being_sent_is_not_opened(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    msg_id = queue(ctx, attachment)
+    qtbot.waitUntil(lambda: msg_id in w.model.ids(), timeout=5000)
+    with Outbox(ctx.profile.outbox_file) as box:  # another sender (the CLI) holds it
+        assert isinstance(box.claim_next(new_claimer(), "work"), MessageRow)
+    qtbot.waitUntil(lambda: w.model.state_at(w.model.ids().index(msg_id)) == "sending")
+    select(w, msg_id)
+    assert w.act_edit.isEnabled()
+    w.act_edit.trigger()
+    text = w.statusBar().currentMessage()
+    assert text == (
+        f"Message {msg_id} is being sent right now, so it cannot be edited; wait for this "
+        "try to end and edit it then."
+    )
+    qtbot.wait(200)
+    assert w.editors == [] and draft_store(ctx).all() == []
+    assert in_outbox(ctx, msg_id)[0].state == "sending"
+
+
+def test_a_message_claimed_meanwhile_is_refused_by_the_outbox(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    """The row still said "queued" when Edit was chosen, but a sender took it since:
+    the take-out transaction refuses, and says so."""
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    msg_id = queue(ctx, attachment)
+    qtbot.waitUntil(lambda: msg_id in w.model.ids(), timeout=5000)
+    w.outbox.shutdown()  # the table keeps showing "queued"
+    select(w, msg_id)
+    with Outbox(ctx.profile.outbox_file) as box:
+        assert isinstance(box.claim_next(new_claimer(), "work"), MessageRow)
+    w.act_edit.trigger()
+    qtbot.waitUntil(lambda: "being sent right now" in w.statusBar().currentMessage(), timeout=5000)
+    assert w.editors == [] and draft_store(ctx).all() == []
