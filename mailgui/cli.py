@@ -33,7 +33,7 @@ CHECK_DEADLINE = 1.0  # seconds `send` waits at most for recipient checks (after
 
 if TYPE_CHECKING:
     from mailgui.core.accounts import Account, AccountStore
-    from mailgui.core.delivery import FlushReport
+    from mailgui.core.delivery import Delivery, FlushReport
     from mailgui.core.outbox import MessageRow, Outbox
     from mailgui.core.paths import Profile
 
@@ -64,6 +64,14 @@ def _store() -> AccountStore:
     from mailgui.core.accounts import AccountStore
 
     return AccountStore(_profile().accounts_file)
+
+
+def _delivery(outbox: Outbox, store: AccountStore) -> Delivery:
+    """The delivery engine, recording each server's SIZE for the compose window."""
+    from mailgui.core.delivery import Delivery
+    from mailgui.core.server_limits import ServerLimits
+
+    return Delivery(outbox, store, listener=ServerLimits.of(_profile()).on_delivery_event)
 
 
 def _outbox() -> Outbox:
@@ -469,9 +477,7 @@ def _attempt(
     account: str | None = None,
 ) -> int:
     """Try the given (or all due) messages once now and report like `send`."""
-    from mailgui.core.delivery import Delivery
-
-    report = Delivery(outbox, _store()).flush(include_deferred=True, ids=ids, account=account)
+    report = _delivery(outbox, _store()).flush(include_deferred=True, ids=ids, account=account)
     rows = [outbox.get(i) for i in (ids if single and ids else report.ids)]
     if as_json:
         _print_json(rows[0].as_json() if single else [r.as_json() for r in rows])
@@ -638,10 +644,8 @@ def cmd_sendmail(argv: list[str]) -> int:
         msg_id = outbox.add(acct.name, out)
         if args.wait:
             return _attempt(outbox, [msg_id], False, single=True)
-        from mailgui.core.delivery import Delivery
-
         try:  # queued is done; one quiet try now, the outcome is in the outbox and the log
-            Delivery(outbox, store).flush(include_deferred=True, ids=[msg_id])
+            _delivery(outbox, store).flush(include_deferred=True, ids=[msg_id])
         except MailguiError:
             pass
     return EX_OK

@@ -24,6 +24,7 @@ from mailgui.core.delivery import Delivery, FlushReport
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile
 from mailgui.core.sender_lock import SenderLock
+from mailgui.core.server_limits import ServerLimits
 
 log = logging.getLogger("mailgui.agent")
 
@@ -79,6 +80,7 @@ class Agent:
         delivery_factory: Callable[[Outbox, AccountStore], Delivery] | None = None,
     ) -> None:
         self.profile = profile
+        self._limits = ServerLimits.of(profile)
         self.poll = poll
         self.max_sleep = max_sleep
         self.stop_grace = stop_grace
@@ -213,6 +215,7 @@ class Agent:
         return report
 
     def _on_event(self, kind: str, data: dict[str, Any]) -> None:
+        self._limits.on_delivery_event(kind, data)
         if kind == "connecting":
             log.info("connecting to %s for account %r", data["server"], data["account"])
         elif kind == "sending":

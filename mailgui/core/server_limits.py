@@ -7,16 +7,37 @@ size; the sender writes this small file after each connection, the window reads 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mailgui.core.files import read_json_object, write_private
 
+if TYPE_CHECKING:
+    from mailgui.core.paths import Profile
+
 __all__ = ["ServerLimits"]
+
+log = logging.getLogger(__name__)
 
 
 class ServerLimits:
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @classmethod
+    def of(cls, profile: Profile) -> ServerLimits:
+        return cls(profile.data_dir / "server_limits.json")
+
+    def on_delivery_event(self, kind: str, data: dict[str, Any]) -> None:
+        """A ``Delivery`` listener: keep the SIZE each server announces when connected,
+        whoever sends (the GUI, ``mailgui send``, the agent)."""
+        if kind != "connected":
+            return
+        try:
+            self.remember(data["account"], data.get("size_limit"))
+        except OSError as exc:
+            log.warning("the size limit of %s was not recorded: %s", data["account"], exc)
 
     def _read(self) -> dict[str, int]:
         data = read_json_object(self.path)

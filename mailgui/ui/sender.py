@@ -66,6 +66,9 @@ class _Worker(QObject):
     def setup(self) -> None:
         """First slot run in the thread: everything thread-bound is created here."""
         from mailgui.core.delivery import Delivery  # SMTP, TLS, DNS: off the GUI thread
+        from mailgui.core.server_limits import ServerLimits
+
+        self._limits = ServerLimits.of(self._ctx.profile)
 
         self._outbox = self._ctx.open_outbox()
         self._lock = SenderLock.for_profile(self._ctx.profile)
@@ -183,21 +186,7 @@ class _Worker(QObject):
             self.progress.emit(data["id"], data["done"], data["total"])
         elif kind == "outcome":
             self.messageChanged.emit(data["id"], data["state"], data["error"] or "")
-        elif kind == "connected":
-            self._remember_size_limit(data["account"], data.get("size_limit"))
-
-    def _remember_size_limit(self, account: str, size_limit: int | None) -> None:
-        """Keep the server's EHLO SIZE for the compose window's pre-flight check."""
-        import logging
-
-        from mailgui.core.server_limits import ServerLimits
-
-        try:
-            ServerLimits(self._ctx.profile.data_dir / "server_limits.json").remember(
-                account, size_limit
-            )
-        except OSError as exc:
-            logging.getLogger(__name__).warning("the size limit was not recorded: %s", exc)
+        self._limits.on_delivery_event(kind, data)
 
 
 class Sender(QObject):

@@ -980,3 +980,14 @@ def test_server_down_keeps_message_queued(profile: Any, closed_port: int) -> Non
     assert_utc_iso(doc["next_attempt_at"])
     assert [m["id"] for m in outbox(profile)] == [doc["id"]]
     assert profile.run("outbox", "flush").returncode == 75
+
+
+def test_send_remembers_the_servers_size_limit_for_compose(
+    profile: Any, account: RecordingServer
+) -> None:
+    """The compose window's pre-flight check reads the SIZE the server announced at its
+    last EHLO, whoever connected; here `mailgui send` did."""
+    r = profile.run("send", "--to", "bob@example.org", "--subject", "s", "--body", "b")
+    assert r.returncode == 0, r.stderr
+    limits = json.loads((profile.home / "data" / "server_limits.json").read_text())
+    assert limits == {"work": 33554432}  # aiosmtpd's default, announced as SIZE
