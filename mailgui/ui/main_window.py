@@ -10,7 +10,7 @@ import html
 import time
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -38,6 +38,8 @@ from mailgui.ui.sender import Sender
 from mailgui.ui.undo_send import UndoSendNotice
 
 if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
+    from collections.abc import Callable
+
     from mailgui.demo import DemoServer
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
@@ -50,6 +52,35 @@ def app_icon() -> QIcon:
     from mailgui.ui.icons import app_icon as icon
 
     return icon()
+
+
+class _FirstPaint(QObject):
+    """Calls ``then`` once ``window`` has painted for the first time, or after
+    ``FALLBACK_MS`` when it has not (a window never shown); ``cancel`` forgets it."""
+
+    FALLBACK_MS = 300
+
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._then: Callable[[], None] | None = then
+        window.installEventFilter(self)
+        QTimer.singleShot(self.FALLBACK_MS, self, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, self, self._fire)  # after this paint is over
+        return False
+
+    def cancel(self) -> None:
+        self._then = None
+        self._window.removeEventFilter(self)
+
+    def _fire(self) -> None:
+        then = self._then
+        self.cancel()
+        if then is not None:
+            then()
 
 
 class MainWindow(QMainWindow):
@@ -96,9 +127,12 @@ class MainWindow(QMainWindow):
         self._clock.timeout.connect(self.model.refresh_times)
         self._clock.start(10 * 60 * 1000)
         self._update_actions()
+        self._after_first_paint: _FirstPaint | None = None
         if start_threads:
             self.outbox.start()
-            self.sender.start()
+            # The sender thread imports the delivery engine (smtplib, ssl: ~35 ms of
+            # Python holding the GIL): after the first paint, not competing with it.
+            self._after_first_paint = _FirstPaint(self, self.sender.start)
 
     # --- building -----------------------------------------------------------------------
 
@@ -759,6 +793,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> bool:
         """Save the layout and stop both threads (bounded). True when both stopped."""
+        if self._after_first_paint is not None:
+            self._after_first_paint.cancel()  # a sender not started yet never starts
         self._save()
         if self._to_draft is not None:
             self._to_draft.wait()

@@ -39,7 +39,7 @@ __all__ = ["BATCH", "OutboxHandle", "OutboxService"]
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # rows per rowsChanged: small enough that the GUI takes one in a few ms
+BATCH = 200  # rows per rowsChanged: small enough that the GUI takes one in a few ms
 ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first
 _PAINTED = QEvent.Type(QEvent.registerEventType())
 _LOW_PRIORITY = Qt.EventPriority.LowEventPriority.value  # what widgets ask repaints with
