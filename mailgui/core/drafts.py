@@ -51,6 +51,9 @@ class SavedDraft:
     inline_images: list[dict[str, str]] = field(default_factory=list)
     priority: str = "normal"
     read_receipt: bool = False
+    # When Send schedules it (epoch seconds): kept from a scheduled message taken out to
+    # be edited, so editing does not lose its time. None: Send sends it now.
+    send_at: float | None = None
     open: bool = True
     saved_at: float = 0.0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -75,7 +78,17 @@ class SavedDraft:
             for item in draft.inline_images
             if isinstance(item, dict) and "cid" in item
         ]
+        draft.send_at = _epoch(draft.send_at)
         return draft
+
+
+def _epoch(value: object) -> float | None:
+    """A send time from the JSON, else None: drafts written before send_at existed have
+    none, and a bad value is dropped (the person picks a time again) rather than making
+    the whole draft unreadable."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return float(value)
 
 
 class DraftStore:

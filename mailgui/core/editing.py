@@ -157,12 +157,15 @@ def take_out_for_editing(
     synced inside the outbox's write transaction, before the row is deleted: a crash
     leaves the message in the outbox (and maybe also a draft), never nowhere. A message
     being sent is refused with a sentence (UsageError) and stays. Returns the draft and
-    the row as it was (its state, send time)."""
+    the row as it was (its state, send time). A scheduled message's send time goes
+    with the draft."""
 
     def keep(row: MessageRow, body: bytes) -> tuple[SavedDraft, MessageRow]:
         folder = attachments_root / str(row.id)
         draft = draft_from_stored(body, bcc=row.bcc, attachments_dir=folder)
         saved = saved_draft_from(row.account, draft)
+        if row.state == "scheduled":
+            saved.send_at = row.send_at  # Send schedules it again for that time
         images = getattr(draft, "inline_images", None)
         save_images = getattr(drafts, "save_images", None)
         if images and save_images is not None:

@@ -99,6 +99,7 @@ from mailgui.core.message import Draft, InlineImage
 from mailgui.core.preflight import encoded_size, mentioned_attachment
 from mailgui.core.recipient_checks import domains_of
 from mailgui.core.server_limits import ServerLimits
+from mailgui.core.sizes import human_size
 from mailgui.ui.context import AppContext
 from mailgui.ui.inline_images import ImageLoader, LoadedImage, insert_image, is_image_file
 from mailgui.ui.inline_images import register as register_image
@@ -226,6 +227,7 @@ class ComposeWindow(QMainWindow):
         self._waived: set[str] = set()  # pre-flight findings "Send anyway" waived
         self._attachments: list[Path] = []
         self._replaces: int | None = None  # a failed message this one fixes (Edit)
+        self._scheduled_at: float | None = None  # the draft's send time: Send keeps it
         self.size_limit: int | None = None  # the server's SIZE, when known
         self.drafts = DraftStore(ctx.profile.data_dir / "drafts")
         self._saved = SavedDraft()  # this window's draft file (written once modified)
@@ -361,6 +363,17 @@ class ComposeWindow(QMainWindow):
         self.schedule_button.clicked.connect(self._schedule_chosen)
         self.schedule_bar.add_close_button(self.tr("Cancel (send later)"))
         outer.addWidget(self.schedule_bar)
+
+        # A draft that keeps a send time (a scheduled message opened to edit) says so.
+        self.scheduled_note = _Bar("info", central)
+        self.scheduled_note.setObjectName("scheduled_note")
+        self.change_time_button = self.scheduled_note.add_button(self.tr("Change time…"))
+        self.change_time_button.setToolTip(self.tr("Choose another time and schedule it"))
+        self.change_time_button.clicked.connect(self.show_schedule)
+        self.clear_time_button = self.scheduled_note.add_button(self.tr("Don't schedule"))
+        self.clear_time_button.setToolTip(self.tr("Send it when you click Send"))
+        self.clear_time_button.clicked.connect(lambda: self.set_scheduled(None))
+        outer.addWidget(self.scheduled_note)
 
         # Pre-flight: everything worth a second look before sending, in one place.
         self.preflight = _Bar("warning", central)
@@ -987,6 +1000,7 @@ class ComposeWindow(QMainWindow):
             self.body_edit.setPlainText(saved.text)
         self.add_attachments(saved.attachments)
         self.set_options(saved.priority, saved.read_receipt)
+        self.set_scheduled(saved.send_at)
         self._saved = saved
         self._write_draft(open_=True)
         self._update_title()
@@ -1009,6 +1023,7 @@ class ComposeWindow(QMainWindow):
             attachments=[str(p) for p in self._attachments],
             priority=self.priority,
             read_receipt=self.receipt_action.isChecked(),
+            send_at=self._scheduled_at,
             open=open_,
         )
 
@@ -1125,12 +1140,17 @@ class ComposeWindow(QMainWindow):
     def send(self, *, send_at: float | None = None, force: bool = False) -> bool:
         """Check everything and hand the draft to the outbox; False if something blocks it.
 
-        ``send_at`` (epoch seconds) schedules it; otherwise it waits the undo delay.
-        Pre-flight findings show in the inline panel; ``force`` waives the dismissable
-        ones ("Send anyway")."""
+        ``send_at`` (epoch seconds) schedules it; otherwise the draft's own send time
+        does (``set_scheduled``), or it waits the undo delay. Pre-flight findings show
+        in the inline panel; ``force`` waives the dismissable ones ("Send anyway")."""
         if self._token is not None:
             return False
         self.error_bar.hide()
+        if send_at is None and self._scheduled_at is not None:
+            if self._scheduled_at <= self._clock():
+                self.set_scheduled(self._scheduled_at)  # says it passed; Send again sends now
+                return False
+            send_at = self._scheduled_at
         self._send_at = send_at
         if force:
             self._waived.update(f.key for f in self._findings() if f.dismissable)
@@ -1162,6 +1182,8 @@ class ComposeWindow(QMainWindow):
             return
         start = self._clock() + 3600
         start = start - start % 900 + 900
+        if self._scheduled_at is not None and self._scheduled_at > self._clock():
+            start = self._scheduled_at  # changing the draft's time: start from it
         self.schedule_edit.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(self._clock())))
         self.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(start)))
         self.preflight.hide()  # scheduling checks again
@@ -1176,6 +1198,42 @@ class ComposeWindow(QMainWindow):
             self.schedule_edit.setFocus()
             return
         self.send(send_at=when)
+
+    def set_scheduled(self, when: float | None) -> None:
+        """Keep ``when`` (epoch seconds) as the time Send schedules the message for, and
+        say so above the form; None: Send sends it now. A time already past is dropped,
+        with a sentence saying so."""
+        previous = self._scheduled_at
+        self._scheduled_at = None
+        if when is None:
+            self.scheduled_note.hide()
+        elif when <= self._clock():
+            self.change_time_button.setText(self.tr("Send later…"))
+            self.clear_time_button.hide()
+            self.scheduled_note.show_text(
+                self.tr(
+                    "This message was scheduled for {0}, which has passed: Send sends it now."
+                ).format(self._when_text(when))
+            )
+        else:
+            self._scheduled_at = when
+            self.change_time_button.setText(self.tr("Change time…"))
+            self.clear_time_button.show()
+            self.scheduled_note.show_text(
+                self.tr("Scheduled for {0}: Send keeps this time.").format(self._when_text(when))
+            )
+        if self._scheduled_at != previous:
+            self._dirty = True
+            if previous is not None and self._send_at == previous:
+                self._send_at = self._scheduled_at  # "Send anyway" follows the change
+        self._update_send_enabled()
+
+    @staticmethod
+    def _when_text(when: float) -> str:
+        """Like "Tue 1 Dec 09:30", in the person's language (the year when not this one)."""
+        moment = QDateTime.fromSecsSinceEpoch(int(when))
+        same_year = moment.date().year() == QDateTime.currentDateTime().date().year()
+        return QLocale().toString(moment, "ddd d MMM" + ("" if same_year else " yyyy") + " HH:mm")
 
     # --- pre-flight -------------------------------------------------------------------
 
@@ -1221,7 +1279,7 @@ class ComposeWindow(QMainWindow):
                         "size",
                         self.tr(
                             "It is about {0} once encoded; the server takes at most {1}."
-                        ).format(_data_size(size), _data_size(self.size_limit)),
+                        ).format(human_size(size), human_size(self.size_limit)),
                         self.tr("Show attachments"),
                         self.attachment_list.setFocus,
                     )
@@ -1475,8 +1533,16 @@ class ComposeWindow(QMainWindow):
         ready = self.from_combo.count() > 0 and self._token is None and not blocked
         self.send_action.setEnabled(ready)
         self.send_later_action.setEnabled(ready)
+        self.change_time_button.setEnabled(ready)
+        self.clear_time_button.setEnabled(ready)
         if blocked:
             self.send_action.setToolTip(self.tr("Fix the addresses marked in red to send."))
+        elif self._scheduled_at is not None:
+            self.send_action.setToolTip(
+                self.tr("Schedule the message for {0} (Ctrl+Return)").format(
+                    self._when_text(self._scheduled_at)
+                )
+            )
         else:
             self.send_action.setToolTip(self.tr("Send the message (Ctrl+Return)"))
 
@@ -1923,10 +1989,6 @@ class ComposeWindow(QMainWindow):
         box.exec()
         clicked = box.clickedButton()
         return "save" if clicked is save else "discard" if clicked is discard else "keep"
-
-
-def _data_size(n: int) -> str:
-    return QLocale().formattedDataSize(n, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat)
 
 
 def _replace_domain(text: str, wrong: str, right: str) -> str:

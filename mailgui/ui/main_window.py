@@ -623,8 +623,7 @@ class MainWindow(QMainWindow):
             when = time.strftime("%d %b %H:%M", time.localtime(send_at))
             self.statusBar().showMessage(
                 self.tr(
-                    "Message {0} was scheduled for {1}; it is a draft now, so choose Send "
-                    "later again to keep that time."
+                    "Message {0} is a draft while you edit it; Send schedules it again for {1}."
                 ).format(msg_id, when),
                 15000,
             )

@@ -50,7 +50,8 @@ def queue(outbox: Outbox, tmp_path: Path, **kwargs: object) -> int:
 def test_take_out_turns_a_waiting_message_into_a_draft(
     outbox: Outbox, drafts: DraftStore, tmp_path: Path, state: str
 ) -> None:
-    msg_id = queue(outbox, tmp_path, send_at=time.time() + 3600 if state == "scheduled" else None)
+    send_at = time.time() + 3600 if state == "scheduled" else None
+    msg_id = queue(outbox, tmp_path, send_at=send_at)
     if state in ("deferred", "failed"):
         claimer = new_claimer()
         row = outbox.claim_next(claimer, "work")
@@ -68,6 +69,7 @@ def test_take_out_turns_a_waiting_message_into_a_draft(
     assert saved.bcc == "eve@example.org"
     assert saved.subject == "Report" and saved.text == "Hello\n"
     assert saved.priority == "high"
+    assert saved.send_at == send_at  # a scheduled message keeps its time; others have none
     (attachment,) = saved.attachments
     assert Path(attachment).read_bytes() == b"%PDF-1.4 \x00\x01"
     assert Path(attachment).parent == tmp_path / "editing" / str(msg_id)

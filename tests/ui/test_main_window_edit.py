@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QDateTime, QItemSelectionModel
 
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
@@ -158,14 +158,101 @@ def test_closing_the_editor_keeps_a_draft(
     editor = open_editor(qtbot, w, msg_id)
     assert in_outbox(ctx, msg_id) == []
     if state == "scheduled":
-        assert "choose Send later again" in w.statusBar().currentMessage()
+        assert "Send schedules it again for" in w.statusBar().currentMessage()
     monkeypatch.setattr(ComposeWindow, "_ask_on_close", lambda self: "save")
     editor.close()
     qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
     (saved,) = draft_store(ctx).all()  # in File → Drafts, not offered as a crash leftover
     assert not saved.open and saved.subject == "First version"
+    assert saved.send_at == send_at  # a scheduled message's time stays with its draft
     w.drafts_menu.refresh()
     assert [a.text().split("\t")[0] for a in w.drafts_menu.actions()] == ["First version"]
+
+
+def test_editing_a_scheduled_message_keeps_its_time(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    add_account(ctx, closed_port)
+    w = window()
+    send_at = float(int(time.time()) + 3600)
+    msg_id = queue(ctx, attachment, send_at=send_at)
+    editor = open_editor(qtbot, w, msg_id)
+    assert in_outbox(ctx, msg_id) == []
+    assert editor.scheduled_note.isVisible()
+    when = editor._when_text(send_at)
+    assert editor.scheduled_note.label.text() == f"Scheduled for {when}: Send keeps this time."
+    assert when in editor.send_action.toolTip()
+
+    editor.subject_edit.setText("Second version")
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)  # plain Send: no time chosen again
+    (row,) = in_outbox(ctx, sent.args[0])
+    assert (row.state, row.send_at, row.subject) == ("scheduled", send_at, "Second version")
+    assert draft_store(ctx).all() == []
+
+
+def test_the_kept_time_can_be_changed_or_cleared(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    send_at = float(int(time.time()) + 3600)
+    first = queue(ctx, attachment, send_at=send_at)
+    second = queue(ctx, attachment, send_at=send_at)
+
+    editor = open_editor(qtbot, w, first)
+    editor.change_time_button.click()
+    assert editor.schedule_bar.isVisible()
+    assert editor.schedule_edit.dateTime().toSecsSinceEpoch() == send_at  # starts from it
+    later = send_at + 2 * 3600
+    editor.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(later)))
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        editor.schedule_button.click()
+    (row,) = in_outbox(ctx, sent.args[0])
+    assert (row.state, row.send_at) == ("scheduled", later)
+    qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
+
+    editor = open_editor(qtbot, w, second)
+    editor.undo_seconds = 0
+    editor.clear_time_button.click()
+    assert not editor.scheduled_note.isVisible()
+    editor.save_draft()
+    assert draft_store(ctx).load(editor.draft_id).send_at is None  # cleared on disk too
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)
+    (row,) = in_outbox(ctx, sent.args[0])
+    assert row.state == "queued"
+
+
+def test_a_kept_time_that_passed_is_said_then_sent_now(
+    qtbot: Any, ctx: AppContext, smtp_server: Any, window: Any, attachment: Path
+) -> None:
+    server = smtp_server("none")
+    add_account(ctx, server.port)
+    w = window()
+    w.sender.set_online(False)
+    send_at = float(int(time.time()) + 3600)
+    msg_id = queue(ctx, attachment, send_at=send_at)
+    editor = open_editor(qtbot, w, msg_id)
+    editor.undo_seconds = 0
+    editor._clock = lambda: send_at + 60  # an hour of editing later
+
+    assert not editor.send(force=True)  # the first Send says so and stops
+    text = editor.scheduled_note.label.text()
+    assert text == (
+        f"This message was scheduled for {editor._when_text(send_at)}, which has passed: "
+        "Send sends it now."
+    )
+    assert in_outbox(ctx, msg_id) == [] and len(draft_store(ctx).all()) == 1
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)
+    new_id = sent.args[0]
+    assert in_outbox(ctx, new_id)[0].state == "queued"
+    w.sender.set_online(True)
+    w.send_now()
+    (received,) = server.wait_for(1)
+    assert sorted(received.rcpt_tos) == ["bob@example.org", "eve@example.org"]
 
 
 def test_a_message_being_sent_is_not_opened(
