@@ -289,7 +289,9 @@ def cmd_account_test(args: argparse.Namespace) -> int:
     if info.authenticated_as:
         print(f"Logged in as {info.authenticated_as}.")
     if info.size_limit:
-        print(f"The server accepts messages up to {info.size_limit / 1_000_000:.1f} MB.")
+        from mailgui.core.sizes import human_size
+
+        print(f"The server accepts messages up to {human_size(info.size_limit)}.")
     print("The account works.")
     return EX_OK
 

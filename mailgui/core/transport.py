@@ -36,6 +36,7 @@ from mailgui.core.errors import (
     describe_os_error,
 )
 from mailgui.core.retry import Reply
+from mailgui.core.sizes import human_size
 
 CHUNK = 64 * 1024
 Progress = Callable[[int, int], None]
@@ -250,15 +251,6 @@ def _dot_stuffed(data: bytes, start: int, size: int) -> bytes:
     if piece[:1] == b"." and (start == 0 or data[start - 1] == 0x0A):
         piece = b"." + piece
     return piece
-
-
-def _mb(n: int) -> str:
-    """A size for people: "0.0 MB" for a 14 kB message and a 2 kB limit helps nobody."""
-    if n < 1000:
-        return f"{n} bytes"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
 
 
 class Session:
@@ -480,8 +472,8 @@ class Session:
         limit = self.info.size_limit
         if limit is not None and len(data) > limit:
             raise PermanentError(
-                f"The message is {_mb(len(data))} but the server at {self.where} accepts at "
-                f"most {_mb(limit)}; remove or shrink attachments and send it again.",
+                f"The message is {human_size(len(data))} but the server at {self.where} accepts at "
+                f"most {human_size(limit)}; remove or shrink attachments and send it again.",
                 code=552,
                 enhanced="5.3.4",
                 reply="Message too big for system",

@@ -27,6 +27,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 
 from mailgui.core.accounts import Account
 from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
+from mailgui.core.sizes import human_size
 from mailgui.core.transport import Session, SessionInfo
 
 PasswordLookup = Callable[[], str | None]
@@ -69,10 +70,6 @@ def gui_wording(text: str) -> str:
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("ConnectionTester", text)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
 
 
 _SHORT_KEYS = {
@@ -180,7 +177,9 @@ def probe(
     else:
         lines.append(_tr("Not logged in (no user name is set)."))
     if info.size_limit:
-        lines.append(_tr("The server accepts messages up to {0}.").format(_mb(info.size_limit)))
+        lines.append(
+            _tr("The server accepts messages up to {0}.").format(human_size(info.size_limit))
+        )
     result["ok"] = True
     result["lines"] = lines
     return result

@@ -16,7 +16,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from PySide6.QtCore import QCoreApplication, QLocale, QObject, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailgui.core.sizes import human_size
 from mailgui.demo import DemoServer, Received
 
 __all__ = ["Details", "ReceivedView", "Summary", "describe", "summarize"]
@@ -188,10 +189,6 @@ def _relay() -> _Relay:
     if _relay_instance is None:
         _relay_instance = _Relay(QCoreApplication.instance())
     return _relay_instance
-
-
-def _human_size(size: int) -> str:
-    return QLocale().formattedDataSize(size, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat)
 
 
 class ReceivedView(QWidget):
@@ -438,9 +435,7 @@ class ReceivedView(QWidget):
             rows.append(
                 (
                     self.tr("Attachments"),
-                    ", ".join(
-                        f"{name} ({_human_size(size)})" for name, size in details.attachments
-                    ),
+                    ", ".join(f"{name} ({human_size(size)})" for name, size in details.attachments),
                 )
             )
         cells = "".join(
@@ -453,7 +448,7 @@ class ReceivedView(QWidget):
         raw = details.raw
         if details.raw_truncated:
             raw += "\n" + self.tr("[… cut here: the message is longer than {0}]").format(
-                _human_size(RAW_LIMIT)
+                human_size(RAW_LIMIT)
             )
         self.raw_view.setPlainText(raw)
 

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import operator
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ from PySide6.QtGui import QBrush, QColor, QGuiApplication, QIcon, QPainter, QPal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from mailgui.core.outbox import STATES, MessageRow
+from mailgui.core.sizes import human_size
 
 __all__ = [
     "VIEWS",
@@ -69,17 +70,6 @@ VIEWS: dict[str, frozenset[str] | None] = {
     "sent": frozenset({"sent"}),
     "all": None,
 }
-
-
-def human_size(size: int, units: Sequence[str] = ("{0} B", "{0} KB", "{0} MB", "{0} GB")) -> str:
-    """``812 B``, ``12 KB``, ``3.4 MB``: what a person wants to know of a size."""
-    if size < 1000:
-        return units[0].format(size)
-    if size < 1024 * 1000:
-        return units[1].format(max(1, round(size / 1024)))
-    if size < 1024 * 1024 * 1000:
-        return units[2].format(f"{size / 1024 / 1024:.1f}")
-    return units[3].format(f"{size / 1024 / 1024 / 1024:.1f}")
 
 
 def _one_line(text: str) -> str:
@@ -162,7 +152,7 @@ class OutboxModel(QAbstractTableModel):
             "sent": self.tr("Sent"),
             "scheduled": self.tr("Scheduled"),
         }
-        self._units = (self.tr("{0} B"), self.tr("{0} KB"), self.tr("{0} MB"), self.tr("{0} GB"))
+        self._units = (self.tr("{0} B"), self.tr("{0} kB"), self.tr("{0} MB"), self.tr("{0} GB"))
         self._next_try = self.tr("next try {0}")
         self._sent_at = self.tr("sent {0}")
         self._at = self.tr("at {0}")

@@ -130,7 +130,7 @@ def test_rows_appear_update_in_place_and_go(
     first = g.model.index_for(ids[0])
     assert first.siblingAtColumn(COL_STATE).data() == "Queued"
     assert g.model.index_for(ids[1], 2).data() == "bob@example.org, carol@example.org"
-    assert g.model.index_for(ids[1], COL_SIZE).data() == "10 KB"
+    assert g.model.index_for(ids[1], COL_SIZE).data() == "10 kB"
     assert g.model.index_for(ids[1], COL_STATE).data(Qt.ItemDataRole.DecorationRole) is not None
 
     # The sender (another connection) takes the oldest and defers it.
@@ -265,7 +265,7 @@ def test_sorting_moves_rows_and_keeps_selection(qtbot: QtBot) -> None:
     assert model.rowCount() == 11 and model.row_for(2) is None
     assert len(set(model.ids())) == 11
     assert all(model.index_for(i).row() == n for n, i in enumerate(model.ids()))
-    assert human_size(812) == "812 B" and human_size(3_600_000) == "3.4 MB"
+    assert human_size(812) == "812 B" and human_size(3_600_000) == "3.6 MB"
 
 
 # --- actions through the handle --------------------------------------------------------
