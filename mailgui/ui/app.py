@@ -95,7 +95,7 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
             if send_to_running(instance_name, {"mailto": mailto}):
                 return 0  # the running app opens the compose window (or shows itself)
         ctx = AppContext(profile, demo_port=server.port if server else None)
-        window = MainWindow(ctx, demo_server=server)
+        window = MainWindow(ctx, demo_server=server, sender_after_first_paint=True)
         if server is None:
             instance = InstanceServer(instance_name, window)
             instance.received.connect(window.handle_request)

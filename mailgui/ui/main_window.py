@@ -56,9 +56,9 @@ def app_icon() -> QIcon:
 
 class _FirstPaint(QObject):
     """Calls ``then`` once ``window`` has painted for the first time, or after
-    ``FALLBACK_MS`` when it has not (a window never shown); ``cancel`` forgets it."""
+    ``FALLBACK_MS`` when it has not (shown minimised, say); ``cancel`` forgets it."""
 
-    FALLBACK_MS = 300
+    FALLBACK_MS = 1000
 
     def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
         super().__init__(window)
@@ -93,7 +93,11 @@ class MainWindow(QMainWindow):
         demo_server: DemoServer | None = None,
         start_threads: bool = True,
         watch_network: bool = True,
+        sender_after_first_paint: bool = False,
     ) -> None:
+        """``sender_after_first_paint`` (the app's start): the sender thread starts once
+        the window has painted, not competing with it; a window that is never shown
+        then never sends, so the default starts it at once."""
         super().__init__()
         self.ctx = ctx
         self.demo_server = demo_server
@@ -130,9 +134,12 @@ class MainWindow(QMainWindow):
         self._after_first_paint: _FirstPaint | None = None
         if start_threads:
             self.outbox.start()
-            # The sender thread imports the delivery engine (smtplib, ssl: ~35 ms of
-            # Python holding the GIL): after the first paint, not competing with it.
-            self._after_first_paint = _FirstPaint(self, self.sender.start)
+            if sender_after_first_paint:
+                # It imports the delivery engine (smtplib, ssl: ~35 ms of Python
+                # holding the GIL) while the window builds its first paint otherwise.
+                self._after_first_paint = _FirstPaint(self, self.sender.start)
+            else:
+                self.sender.start()
 
     # --- building -----------------------------------------------------------------------
 
