@@ -1871,12 +1871,8 @@ class ComposeWindow(QMainWindow):
 
     def _refresh_attachments(self) -> None:
         self.attachment_list.clear()
-        locale = QLocale()
         for path in self._attachments:
-            size = QFileInfo(str(path)).size()
-            shown = locale.formattedDataSize(
-                size, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat
-            )
+            shown = human_size(QFileInfo(str(path)).size())
             item = QListWidgetItem(
                 self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon),
                 f"{path.name}  ({shown})",
@@ -1894,9 +1890,7 @@ class ComposeWindow(QMainWindow):
             self.attachments_label.setText(
                 self.tr("Attachments ({0}, {1}):").format(
                     count,
-                    locale.formattedDataSize(
-                        total, 1, QLocale.DataSizeFormat.DataSizeTraditionalFormat
-                    ),
+                    human_size(total),
                 )
             )
 

@@ -255,6 +255,11 @@ class OutboxService(QObject):
             row = outbox.get(msg_id)
             events = outbox.events(msg_id)
             body = outbox.body(msg_id)
+        except UsageError:
+            # Gone between the click and this read (edited, deleted, by the CLI too):
+            # its row goes away with the next refresh; nothing to show, nothing to say.
+            self._refresh()
+            return
         except (MailguiError, sqlite3.Error) as exc:
             self.failed.emit("", self._error_text(exc, msg_id))
             return

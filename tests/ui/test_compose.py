@@ -506,7 +506,7 @@ def test_attachments_are_listed_removable_and_folders_refused(
     assert window.attachment_list.isVisible()
     assert [window.attachment_list.item(i).text() for i in range(2)] == [
         "a.txt  (2.0 kB)",
-        "photo.jpg  (10 bytes)",
+        "photo.jpg  (10 B)",
     ]
 
     assert drop_files(window.to_edit, [tmp_path])

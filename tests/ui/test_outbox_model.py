@@ -360,6 +360,22 @@ def test_load_details(qtbot: QtBot, gui: Callable[..., Gui], other: Outbox) -> N
     assert info["headers"] == "Subject: test 7"
 
 
+def test_details_of_a_message_gone_meanwhile_are_no_error(
+    qtbot: QtBot, gui: Callable[..., Gui], other: Outbox
+) -> None:
+    """Select a row, then Edit takes the message out (or the CLI deletes it) before its
+    details are read: no warning dialog, the row just goes."""
+    msg_id = other.add("work", outgoing(7))
+    g = gui()
+    other.delete(msg_id)
+    with (
+        qtbot.assertNotEmitted(g.handle.failed, wait=300),
+        qtbot.assertNotEmitted(g.handle.details, wait=300),
+    ):
+        g.handle.load_details(msg_id)
+    qtbot.waitUntil(lambda: g.model.row_for(msg_id) is None, timeout=WAIT_MS)
+
+
 def test_queue_draft(
     qtbot: QtBot,
     gui: Callable[..., Gui],
