@@ -184,9 +184,27 @@ class OutboxModel(QAbstractTableModel):
             entry = self._entries[row]
         except IndexError:
             return None
+        return self._value(entry, index.column(), role)
+
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
+        """Every role a cell paints with, in one call from C++ into Python instead of
+        seven ``data()`` calls. Alone it gains little, but while the outbox thread runs
+        Python (loading rows) each such call waits for the GIL: the 10 000-row load
+        stalled 35-48 ms without it, 25-39 ms with it."""
+        row = index.row()
+        if not 0 <= row < len(self._entries):
+            return
+        entry, column, value_of = self._entries[row], index.column(), self._value
+        for item in roleDataSpan:
+            value = value_of(entry, column, item.role())
+            if value is None:
+                item.clearData()  # the delegate reuses the span from cell to cell
+            else:
+                item.setData(value)
+
+    def _value(self, entry: _Entry, column: int, role: int) -> Any:
         if role == _DISPLAY:
-            return entry[_TEXT][index.column()]
-        column = index.column()
+            return entry[_TEXT][column]
         if role == _DECORATION:
             return self._icons.get(entry[_ROW][_STATE]) if column == COL_STATE else None
         if role == _FOREGROUND:
@@ -206,21 +224,6 @@ class OutboxModel(QAbstractTableModel):
         if role == self.SORT_ROLE:
             return entry[_KEYS][column][0]
         return None
-
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
-        """Every role a cell paints with, in one call. The item delegate asks for seven
-        roles per cell and each data() call from C++ into Python, through the filter
-        model, costs more than the lookup it does: a repaint of the table went from
-        16 ms to ~5 ms (a stall of the GUI thread each time a batch of rows arrives)."""
-        if not 0 <= index.row() < len(self._entries):
-            return
-        data = self.data
-        for item in roleDataSpan:
-            value = data(index, item.role())
-            if value is None:
-                item.clearData()  # the delegate reuses the span from cell to cell
-            else:
-                item.setData(value)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._titles):
