@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 # Before any QApplication exists (pytest-qt creates it lazily, in the first test).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -11,6 +13,11 @@ import pytest
 
 from mailgui.core.paths import Profile as CoreProfile
 from mailgui.ui.context import AppContext
+
+if TYPE_CHECKING:
+    from mailgui.ui.compose import ComposeWindow
+    from mailgui.ui.main_window import MainWindow
+    from mailgui.ui.outbox_service import OutboxHandle
 
 
 @pytest.fixture
@@ -21,3 +28,49 @@ def ctx(profile: object) -> AppContext:
     core = CoreProfile(home / "config", home / "data", home / "state")
     core.ensure()
     return AppContext(core)
+
+
+@pytest.fixture
+def windows(qtbot: object) -> Iterator[list[ComposeWindow]]:
+    """Compose windows a test opens (append them); closed without a save prompt after."""
+    from shiboken6 import isValid
+
+    made: list[ComposeWindow] = []
+    yield made
+    for window in made:
+        if isValid(window):
+            window._done = True
+            window.close()
+
+
+@pytest.fixture
+def handle(ctx: AppContext) -> Iterator[OutboxHandle]:
+    """A running OutboxHandle on ``ctx``, stopped after the test."""
+    from mailgui.ui.outbox_service import OutboxHandle
+
+    real = OutboxHandle(ctx)
+    real.start()
+    yield real
+    assert real.shutdown()
+
+
+@pytest.fixture
+def window(qtbot: Any, ctx: AppContext) -> Iterator[Callable[[], MainWindow]]:
+    """Make main windows on ``ctx`` (no network watch); after the test their compose
+    windows close without the save prompt and their threads are stopped."""
+    from mailgui.ui.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        w = MainWindow(ctx, watch_network=False)
+        qtbot.addWidget(w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        for editor in list(w.editors):
+            editor._done = True  # close without the save prompt
+            editor.close()
+        assert w.shutdown()

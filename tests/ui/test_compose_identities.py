@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from shiboken6 import isValid
 
 from mailgui.core.accounts import Account, Identity
 from mailgui.core.delivery import Delivery
@@ -49,24 +46,6 @@ def add_accounts(ctx: AppContext, port: int = 2525) -> None:
         Account(name="Home", email="ada@home.example", host="127.0.0.1", port=port,
                 security="none", signature="Ada at home")
     )  # fmt: skip
-
-
-@pytest.fixture
-def windows(qtbot: QtBot) -> Iterator[list[ComposeWindow]]:
-    made: list[ComposeWindow] = []
-    yield made
-    for window in made:
-        if isValid(window):
-            window._done = True
-            window.close()
-
-
-@pytest.fixture
-def handle(ctx: AppContext) -> Iterator[OutboxHandle]:
-    real = OutboxHandle(ctx)
-    real.start()
-    yield real
-    assert real.shutdown()
 
 
 def open_window(

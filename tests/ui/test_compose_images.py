@@ -5,11 +5,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
@@ -22,24 +20,6 @@ from mailgui.core.drafts import DraftStore
 from mailgui.ui.compose import ComposeWindow
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_service import OutboxHandle
-
-
-@pytest.fixture
-def windows(qtbot: QtBot) -> Iterator[list[ComposeWindow]]:
-    made: list[ComposeWindow] = []
-    yield made
-    for window in made:
-        if isValid(window):
-            window._done = True
-            window.close()
-
-
-@pytest.fixture
-def handle(ctx: AppContext) -> Iterator[OutboxHandle]:
-    real = OutboxHandle(ctx)
-    real.start()
-    yield real
-    assert real.shutdown()
 
 
 def png(path: Path, width: int = 40, height: int = 30, color: str = "#3366cc") -> bytes:

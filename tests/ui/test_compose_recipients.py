@@ -5,38 +5,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from dns_server import DnsServer
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-from shiboken6 import isValid
 from test_compose_identities import open_window
 
 from mailgui.core.accounts import Account
 from mailgui.ui.compose import ComposeWindow
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_service import OutboxHandle
-
-
-@pytest.fixture
-def windows(qtbot: QtBot) -> Iterator[list[ComposeWindow]]:
-    made: list[ComposeWindow] = []
-    yield made
-    for window in made:
-        if isValid(window):
-            window._done = True
-            window.close()
-
-
-@pytest.fixture
-def handle(ctx: AppContext) -> Iterator[OutboxHandle]:
-    real = OutboxHandle(ctx)
-    real.start()
-    yield real
-    assert real.shutdown()
 
 
 @pytest.fixture

@@ -50,21 +50,6 @@ def states(window: MainWindow) -> dict[int, str]:
     return {msg_id: model.state_at(row) for row, msg_id in enumerate(model.ids())}
 
 
-@pytest.fixture
-def window(qtbot, ctx: AppContext):
-    windows: list[MainWindow] = []
-
-    def make() -> MainWindow:
-        w = MainWindow(ctx, watch_network=False)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        assert w.shutdown()
-
-
 def test_cli_queued_message_is_sent_and_the_row_follows(qtbot, ctx, smtp_server, window) -> None:
     server = smtp_server("none")
     add_account(ctx, server.port)

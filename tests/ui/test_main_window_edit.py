@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QDateTime, QItemSelectionModel
+from test_main_window import add_account as main_window_account
 
-from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
@@ -21,10 +21,7 @@ from mailgui.ui.main_window import VIEWS, MainWindow
 
 
 def add_account(ctx: AppContext, port: int) -> None:
-    AccountStore(ctx.profile.accounts_file).save(
-        Account("work", "me@example.org", host="127.0.0.1", port=port, security="none",
-                timeout=3.0, check_recipients=False)
-    )  # fmt: skip
+    main_window_account(ctx, port, check_recipients=False)
 
 
 def queue(ctx: AppContext, attachment: Path, **kwargs: Any) -> int:
@@ -59,24 +56,6 @@ def select(window: MainWindow, msg_id: int) -> None:
         index,
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
-
-
-@pytest.fixture
-def window(qtbot: Any, ctx: AppContext) -> Any:
-    windows: list[MainWindow] = []
-
-    def make() -> MainWindow:
-        w = MainWindow(ctx, watch_network=False)
-        qtbot.addWidget(w)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        for editor in list(w.editors):
-            editor._done = True  # close without the save prompt
-            editor.close()
-        assert w.shutdown()
 
 
 @pytest.fixture
