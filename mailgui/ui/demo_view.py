@@ -9,14 +9,13 @@ attachments can be large) runs in Qt's thread pool and comes back as plain data.
 from __future__ import annotations
 
 import html
-import itertools
 import time
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from mailgui.core.sizes import human_size
 from mailgui.demo import DemoServer, Received
+from mailgui.ui import background
 
 __all__ = ["Details", "ReceivedView", "Summary", "describe", "summarize"]
 
@@ -174,23 +174,6 @@ def _describe_safely(index: int, received: Received) -> Details:
         )
 
 
-class _Relay(QObject):
-    """Lives in the GUI thread as long as the application; workers emit through it."""
-
-    done = Signal(int, object)  # request id, Details
-
-
-_relay_instance: _Relay | None = None
-_request_ids = itertools.count(1)
-
-
-def _relay() -> _Relay:
-    global _relay_instance
-    if _relay_instance is None:
-        _relay_instance = _Relay(QCoreApplication.instance())
-    return _relay_instance
-
-
 class ReceivedView(QWidget):
     """The demo server's inbox: a list of received messages and the selected one.
 
@@ -206,6 +189,7 @@ class ReceivedView(QWidget):
         self._received: list[Received] = []
         self._details: dict[int, Details] = {}
         self._pending = 0  # the request id whose answer we want
+        self._requests: set[int] = set()  # ours, in flight (the relay carries others too)
 
         self.setWindowTitle(self.tr("Received (demo)"))
         self.resize(820, 620)
@@ -251,7 +235,7 @@ class ReceivedView(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([200, 400])
 
-        _relay().done.connect(self._on_details)
+        background.relay().done.connect(self._on_details)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -411,16 +395,16 @@ class ReceivedView(QWidget):
         self.headers_label.setText("")
         self.body_view.setPlainText(self.tr("Loading…"))
         self.raw_view.setPlainText("")
-        request = next(_request_ids)
-        self._pending = request
         received = self._received[summary.index]
-        relay = _relay()
-        QThreadPool.globalInstance().start(
-            lambda: relay.done.emit(request, _describe_safely(summary.index, received))
-        )
+        request = background.run(lambda: _describe_safely(summary.index, received))
+        self._pending = request
+        self._requests.add(request)
 
     @Slot(int, object)
     def _on_details(self, request: int, details: Details) -> None:
+        if request not in self._requests:
+            return  # another requester's job
+        self._requests.discard(request)
         self._details.setdefault(details.index, details)
         if request == self._pending:
             self._pending = 0

@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QIODevice,
     QObject,
     Qt,
-    QThreadPool,
     Signal,
     Slot,
 )
@@ -30,6 +29,7 @@ from PySide6.QtGui import QImage, QTextCursor, QTextImageFormat
 
 from mailgui.core.errors import describe_os_error
 from mailgui.core.message import InlineImage
+from mailgui.ui import background
 from mailgui.ui.rich_text import IMAGE_ALT, BodyEdit
 
 __all__ = ["DISPLAY_WIDTH", "ImageLoader", "LoadedImage", "insert_image", "is_image_file"]
@@ -126,22 +126,7 @@ def _load_data(picture: QImage, number: int) -> LoadedImage | str:
     return LoadedImage(InlineImage(new_cid(), data, "image/png", name), display, width)
 
 
-class _Relay(QObject):
-    """Lives in the GUI thread as long as the application; pool tasks emit through it."""
-
-    done = Signal(int, object)  # request id, LoadedImage or an error sentence
-
-
-_relay_instance: _Relay | None = None
-_requests = itertools.count(1)
 _pasted = itertools.count(1)
-
-
-def _relay() -> _Relay:
-    global _relay_instance
-    if _relay_instance is None:
-        _relay_instance = _Relay(QCoreApplication.instance())
-    return _relay_instance
 
 
 class ImageLoader(QObject):
@@ -159,27 +144,19 @@ class ImageLoader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._paths: dict[int, str] = {}  # requests in flight → their file ("" if pasted)
-        _relay().done.connect(self._on_done)
+        background.relay().done.connect(self._on_done)
 
     def load_file(self, path: str | Path) -> int:
-        request = next(_requests)
-        self._paths[request] = str(path)
         file = Path(path)
-        relay = _relay()
-        QThreadPool.globalInstance().start(
-            lambda: relay.done.emit(request, _safe(_load_file, file))
-        )
+        request = background.run(lambda: _safe(_load_file, file))
+        self._paths[request] = str(path)
         return request
 
     def load_image(self, picture: QImage) -> int:
-        request = next(_requests)
-        self._paths[request] = ""
         copy = QImage(picture)  # implicitly shared: safe to read in another thread
         number = next(_pasted)
-        relay = _relay()
-        QThreadPool.globalInstance().start(
-            lambda: relay.done.emit(request, _safe(_load_data, copy, number))
-        )
+        request = background.run(lambda: _safe(_load_data, copy, number))
+        self._paths[request] = ""
         return request
 
     @property
@@ -190,7 +167,7 @@ class ImageLoader(QObject):
     def _on_done(self, request: int, result: object) -> None:
         path = self._paths.pop(request, None)
         if path is None:
-            return  # another window's
+            return  # another requester's job
         if isinstance(result, LoadedImage):
             self.loaded.emit(request, result)
         else:

@@ -9,8 +9,8 @@ running when the person sends simply does not count.
 
 from __future__ import annotations
 
+import functools
 import html
-import itertools
 import logging
 from collections.abc import Iterable
 
@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
 
 from mailgui.core.recipient_checks import CHECK_TIMEOUT, Finding, check_domain
 from mailgui.core.resolver import shared_lookup
+from mailgui.ui import background
 
 __all__ = ["DomainChecker", "describe"]
 
@@ -26,22 +27,7 @@ log = logging.getLogger(__name__)
 FIX_SCHEME = "fix-domain:"  # link target of a "did you mean" suggestion: fix-domain:OLD:NEW
 
 
-class _Relay(QObject):
-    """Lives in the GUI thread as long as the application; pool tasks emit through it."""
-
-    done = Signal(int, str, list)  # checker id, domain, findings
-
-
-_relay_instance: _Relay | None = None
 _pool_instance: QThreadPool | None = None
-_checker_ids = itertools.count(1)
-
-
-def _relay() -> _Relay:
-    global _relay_instance
-    if _relay_instance is None:
-        _relay_instance = _Relay(QCoreApplication.instance())
-    return _relay_instance
 
 
 def _pool() -> QThreadPool:
@@ -71,22 +57,19 @@ class DomainChecker(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._id = next(_checker_ids)
         self._results: dict[str, list[Finding]] = {}
-        self._running: set[str] = set()
-        _relay().done.connect(self._on_done)
+        self._running: dict[int, str] = {}  # request id -> domain
+        background.relay().done.connect(self._on_done)
 
     def request(self, domains: Iterable[str]) -> None:
         """Start checks for the domains not checked or being checked yet."""
-        relay, me = _relay(), self._id
         for raw in domains:
             domain = raw.lower().rstrip(".")
-            if not domain or domain in self._results or domain in self._running:
+            if not domain or domain in self._results or domain in self._running.values():
                 continue
             if domain.startswith("["):  # an address literal has no DNS to ask
                 continue
-            self._running.add(domain)
-            _pool().start(lambda d=domain: relay.done.emit(me, d, _check(d)))
+            self._running[background.run(functools.partial(_check, domain), _pool())] = domain
 
     def findings(self, domain: str) -> list[Finding]:
         return self._results.get(domain.lower().rstrip("."), [])
@@ -94,13 +77,13 @@ class DomainChecker(QObject):
     def is_running(self, domain: str | None = None) -> bool:
         if domain is None:
             return bool(self._running)
-        return domain.lower().rstrip(".") in self._running
+        return domain.lower().rstrip(".") in self._running.values()
 
-    @Slot(int, str, list)
-    def _on_done(self, checker: int, domain: str, findings: list[Finding]) -> None:
-        if checker != self._id:
-            return
-        self._running.discard(domain)
+    @Slot(int, object)
+    def _on_done(self, request: int, findings: list[Finding]) -> None:
+        domain = self._running.pop(request, None)
+        if domain is None:
+            return  # another requester's job
         self._results[domain] = findings
         self.checked.emit(domain, findings)
 
