@@ -24,6 +24,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
 
 
+def spin(app: object, seconds: float, until: object = None) -> None:
+    """Process ``app``'s events for ``seconds``, or until ``until()`` is true."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.02)
+        if callable(until) and until():
+            return
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
     out.mkdir(parents=True, exist_ok=True)
@@ -77,12 +87,7 @@ def main() -> int:
     window.show()
 
     def wait(seconds: float, until: object = None) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.02)
-            if callable(until) and until():
-                return
+        spin(app, seconds, until)
 
     states = lambda: {window.model.row_for(i).state for i in window.model.ids()}  # noqa: E731
     wait(30, lambda: len(window.model.ids()) == 6 and "queued" not in states()
@@ -164,12 +169,7 @@ def compose_shots(out: Path) -> int:
     handle.start()
 
     def wait(seconds: float, until: object = None) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.02)
-            if callable(until) and until():
-                return
+        spin(app, seconds, until)
 
     def shot(window: ComposeWindow, name: str) -> None:
         wait(0.3)

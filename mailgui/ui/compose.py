@@ -1046,7 +1046,7 @@ class ComposeWindow(QMainWindow):
     def _load_size_limit(self) -> None:
         """The SIZE the From account's server announced at its last EHLO (the sender
         records it), for the pre-flight check; None when never seen."""
-        limits = ServerLimits(self._ctx.profile.data_dir / "server_limits.json")
+        limits = ServerLimits.of(self._ctx.profile)
         self.size_limit = limits.size_limit(str(self.from_combo.currentData()))
         self._recheck()
 
