@@ -226,7 +226,6 @@ class ComposeWindow(QMainWindow):
         self._done = False  # queued: close without asking
         self._waived: set[str] = set()  # pre-flight findings "Send anyway" waived
         self._attachments: list[Path] = []
-        self._replaces: int | None = None  # a failed message this one fixes (Edit)
         self._scheduled_at: float | None = None  # the draft's send time: Send keeps it
         self.size_limit: int | None = None  # the server's SIZE, when known
         self.drafts = DraftStore(ctx.profile.data_dir / "drafts")
@@ -951,10 +950,9 @@ class ComposeWindow(QMainWindow):
 
     # --- public -----------------------------------------------------------------------
 
-    def prefill(self, account: str, draft: Draft, *, replaces: int | None = None) -> None:
-        """Fill the window from ``draft`` (Edit of a failed message). Once the new one
-        is queued, the message it replaces is deleted, so only the fixed copy stays.
-        An HTML body opens as rich text, a plain one as plain text."""
+    def prefill(self, account: str, draft: Draft) -> None:
+        """Fill the window from ``draft`` (undo send, a mailto: link). An HTML body opens
+        as rich text, a plain one as plain text."""
         self.select_identity(account, draft.sender.addr)
         for key, boxes in (("to", draft.to), ("cc", draft.cc), ("bcc", draft.bcc)):
             self.fields[key].edit.setText(", ".join(m.formatted() for m in boxes))
@@ -972,7 +970,6 @@ class ComposeWindow(QMainWindow):
             self.body_edit.setPlainText(draft.text or "")
         self.add_attachments(list(draft.attachments))
         self.set_options(draft.priority, draft.read_receipt)
-        self._replaces = replaces
         self._update_title()
         self._check_all_domains()
         self._update_send_enabled()
@@ -1574,8 +1571,6 @@ class ComposeWindow(QMainWindow):
                 self.address_book.remember([*draft.to, *draft.cc, *draft.bcc])
             except OSError as exc:  # completion is a convenience: never block sending
                 log.warning("addresses were not remembered: %s", exc)
-        if self._replaces is not None:
-            self._outbox.delete([self._replaces])
         self.sent.emit(msg_id)
         if self._pending is not None and self._pending[2] > 0:
             account, draft, seconds = self._pending

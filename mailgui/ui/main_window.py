@@ -296,7 +296,6 @@ class MainWindow(QMainWindow):
         self.outbox.rowsRemoved.connect(self.model.remove)
         self.outbox.countsChanged.connect(self._counts_changed)
         self.outbox.details.connect(self._details_loaded)
-        self.outbox.draftLoaded.connect(self._open_editor)
         self.outbox.failed.connect(self._outbox_failed)
         self.outbox.queued.connect(lambda _token, _id: self.sender.request_flush(False))
         self.sender.activity.connect(self.lbl_activity.setText)
@@ -634,18 +633,6 @@ class MainWindow(QMainWindow):
                 ).format(msg_id, when),
                 15000,
             )
-
-    @Slot(int, str, object)
-    def _open_editor(self, msg_id: int, account: str, draft: Any) -> None:
-        from mailgui.ui.compose import ComposeWindow
-
-        window = ComposeWindow(self.ctx, self.outbox)
-        window.prefill(account, draft, replaces=msg_id)
-        window.undoable.connect(self.offer_undo)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.show()
-        self.editors.append(window)
-        window.destroyed.connect(lambda *_: self.editors.remove(window))
 
     @Slot()
     def send_now(self) -> None:

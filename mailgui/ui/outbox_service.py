@@ -65,7 +65,6 @@ class OutboxService(QObject):
         queued(str token, int id): a draft was built and is durably queued.
         failed(str token, str sentence): an action failed; token "" unless queueing.
         loaded(): the GUI has every message (after the first full load).
-        draftLoaded(int id, str account, Draft): a failed message, ready to edit.
         unscheduled(int id, bool ok): answer to ``cancel_scheduled``; False when the
             message had already left the ``scheduled`` state (sent, sending, gone).
     """
@@ -77,7 +76,6 @@ class OutboxService(QObject):
     queued = Signal(str, int)
     failed = Signal(str, str)
     loaded = Signal()
-    draftLoaded = Signal(int, str, object)
     unscheduled = Signal(int, bool)
 
     def __init__(self, ctx: AppContext, poll_ms: int = 500) -> None:
@@ -268,34 +266,6 @@ class OutboxService(QObject):
         headers = head.decode("utf-8", "replace").replace("\r\n", "\n")
         self.details.emit(msg_id, {"row": row, "events": events, "headers": headers})
 
-    @Slot(int)
-    def load_draft(self, msg_id: int) -> None:
-        """Read a failed message back into a Draft (attachments to files) for editing."""
-        outbox = self._outbox
-        if outbox is None:
-            return
-        try:
-            row = outbox.get(msg_id)
-            if row.state != "failed":
-                raise UsageError(
-                    self.tr("Only a failed message can be edited; this one is {0}.").format(
-                        row.state
-                    )
-                )
-            folder = self._ctx.profile.data_dir / "editing" / str(msg_id)
-            from mailgui.core.editing import draft_from_stored
-
-            draft = draft_from_stored(outbox.body(msg_id), bcc=row.bcc, attachments_dir=folder)
-        except (MailguiError, sqlite3.Error, OSError) as exc:
-            self.failed.emit(
-                "",
-                self._error_text(exc, msg_id)
-                if not isinstance(exc, OSError)
-                else self.tr("The message could not be opened ({0}).").format(exc),
-            )
-            return
-        self.draftLoaded.emit(msg_id, row.account, draft)
-
     @Slot(str, str, object, object)
     def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
         """Build the message here (attachments are read from disk) and queue it."""
@@ -365,14 +335,12 @@ class OutboxHandle(QObject):
     queued = Signal(str, int)
     failed = Signal(str, str)
     loaded = Signal()
-    draftLoaded = Signal(int, str, object)
     unscheduled = Signal(int, bool)
 
     _retry = Signal(list)
     _retryAll = Signal()
     _delete = Signal(list)
     _loadDetails = Signal(int)
-    _loadDraft = Signal(int)
     _queueDraft = Signal(str, str, object, object)
     _cancelScheduled = Signal(int)
     _refresh = Signal()
@@ -397,7 +365,6 @@ class OutboxHandle(QObject):
             "queued",
             "failed",
             "loaded",
-            "draftLoaded",
             "unscheduled",
         ):
             getattr(self._service, name).connect(getattr(self, name))
@@ -405,7 +372,6 @@ class OutboxHandle(QObject):
         self._retryAll.connect(self._service.retry_all)
         self._delete.connect(self._service.delete)
         self._loadDetails.connect(self._service.load_details)
-        self._loadDraft.connect(self._service.load_draft)
         self._queueDraft.connect(self._service.queue_draft)
         self._cancelScheduled.connect(self._service.cancel_scheduled)
         self._refresh.connect(self._service.refresh)
@@ -455,10 +421,6 @@ class OutboxHandle(QObject):
 
     def load_details(self, msg_id: int) -> None:
         self._post(self._loadDetails, int(msg_id))
-
-    def load_draft(self, msg_id: int) -> None:
-        """Ask for a failed message as a Draft; answers with ``draftLoaded`` or ``failed``."""
-        self._post(self._loadDraft, int(msg_id))
 
     def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
         """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.
