@@ -136,7 +136,10 @@ def check_recipients(
         with lock:
             results[domain] = found
 
-    threads = [threading.Thread(target=run, args=(d,), daemon=True) for d in domains]
+    # Not daemons: a look-up ends within its own timeout, and a process exiting meanwhile
+    # waits for it rather than finalizing under a thread that is still importing (CPython
+    # 3.11 then crashes in the import lock). ``deadline`` bounds only what the caller waits.
+    threads = [threading.Thread(target=run, args=(d,), name=f"mailgui-check-{d}") for d in domains]
     for t in threads:
         t.start()
     end = time.monotonic() + deadline

@@ -78,9 +78,9 @@ class SpellHighlighter(QSyntaxHighlighter):
         self._format.setUnderlineColor(QColor("#d32f2f"))
         self._loader = _Loader(self)
         self._loader.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
-        threading.Thread(
-            target=self._load, args=(language,), name="mailgui-spelling", daemon=True
-        ).start()
+        # Not a daemon: quitting while the word list loads waits for it (well under a
+        # second) instead of finalizing the interpreter under a thread that imports.
+        threading.Thread(target=self._load, args=(language,), name="mailgui-spelling").start()
 
     def _load(self, language: str) -> None:
         try:

@@ -198,3 +198,42 @@ def test_send_queues_before_any_dns_answer(
     assert server.wait_for(1)[0].rcpt_tos == ["bob@silent.test"]
     # interpreter start + the deadline + the try on loopback, with room for a slow machine
     assert elapsed < CHECK_DEADLINE + 0.2 + 3.0
+
+
+def test_send_leaves_no_daemon_thread_running_when_it_fails_before_the_checks_end(
+    dns_server: DnsServer, profile: Any
+) -> None:
+    """A damaged outbox ends `send` while its recipient check still waits for DNS. The
+    check thread must not be a daemon: CPython 3.11 crashed (SIGSEGV in the import lock)
+    finalizing under a daemon thread that was still importing dnspython, 1 exit in ~150
+    under load. The interpreter now waits for the look-up, which has its own timeout."""
+    import subprocess
+    import sys
+    import time
+
+    from mailgui.core.recipient_checks import CHECK_TIMEOUT
+
+    profile.env["MAILGUI_NAMESERVER"] = dns_server.address
+    dns_server.hang("silent.test")
+    r = profile.run("account", "add", "relay", "--email", "me@example.org", "--host", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    outbox = profile.home / "data" / "outbox.sqlite3"
+    outbox.parent.mkdir(parents=True, exist_ok=True)
+    outbox.write_bytes(b"not a database, " * 4096)
+    code = (
+        "import threading, mailgui.cli\n"
+        "rc = mailgui.cli.main(['send', '--to', 'bob@silent.test', '--subject', 'x',"
+        " '--body', 'y'])\n"
+        "alive = [t.name for t in threading.enumerate() if t.daemon and t.is_alive()]\n"
+        "print(rc, alive)\n"
+    )
+    started = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=profile.env, capture_output=True, text=True, timeout=30
+    )
+    elapsed = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["78", "[]"], r.stdout
+    assert "is damaged" in r.stderr
+    assert dns_server.asked("silent.test", "MX") >= 1
+    assert elapsed < CHECK_TIMEOUT + 3.0  # exit waited for the look-up, bounded by its timeout
