@@ -516,12 +516,22 @@ def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool)
 
 
 _IGNORED = ("-i", "-oi", "-v", "-m", "-bm")  # -bm: read a message on stdin, the default
+# sendmail's delivery modes: q(ueue) and d(eferred) only queue, as msmtpq does; the app or
+# the agent sends the message later. i(nteractive), b(ackground), f: queue, then one try.
+_QUEUE_ONLY = ("-odq", "-odd", "-ODeliveryMode=q", "-ODeliveryMode=d", "--queue-only")
+_DELIVER_NOW = ("-odi", "-odb", "-odf", "-ODeliveryMode=i", "-ODeliveryMode=b")
 
 
 def _parse_sendmail_args(argv: list[str]) -> argparse.Namespace:
     """sendmail's own syntax: -t, -i, -oi, -f FROM / -fFROM, -F NAME, -oX, -BX, ..."""
     ns = argparse.Namespace(
-        extract=False, sender=None, account=None, wait=False, recipients=[], full_name=None
+        extract=False,
+        sender=None,
+        account=None,
+        wait=False,
+        queue_only=False,
+        recipients=[],
+        full_name=None,
     )
     it = iter(argv)
     for arg in it:
@@ -533,6 +543,10 @@ def _parse_sendmail_args(argv: list[str]) -> argparse.Namespace:
             break
         if arg in ("--wait",):
             ns.wait = True
+        elif arg in _QUEUE_ONLY:
+            ns.queue_only = True  # sendmail's delivery mode "queue": the sender sends it later
+        elif arg in _DELIVER_NOW:
+            ns.queue_only = False
         elif arg == "--account" or arg.startswith("--account="):
             ns.account = arg.partition("=")[2] if "=" in arg else next(it, None)
             if not ns.account:
@@ -566,6 +580,8 @@ def _parse_sendmail_args(argv: list[str]) -> argparse.Namespace:
             raise UsageError(f"The sendmail option {arg!r} is not supported; see 'mailgui --help'.")
         else:
             ns.recipients.append(arg)
+    if ns.wait and ns.queue_only:
+        raise UsageError("Give either --wait (report the outcome) or -odq (only queue), not both.")
     return ns
 
 
@@ -649,6 +665,8 @@ def cmd_sendmail(argv: list[str]) -> int:
         msg_id = outbox.add(acct.name, out)
         if args.wait:
             return _attempt(outbox, [msg_id], False, single=True)
+        if args.queue_only:
+            return EX_OK
         try:  # queued is done; one quiet try now, the outcome is in the outbox and the log
             _delivery(outbox, store).flush(include_deferred=True, ids=[msg_id])
         except MailguiError:
@@ -900,12 +918,13 @@ examples:
 
 SENDMAIL_HELP = """\
 usage: mailgui sendmail [-t] [-f FROM | -r FROM] [-F NAME] [-i] [-oi] [-bm]
-                        [--account NAME] [--wait] [--] [RECIPIENT...]
+                        [--account NAME] [--wait | -odq] [--] [RECIPIENT...]
        mailgui-sendmail ...   (also when installed or linked as "sendmail")
 
 Read a message (headers, empty line, body) on stdin, queue it durably, then try once.
 Exits 0 once it is queued, even if the server is down: it is sent later by the app or
-the agent. --wait reports the delivery instead (75 when it stays queued).
+the agent. --wait reports the delivery instead (75 when it stays queued); -odq only
+queues it.
 
   -t            also send to the To, Cc and Bcc headers (Bcc headers are removed)
   -f, -r FROM   envelope sender (bounce address)
@@ -915,6 +934,9 @@ the agent. --wait reports the delivery instead (75 when it stays queued).
   --account NAME  send with this account (default: the one whose address is in From,
                 else the default account)
   --wait        wait for the outcome and exit like 'mailgui send'
+  -odq, -odd, --queue-only   only queue it (sendmail's queue delivery mode; msmtpq
+                does the same): the app or 'mailgui agent' sends it later
+  -odi, -odb    queue, then one try (the default)
 
 A recipient without a domain ("root", as cron gives it) goes to the account's own
 address; a From without a domain ("root (Cron Daemon)") becomes the account's address.

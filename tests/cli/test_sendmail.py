@@ -423,6 +423,43 @@ def test_server_down_is_still_queued_and_wait_reports_75(profile: Any, closed_po
     assert all(r["last_error"] and r["attempts"] == 1 for r in rows)
 
 
+@pytest.mark.parametrize("flag", ["-odq", "-odd", "--queue-only", "-ODeliveryMode=q"])
+def test_queue_only_mode_queues_without_a_try(
+    shared: tuple[Profile, RecordingServer], flag: str
+) -> None:
+    """sendmail's queue delivery mode (as msmtpq): exit 0 once it is durably queued; no
+    connection is made; the app or the agent sends it later."""
+    profile, server = shared
+    before_sent, before_rows = len(server.messages), stored(profile)
+    r = sendmail(profile, flag, "-oi", "queued@example.org")
+    assert r.stdout == b"" and r.stderr == b""
+    rows = stored(profile)
+    (new,) = [row for row in rows if row["id"] not in {b["id"] for b in before_rows}]
+    assert (new["state"], new["attempts"]) == ("queued", 0)
+    assert len(server.messages) == before_sent  # nothing was tried
+    r = profile.run("outbox", "flush")
+    assert r.returncode == 0, r.stderr
+    assert server.wait_for(before_sent + 1)[-1].rcpt_tos == ["queued@example.org"]
+
+
+def test_queue_only_and_wait_together_are_a_usage_error(
+    shared: tuple[Profile, RecordingServer],
+) -> None:
+    profile, _server = shared
+    queued = stored_count(profile)
+    r = sendmail(profile, "-odq", "--wait", "bob@example.org", code=64)
+    assert b"--wait" in r.stderr and b"-odq" in r.stderr
+    assert stored_count(profile) == queued
+
+
+def test_odi_and_odb_try_at_once(shared: tuple[Profile, RecordingServer]) -> None:
+    profile, server = shared
+    for flag in ("-odi", "-odb"):
+        before = len(server.messages)
+        sendmail(profile, "-odq", flag, "now@example.org")  # the last mode given wins
+        assert server.wait_for(before + 1)[-1].rcpt_tos == ["now@example.org"]
+
+
 def test_wait_reports_success(profile: Any, server: RecordingServer) -> None:
     r = sendmail(profile, "--wait", "bob@example.org")
     assert b"Sent message" in r.stdout
