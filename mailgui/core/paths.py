@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 APP = "mailgui"
 
 
@@ -26,6 +24,8 @@ class Profile:
         if home:
             root = Path(home).expanduser()
             return cls(root / "config", root / "data", root / "state")
+        import platformdirs  # only here: with MAILGUI_HOME it is not needed (~7 ms)
+
         return cls(
             Path(platformdirs.user_config_dir(APP)),
             Path(platformdirs.user_data_dir(APP)),

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
-
 from mailgui.core import log
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.paths import APP, Profile
@@ -24,7 +22,12 @@ DEMO_ACCOUNT = "Demo"
 def demo_profile() -> Profile:
     """A profile of its own, so the demo never touches the user's real outbox."""
     home = os.environ.get("MAILGUI_HOME")
-    root = Path(home) / "demo" if home else Path(platformdirs.user_data_dir(APP)) / "demo"
+    if home:
+        root = Path(home) / "demo"
+    else:
+        import platformdirs
+
+        root = Path(platformdirs.user_data_dir(APP)) / "demo"
     return Profile(root / "config", root / "data", root / "state")
 
 

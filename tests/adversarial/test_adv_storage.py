@@ -335,7 +335,7 @@ def test_a_log_write_error_prints_no_traceback(
 
     from mailgui.core import log as core_log
 
-    handler = core_log._PrivateLog(tmp_path / "x.log")
+    handler = core_log._private_log(tmp_path / "x.log")
     try:
         assert stat.S_IMODE((tmp_path / "x.log").stat().st_mode) == 0o600
         handler.stream.close()
