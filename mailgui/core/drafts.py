@@ -10,6 +10,13 @@ Each save writes a temporary file and renames it over the old one, so a crash in
 the middle of a save leaves the previous version, never half a file. Inline images
 of a rich draft are kept beside it, one file each in ``<id>.images/``, written once
 (an image does not change), so autosaving a draft with photos rewrites only its text.
+
+Some drafts point at files mailgui wrote for them, one folder per draft or message:
+the attachments of a message taken out of the outbox to be edited (``editing/<id>/``),
+pictures of a rich draft that went plain (``pasted/<id>/``). ``remove_unused_folders``
+removes such a folder once no saved draft points into it: when its draft was queued or
+discarded, and in a sweep at start for what a crash left behind. A folder a saved
+draft still names is never removed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,57 +131,103 @@ class DraftStore:
     def _image_name(cid: str) -> str:
         return hashlib.sha256(cid.encode("utf-8", "replace")).hexdigest()[:32]
 
-    def save_images(self, draft: SavedDraft, images: list[InlineImage]) -> None:
+    def save_images(
+        self,
+        draft: SavedDraft,
+        images: list[InlineImage],
+        kept: Iterable[dict[str, str]] = (),
+    ) -> None:
         """Keep ``images`` with ``draft`` (recorded in ``draft.inline_images``): new ones
-        are written, ones no longer used are removed. Call before ``save``."""
+        are written, ones no longer used are removed. ``kept`` are entries of images
+        already saved with this draft (as in ``inline_images``) that stay as they are:
+        a window still reading them has no bytes to give. Call before ``save``."""
         folder = self._images(draft.id)
-        wanted = {self._image_name(i.cid): i for i in images}
+        entries = [
+            {"cid": i.cid, "content_type": i.content_type, "filename": i.filename} for i in images
+        ]
+        given = {i.cid for i in images}
+        entries += [dict(item) for item in kept if item["cid"] not in given]
+        wanted = {self._image_name(item["cid"]) for item in entries}
         if not wanted and not folder.exists():
             draft.inline_images = []
             return
-        for name, image in wanted.items():
-            path = folder / name
+        for image in images:
+            path = folder / self._image_name(image.cid)
             if not path.exists():
                 write_private_bytes(path, image.data)
         if folder.exists():
             for path in folder.iterdir():
                 if path.name not in wanted:
                     path.unlink(missing_ok=True)
-        draft.inline_images = [
-            {"cid": i.cid, "content_type": i.content_type, "filename": i.filename} for i in images
-        ]
+        draft.inline_images = entries
 
     def load_images(self, draft: SavedDraft) -> list[InlineImage]:
         """The inline images of ``draft``; one whose file is gone is left out (logged)."""
+        found = (self.load_image(draft, item) for item in draft.inline_images)
+        return [image for image in found if image is not None]
+
+    def load_image(self, draft: SavedDraft, item: dict[str, str]) -> InlineImage | None:
+        """The inline image ``item`` (an entry of ``draft.inline_images``), None when its
+        file cannot be read (logged). Reads a file: not on the GUI thread."""
         from mailgui.core.message import InlineImage
 
-        folder = self._images(draft.id)
-        images = []
-        for item in draft.inline_images:
-            try:
-                data = (folder / self._image_name(item["cid"])).read_bytes()
-            except OSError as exc:
-                log.warning("an image of draft %s cannot be read: %s", draft.id, exc)
-                continue
-            images.append(
-                InlineImage(
-                    item["cid"],
-                    data,
-                    item.get("content_type", "image/png"),
-                    item.get("filename", ""),
-                )
-            )
-        return images
+        try:
+            data = (self._images(draft.id) / self._image_name(item["cid"])).read_bytes()
+        except OSError as exc:
+            log.warning("an image of draft %s cannot be read: %s", draft.id, exc)
+            return None
+        return InlineImage(
+            item["cid"], data, item.get("content_type", "image/png"), item.get("filename", "")
+        )
 
     def all(self) -> list[SavedDraft]:
         """Every readable draft, newest first (an unreadable file is logged, skipped)."""
-        drafts = []
+        drafts, _unreadable = self._read_all()
+        return sorted(drafts, key=lambda d: d.saved_at, reverse=True)
+
+    def _read_all(self) -> tuple[list[SavedDraft], int]:
+        """The readable drafts, and how many files could not be read (logged)."""
+        drafts, unreadable = [], 0
         for path in self.folder.glob("*.json"):
             try:
                 drafts.append(SavedDraft.from_json(json.loads(path.read_text(encoding="utf-8"))))
+            except FileNotFoundError:
+                continue  # deleted since the listing: not a draft any more
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("draft %s cannot be read: %s", path.name, exc)
-        return sorted(drafts, key=lambda d: d.saved_at, reverse=True)
+                unreadable += 1
+        return drafts, unreadable
+
+    def remove_unused_folders(
+        self, roots: Iterable[Path], files: Iterable[str | Path] | None = None
+    ) -> list[Path]:
+        """Remove the folders mailgui filled with files for drafts (a subfolder of one
+        of ``roots`` each) that no saved draft points into any more: the folders of
+        ``files`` (the attachments of a draft just queued or discarded; files elsewhere
+        are the person's own and are ignored), or, with None, every one (the sweep at
+        start). Nothing is removed while a draft file cannot be read: it might point
+        into any of them. Returns the folders removed."""
+        tops = [_normal(root) for root in roots]
+        drafts, unreadable = self._read_all()
+        if unreadable:
+            log.warning("no draft folder is removed while a draft cannot be read")
+            return []
+        used = {_folder_in(tops, a) for d in drafts for a in d.attachments}
+        if files is None:
+            candidates = {c for top in tops if top.is_dir() for c in top.iterdir() if c.is_dir()}
+        else:
+            candidates = {f for f in (_folder_in(tops, p) for p in files) if f is not None}
+        removed = []
+        for folder in sorted(candidates - used):
+            try:
+                shutil.rmtree(folder)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("folder %s could not be removed: %s", folder, exc)
+                continue
+            removed.append(folder)
+        return removed
 
     def left_open(self) -> list[SavedDraft]:
         """Drafts a window still held when the last session ended: crash leftovers."""
@@ -186,6 +240,19 @@ class DraftStore:
             return
         draft.open = False
         self.save(draft)
+
+
+def _normal(path: str | Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _folder_in(tops: list[Path], path: str | Path) -> Path | None:
+    """The subfolder of one of ``tops`` that ``path`` is in, else None."""
+    at = _normal(path)
+    for top in tops:
+        if at.parent != top and top in at.parents:
+            return top / at.relative_to(top).parts[0]
+    return None
 
 
 def write_private_bytes(path: Path, data: bytes) -> None:

@@ -2,6 +2,8 @@
 messages taken out of the outbox to be edited (they become drafts).
 
 All read the profile's draft folder (``core.drafts``), which compose windows write.
+Files mailgui wrote for drafts (``draft_folders``) go once no saved draft points at
+them: ``let_go`` when a draft was queued or discarded, ``MessageToDraft.sweep`` at start.
 """
 
 from __future__ import annotations
@@ -9,20 +11,59 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from mailgui.core.drafts import DraftStore
+from mailgui.ui import background
 from mailgui.ui.context import AppContext
 
-__all__ = ["DraftsMenu", "MessageToDraft", "RecoveredDraftsNotice", "draft_store"]
+__all__ = [
+    "DraftsMenu",
+    "MessageToDraft",
+    "RecoveredDraftsNotice",
+    "draft_folders",
+    "draft_store",
+    "let_go",
+]
 
 log = logging.getLogger(__name__)
 
 
 def draft_store(ctx: AppContext) -> DraftStore:
     return DraftStore(ctx.profile.data_dir / "drafts")
+
+
+def draft_folders(ctx: AppContext) -> tuple[Path, Path]:
+    """Where mailgui writes files for drafts, a subfolder per draft or message: the
+    attachments of messages taken out to edit, and pictures that became attachments
+    when a rich draft went plain (see ``ComposeWindow._images_to_attachments``)."""
+    return ctx.profile.data_dir / "editing", ctx.profile.data_dir / "pasted"
+
+
+def let_go(ctx: AppContext, attachments: Iterable[str | Path]) -> None:
+    """A draft with these attachments was queued (the outbox holds their bytes) or
+    discarded: remove the folders mailgui wrote them in, unless a saved draft still
+    points there. In the thread pool (it reads the drafts, deletes files)."""
+    roots = draft_folders(ctx)
+    files = [Path(a) for a in attachments if any(r in Path(a).parents for r in roots)]
+    if files:
+        store = draft_store(ctx)
+        background.run(lambda: _remove_unused(store, roots, files))
+
+
+def _remove_unused(
+    store: DraftStore, roots: Iterable[Path], files: list[Path] | None = None
+) -> list[Path]:
+    """Runs in a pool: never raises (a leftover folder only costs disk space)."""
+    try:
+        return store.remove_unused_folders(roots, files)
+    except Exception:
+        log.exception("removing unused draft folders failed")
+        return []
 
 
 class DraftsMenu(QMenu):
@@ -135,6 +176,13 @@ class MessageToDraft(QObject):
         self._busy.add(msg_id)
         self._pool.start(lambda: self._run(msg_id))
 
+    def sweep(self) -> None:
+        """Remove the folders written for drafts that no saved draft points at any more
+        (left by a crash, or by a quit during Undo). In this object's pool, so never in
+        the middle of a take-out, whose folder has no draft yet."""
+        store, roots = draft_store(self._ctx), draft_folders(self._ctx)
+        self._pool.start(lambda: _remove_unused(store, roots))
+
     def _run(self, msg_id: int) -> None:  # in the pool's thread
         from mailgui.core.editing import take_out_for_editing
         from mailgui.core.errors import MailguiError
@@ -143,7 +191,7 @@ class MessageToDraft(QObject):
         try:
             with ctx.open_outbox() as outbox:
                 saved, row = take_out_for_editing(
-                    outbox, msg_id, draft_store(ctx), ctx.profile.data_dir / "editing"
+                    outbox, msg_id, draft_store(ctx), draft_folders(ctx)[0]
                 )
         except MailguiError as exc:
             self._done(msg_id)

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._stuck_since: float | None = None
         self.editors: list[Any] = []  # open compose windows editing a draft or a message
-        self._to_draft: Any = None  # MessageToDraft, made on the first Edit
+        self._to_draft: Any = None  # MessageToDraft, made at start or on the first Edit
         title = self.tr("mailgui — Outbox")
         self.setWindowTitle(title + (self.tr(" (demo)") if demo_server else ""))
         self.setWindowIcon(app_icon())
@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._after_first_paint: _FirstPaint | None = None
         if start_threads:
+            self._message_to_draft().sweep()  # files of drafts a crash left behind
             self.outbox.start()
             if sender_after_first_paint:
                 # It imports the delivery engine (smtplib, ssl: ~35 ms of Python
@@ -248,6 +249,7 @@ class MainWindow(QMainWindow):
         sb.addWidget(self.lbl_activity, 1)
         self.undo_notice = UndoSendNotice(self.outbox, self)
         self.undo_notice.undone.connect(self._reopen_compose)
+        self.undo_notice.expired.connect(self._undo_expired)
         self.undo_notice.message.connect(lambda text: sb.showMessage(text, 8000))
         sb.addPermanentWidget(self.undo_notice)
         self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)  # after a crash
@@ -567,6 +569,13 @@ class MainWindow(QMainWindow):
         window.show()
         self.editors.append(window)
         window.destroyed.connect(lambda *_: self.editors.remove(window))
+
+    @Slot(object)
+    def _undo_expired(self, draft: Any) -> None:
+        """The message left for good: files kept for its Undo may go."""
+        from mailgui.ui.drafts_view import let_go
+
+        let_go(self.ctx, draft.attachments)
 
     @Slot(str, object)
     def _reopen_compose(self, account: str, draft: Any) -> None:

@@ -45,10 +45,14 @@ class UndoSendNotice(QWidget):
 
     Signals:
         undone(str account, Draft draft): the message was taken back; reopen it.
+        expired(Draft draft): Undo is over for this draft (its time ran out, a newer
+            Send replaced it, or it was too late): the files it names are no longer
+            needed for it (the outbox holds the message's bytes).
         message(str text): a sentence for the status bar ("it was already sent").
     """
 
     undone = Signal(str, object)
+    expired = Signal(object)
     message = Signal(str)
 
     def __init__(
@@ -89,6 +93,7 @@ class UndoSendNotice(QWidget):
     def offer(self, msg_id: int, account: str, draft: Draft, seconds: float) -> None:
         if seconds <= 0:
             return
+        self._clear(expired=True)  # a newer Send replaces the one offered so far
         self._msg_id = msg_id
         self._account = account
         self._draft = draft
@@ -109,11 +114,13 @@ class UndoSendNotice(QWidget):
     def _tick(self) -> None:
         left = self._deadline - self._clock()
         if left <= 0:
-            self._clear()
+            self._clear(expired=True)
             return
         self.label.setText(self.tr("Sending in {0} s").format(math.ceil(left)))
 
-    def _clear(self) -> None:
+    def _clear(self, *, expired: bool = False) -> None:
+        if expired and self._draft is not None:
+            self.expired.emit(self._draft)
         self._timer.stop()
         self._msg_id = None
         self._draft = None
@@ -129,3 +136,4 @@ class UndoSendNotice(QWidget):
             self.undone.emit(*asked)
         else:
             self.message.emit(self.tr("Too late to undo: the message had already left the outbox."))
+            self.expired.emit(asked[1])

@@ -5,14 +5,18 @@ a message being sent is refused with a sentence. Real threads, real SMTP server.
 from __future__ import annotations
 
 import time
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDateTime, QItemSelectionModel
+from PySide6.QtCore import QDateTime, QItemSelectionModel, QThreadPool
 from test_main_window import add_account as main_window_account
 
 from mailgui.core.addresses import Mailbox
+from mailgui.core.drafts import SavedDraft
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
 from mailgui.ui.context import AppContext
@@ -275,3 +279,118 @@ def test_a_message_claimed_meanwhile_is_refused_by_the_outbox(
     w.act_edit.trigger()
     qtbot.waitUntil(lambda: "being sent right now" in w.statusBar().currentMessage(), timeout=5000)
     assert w.editors == [] and draft_store(ctx).all() == []
+
+
+# --- the files written for an edited message go once no draft needs them -------------
+
+
+def attached_bytes(ctx: AppContext, msg_id: int) -> bytes:
+    """The attachment as the outbox holds it (in the stored message)."""
+    with Outbox(ctx.profile.outbox_file) as box:
+        msg = message_from_bytes(box.body(msg_id), policy=email_policy.default)
+    assert isinstance(msg, EmailMessage)
+    (part,) = msg.iter_attachments()
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+def test_queueing_the_edited_message_again_removes_its_files(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    msg_id = queue(ctx, attachment)
+    editor = open_editor(qtbot, w, msg_id)
+    (copy,) = editor.attachments
+    folder = ctx.profile.data_dir / "editing" / str(msg_id)
+    assert copy.parent == folder and copy.read_bytes() == attachment.read_bytes()
+
+    editor.undo_seconds = 0
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=5000)
+    assert attached_bytes(ctx, sent.args[0]) == attachment.read_bytes()  # in the outbox
+
+
+def test_undo_keeps_the_files_until_it_is_over(
+    qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
+) -> None:
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    msg_id = queue(ctx, attachment)
+    editor = open_editor(qtbot, w, msg_id)
+    (copy,) = editor.attachments
+    editor.undo_seconds = 30
+    with qtbot.waitSignal(editor.sent, timeout=5000) as sent:
+        assert editor.send(force=True)
+    qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
+    assert w.undo_notice.msg_id == sent.args[0]  # Undo is offered
+    QThreadPool.globalInstance().waitForDone(5000)  # any job removing files has run
+    assert copy.is_file()  # Undo would bring the draft back with this file
+
+    w.undo_notice.undo_button.click()
+    qtbot.waitUntil(lambda: len(w.editors) == 1, timeout=5000)
+    back = w.editors[0]
+    assert back.attachments == [copy] and copy.is_file()
+
+    back.undo_seconds = 1
+    with qtbot.waitSignal(back.sent, timeout=5000) as sent:
+        assert back.send(force=True)
+    assert w.undo_notice.msg_id == sent.args[0]
+    qtbot.waitUntil(lambda: w.undo_notice.msg_id is None, timeout=5000)  # Undo is over
+    qtbot.waitUntil(lambda: not copy.parent.exists(), timeout=5000)
+    assert attached_bytes(ctx, sent.args[0]) == attachment.read_bytes()
+
+
+def test_discarding_removes_the_files_and_saving_keeps_them(
+    qtbot: Any,
+    ctx: AppContext,
+    closed_port: int,
+    window: Any,
+    attachment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailgui.ui.compose import ComposeWindow
+
+    add_account(ctx, closed_port)
+    w = window()
+    w.sender.set_online(False)
+    kept_id, dropped_id = queue(ctx, attachment), queue(ctx, attachment)
+    answer = "save"
+    monkeypatch.setattr(ComposeWindow, "_ask_on_close", lambda self: answer)
+
+    editor = open_editor(qtbot, w, kept_id)
+    (kept,) = editor.attachments
+    editor.close()
+    qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
+
+    answer = "discard"
+    editor = open_editor(qtbot, w, dropped_id)
+    (dropped,) = editor.attachments
+    editor.close()
+    qtbot.waitUntil(lambda: w.editors == [], timeout=5000)
+    qtbot.waitUntil(lambda: not dropped.parent.exists(), timeout=5000)
+    assert kept.is_file()  # File → Drafts still has it, attachment and all
+    (saved,) = draft_store(ctx).all()
+    assert saved.attachments == [str(kept)]
+
+
+def test_the_start_removes_folders_no_saved_draft_points_at(
+    qtbot: Any, ctx: AppContext, window: Any
+) -> None:
+    """What a crash (or a quit during Undo) leaves: folders whose draft is gone."""
+    editing = ctx.profile.data_dir / "editing"
+    used = editing / "7" / "notes.pdf"
+    left = editing / "8" / "old.pdf"
+    for path in (used, left):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"%PDF-1.4")
+    draft_store(ctx).save(SavedDraft(subject="Still writing", attachments=[str(used)]))
+
+    w = window()
+    qtbot.waitUntil(lambda: not left.parent.exists(), timeout=5000)
+    assert w._to_draft.wait()
+    assert used.is_file()
