@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,8 +102,16 @@ from mailgui.core.recipient_checks import domains_of
 from mailgui.core.server_limits import ServerLimits
 from mailgui.core.sizes import human_size
 from mailgui.ui.context import AppContext
-from mailgui.ui.inline_images import ImageLoader, LoadedImage, insert_image, is_image_file
-from mailgui.ui.inline_images import register as register_image
+from mailgui.ui.drafts_view import let_go
+from mailgui.ui.inline_images import (
+    ImageLoader,
+    LoadedImage,
+    forget_image,
+    insert_image,
+    is_image_file,
+    show_image,
+    show_placeholder,
+)
 from mailgui.ui.recipient_warnings import FIX_SCHEME, DomainChecker, describe
 from mailgui.ui.rich_text import BodyEdit, is_quote
 from mailgui.ui.signature import strip_signature, swap_signature
@@ -240,6 +249,9 @@ class ComposeWindow(QMainWindow):
         self.image_loader.loaded.connect(self._on_image_loaded)
         self.image_loader.failed.connect(self._on_image_failed)
         self._image_targets: dict[int, QTextCursor] = {}  # where each load goes
+        # A reopened draft's images, shown as placeholders until the pool decoded them:
+        self._reopening: dict[int, str] = {}  # request → content id
+        self._unread: dict[str, dict[str, str]] = {}  # cid → entry, bytes not read yet
 
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAcceptDrops(True)
@@ -784,6 +796,13 @@ class ComposeWindow(QMainWindow):
         if self.rich_action.isChecked() != rich:
             self.rich_action.setChecked(rich)  # comes back here through toggled
             return
+        if not rich and self._unread:  # they would be lost: they are not read yet
+            self.rich_action.setChecked(True)
+            self.status_bar.show_text(
+                self.tr("The pictures are still loading; switch to plain text in a moment.")
+            )
+            QTimer.singleShot(4000, self, self._hide_saved_note)
+            return
         if not rich:
             self._images_to_attachments()
         self.body_edit.set_rich(rich)
@@ -963,7 +982,9 @@ class ComposeWindow(QMainWindow):
         self.subject_edit.setText(draft.subject)
         if draft.html is not None:
             self.set_rich_text(True, remember=False)
-            self._register_images(draft.inline_images)
+            for image in draft.inline_images:  # bytes in memory: only decoding waits
+                self._inline[image.cid] = image
+                self._reopen_image(image.cid, image.filename, image)
             self.body_edit.setHtml(draft.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -990,7 +1011,10 @@ class ComposeWindow(QMainWindow):
         self.subject_edit.setText(saved.subject)
         if saved.html is not None:
             self.set_rich_text(True, remember=False)
-            self._register_images(self.drafts.load_images(saved))
+            for item in saved.inline_images:  # read and decoded in the pool
+                self._unread[item["cid"]] = item
+                reader = partial(self.drafts.load_image, saved, item)
+                self._reopen_image(item["cid"], item.get("filename", ""), reader)
             self.body_edit.setHtml(saved.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -1027,7 +1051,9 @@ class ComposeWindow(QMainWindow):
     def _write_draft(self, *, open_: bool) -> bool:
         try:
             draft = self._current_draft(open_=open_)
-            self.drafts.save_images(draft, self.inline_images() if draft.html is not None else [])
+            images = self.inline_images() if draft.html is not None else []
+            # Pictures still being read stay saved as they are (their bytes are not here).
+            self.drafts.save_images(draft, images, kept=list(self._unread.values()))
             self.drafts.save(draft)
         except OSError as exc:
             self._show_error(
@@ -1059,7 +1085,7 @@ class ComposeWindow(QMainWindow):
         if self.is_modified():
             self._write_draft(open_=True)
         else:
-            self.drafts.delete(self._saved.id)
+            self._drop_draft()
             self._dirty = False
 
     @Slot()
@@ -1143,6 +1169,9 @@ class ComposeWindow(QMainWindow):
         if self._token is not None:
             return False
         self.error_bar.hide()
+        if self._unread:
+            self._show_error(self._still_loading_text())
+            return False
         if send_at is None and self._scheduled_at is not None:
             if self._scheduled_at <= self._clock():
                 self.set_scheduled(self._scheduled_at)  # says it passed; Send again sends now
@@ -1564,7 +1593,9 @@ class ComposeWindow(QMainWindow):
             return
         self._token = None
         self._done = True
-        self.drafts.delete(self._saved.id)  # it is in the outbox now
+        # It is in the outbox now, bytes and all (build read the files); with Undo, the
+        # main window's notice keeps the Draft and lets go of its files when Undo is over.
+        self._drop_draft(keep_files=self._pending is not None and self._pending[2] > 0)
         if self._pending is not None:
             draft = self._pending[1]
             try:
@@ -1709,6 +1740,13 @@ class ComposeWindow(QMainWindow):
 
     @Slot(int, object)
     def _on_image_loaded(self, request: int, loaded: LoadedImage) -> None:
+        cid = self._reopening.pop(request, None)
+        if cid is not None:  # a reopened draft's picture: in place of its placeholder
+            self._unread.pop(cid, None)
+            self._inline[cid] = loaded.image
+            show_image(self.body_edit, loaded)
+            self._after_image()
+            return
         at = self._image_targets.pop(request, None)
         if not self.body_edit.rich:
             if loaded.path is not None:
@@ -1722,6 +1760,11 @@ class ComposeWindow(QMainWindow):
 
     @Slot(int, str, str)
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
+        cid = self._reopening.pop(request, None)
+        if cid is not None:  # unreadable now: left out, as the window says
+            self._unread.pop(cid, None)
+            self._inline.pop(cid, None)
+            forget_image(self.body_edit, cid)
         self._image_targets.pop(request, None)
         if path and Path(path).is_file():
             self.add_attachments([path])  # it can still travel as a file
@@ -1731,12 +1774,20 @@ class ComposeWindow(QMainWindow):
     def _after_image(self) -> None:
         if self._token is None and not self.image_loader.pending:
             self.status_bar.hide()
+        if not self._unread and self.error_bar.label.text() == self._still_loading_text():
+            self.error_bar.hide()  # they are all here now: Send works
         self._recheck()
 
-    def _register_images(self, images: list[InlineImage]) -> None:
-        for image in images:
-            self._inline[image.cid] = image
-            register_image(self.body_edit, image)
+    def _still_loading_text(self) -> str:
+        return self.tr("The pictures of this draft are still loading; send again in a moment.")
+
+    def _reopen_image(
+        self, cid: str, filename: str, source: InlineImage | Callable[[], InlineImage | None]
+    ) -> None:
+        """Before the HTML is set: a placeholder now (the text is editable at once),
+        the picture when the pool has decoded it (``_on_image_loaded``)."""
+        show_placeholder(self.body_edit, cid, filename)
+        self._reopening[self.image_loader.load_known(source)] = cid
 
     def inline_images(self) -> list[InlineImage]:
         """The inline images still in the text, in order."""
@@ -1950,7 +2001,7 @@ class ComposeWindow(QMainWindow):
             event.accept()
             return
         if not self.is_modified():
-            self.drafts.delete(self._saved.id)
+            self._drop_draft()
             event.accept()
             return
         answer = self._ask_on_close()
@@ -1959,10 +2010,18 @@ class ComposeWindow(QMainWindow):
             event.accept()
         elif answer == "discard":
             self.autosave_timer.stop()
-            self.drafts.delete(self._saved.id)
+            self._drop_draft()
             event.accept()
         else:
             event.ignore()
+
+    def _drop_draft(self, *, keep_files: bool = False) -> None:
+        """Delete this window's draft file and, unless ``keep_files``, the files mailgui
+        wrote for it (a taken-out message's attachments, pictures kept as files) once
+        no saved draft points at them."""
+        self.drafts.delete(self._saved.id)
+        if not keep_files:
+            let_go(self._ctx, self._attachments)
 
     def _ask_on_close(self) -> str:
         """The answer: "save" (keep it in Drafts), "discard", or "keep" (go on writing)."""

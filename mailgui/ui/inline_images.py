@@ -5,6 +5,10 @@ A file (the Image… button, a drop, a pasted file) or pasted image data becomes
 ``LoadedImage``: the bytes to send, under a fresh content id (sent in a
 multipart/related next to the HTML, which names it ``cid:<id>``), and a copy scaled
 down for the screen. Files are sent as they are; pasted data is encoded as PNG.
+
+The images of a reopened draft (saved, or an undone message) keep their content ids:
+the text shows a placeholder for each at once (``show_placeholder``), and the picture
+replaces it when the pool has read and decoded it (``ImageLoader.load_known``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,17 +27,27 @@ from PySide6.QtCore import (
     QIODevice,
     QObject,
     Qt,
+    QUrl,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImage, QTextCursor, QTextImageFormat
+from PySide6.QtGui import QColor, QImage, QTextCursor, QTextDocument, QTextImageFormat
 
 from mailgui.core.errors import describe_os_error
 from mailgui.core.message import InlineImage
 from mailgui.ui import background
 from mailgui.ui.rich_text import IMAGE_ALT, BodyEdit
 
-__all__ = ["DISPLAY_WIDTH", "ImageLoader", "LoadedImage", "insert_image", "is_image_file"]
+__all__ = [
+    "DISPLAY_WIDTH",
+    "ImageLoader",
+    "LoadedImage",
+    "forget_image",
+    "insert_image",
+    "is_image_file",
+    "show_image",
+    "show_placeholder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +141,23 @@ def _load_data(picture: QImage, number: int) -> LoadedImage | str:
     return LoadedImage(InlineImage(new_cid(), data, "image/png", name), display, width)
 
 
+def _decode(source: InlineImage | Callable[[], InlineImage | None]) -> LoadedImage | str:
+    """Runs in the pool: a draft's own image (read first when ``source`` is a reader)
+    decoded for the screen, under its content id."""
+    image = source if isinstance(source, InlineImage) else source()
+    if image is None:
+        return QCoreApplication.translate(
+            "ImageLoader", "A picture of this draft is missing; it was left out of the text."
+        )
+    picture = QImage.fromData(image.data)
+    if picture.isNull():
+        return QCoreApplication.translate(
+            "ImageLoader", "'{0}' is not a picture mailgui can show; it was left out of the text."
+        ).format(image.filename or image.cid)
+    display, width = _for_screen(picture)
+    return LoadedImage(image, display, width)
+
+
 _pasted = itertools.count(1)
 
 
@@ -156,6 +188,13 @@ class ImageLoader(QObject):
         copy = QImage(picture)  # implicitly shared: safe to read in another thread
         number = next(_pasted)
         request = background.run(lambda: _safe(_load_data, copy, number))
+        self._paths[request] = ""
+        return request
+
+    def load_known(self, source: InlineImage | Callable[[], InlineImage | None]) -> int:
+        """Decode a draft's own image for the screen: one in memory (an undone
+        message's), or one ``source`` reads in the pool (a saved draft's file)."""
+        request = background.run(lambda: _safe(_decode, source))
         self._paths[request] = ""
         return request
 
@@ -200,9 +239,39 @@ def insert_image(body: BodyEdit, loaded: LoadedImage, cursor: QTextCursor | None
     body.ensureCursorVisible()
 
 
-def register(body: BodyEdit, image: InlineImage) -> None:
-    """Make a known image (a draft's, an undone message's) showable by its content id."""
-    picture = QImage.fromData(image.data)
-    if not picture.isNull():
-        body.images[image.cid] = _for_screen(picture)[0]
-        body.image_names[image.cid] = image.filename
+_placeholder: QImage | None = None
+
+
+def placeholder() -> QImage:
+    """What the text shows while a picture is read: a plain grey 4:3 box."""
+    global _placeholder
+    if _placeholder is None:
+        _placeholder = QImage(160, 120, QImage.Format.Format_RGB32)
+        _placeholder.fill(QColor("#e4e4e4"))
+    return _placeholder
+
+
+def show_placeholder(body: BodyEdit, cid: str, filename: str) -> None:
+    """Before the draft's HTML is set: its ``cid:`` image shows a placeholder, and
+    stays in the text (and in the HTML written from it) until the picture comes."""
+    body.images[cid] = placeholder()
+    body.image_names[cid] = filename
+
+
+def show_image(body: BodyEdit, loaded: LoadedImage) -> None:
+    """Put the picture in place of its placeholder (same content id)."""
+    cid = loaded.image.cid
+    body.images[cid] = loaded.display
+    body.image_names[cid] = loaded.image.filename
+    doc = body.document()  # it keeps what loadResource gave: replace that, lay out again
+    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"cid:{cid}"), loaded.display)
+    doc.markContentsDirty(0, doc.characterCount())
+
+
+def forget_image(body: BodyEdit, cid: str) -> None:
+    """A picture that could not be read: it leaves the HTML (and the message)."""
+    body.images.pop(cid, None)
+    body.image_names.pop(cid, None)
+    doc = body.document()  # Qt shows its broken-picture icon, as for any unknown cid:
+    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"cid:{cid}"), QImage())
+    doc.markContentsDirty(0, doc.characterCount())

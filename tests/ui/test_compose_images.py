@@ -4,21 +4,27 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QBuffer, QIODevice, QMimeData, Qt
+from PySide6.QtGui import QColor, QImage, QTextCursor
 from pytestqt.qtbot import QtBot
 from shiboken6 import isValid
 from test_compose import drop_files
 from test_compose_identities import deliver, open_window, parse
 
 from mailgui.core.accounts import Account
-from mailgui.core.drafts import DraftStore
+from mailgui.core.addresses import Mailbox
+from mailgui.core.drafts import DraftStore, SavedDraft
+from mailgui.core.message import Draft, InlineImage
+from mailgui.ui import background
 from mailgui.ui.compose import ComposeWindow
 from mailgui.ui.context import AppContext
+from mailgui.ui.inline_images import LoadedImage, placeholder
 from mailgui.ui.outbox_service import OutboxHandle
 
 
@@ -201,6 +207,7 @@ def test_a_rich_draft_keeps_its_pictures(
 
     again = open_window(qtbot, ctx, handle, windows)
     again.open_saved_draft(saved)
+    wait_images(qtbot, again, 1)
     (image,) = again.inline_images()
     assert image.data == data
     assert again.body_edit.images[image.cid].width() == 40  # shown, not a broken icon
@@ -238,3 +245,125 @@ def test_closing_while_a_picture_loads_is_harmless(
     other.insert_images([tmp_path / "wide.png"])
     wait_images(qtbot, other, 1)  # the closed window's answer went nowhere
     assert other.body_edit.images[other.inline_images()[0].cid].width() == 960  # 2× 480
+
+
+# --- a reopened draft's pictures are read and decoded off the GUI thread -------------
+
+
+def big_photo(n: int) -> InlineImage:
+    """A large photo (random pixels: a few MB of JPEG that take a while to decode)."""
+    width, height = 2400, 1600
+    picture = QImage(os.urandom(width * height * 4), width, height, QImage.Format.Format_RGB32)
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    assert picture.save(buffer, "JPEG", 90)  # type: ignore[call-overload]
+    data = bytes(buffer.data().data())
+    assert len(data) > 2_000_000
+    return InlineImage(f"photo{n}.{os.urandom(4).hex()}@mailgui", data, "image/jpeg", f"{n}.jpg")
+
+
+def photos_html(photos: list[InlineImage]) -> str:
+    imgs = "".join(f'<p><img src="cid:{p.cid}" alt="{p.filename}" width="480"></p>' for p in photos)
+    return f"<html><body><p>Our holiday</p>{imgs}</body></html>"
+
+
+class DecodeThreads:
+    """Which thread produced each decoded picture: ``relay().done`` is emitted by the
+    pool job itself, so a direct connection runs in the job's thread."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, int] = {}
+        background.relay().done.connect(self._record, Qt.ConnectionType.DirectConnection)
+
+    def _record(self, _request: int, result: object) -> None:
+        if isinstance(result, LoadedImage):
+            self.threads[result.image.cid] = threading.get_ident()
+
+    def close(self) -> None:
+        background.relay().done.disconnect(self._record)
+
+
+def test_a_reopened_draft_shows_at_once_and_its_pictures_are_decoded_in_the_pool(
+    qtbot: QtBot,
+    ctx: AppContext,
+    handle: OutboxHandle,
+    windows: list[ComposeWindow],
+    smtp_server: Any,
+) -> None:
+    server = smtp_server("none")
+    rich_window(qtbot, ctx, handle, windows, server.port)  # the account
+    photos = [big_photo(n) for n in (1, 2, 3)]
+    store = DraftStore(ctx.profile.data_dir / "drafts")
+    saved = SavedDraft(
+        account="Work", to="bob@example.net", subject="Photos", text="Our holiday",
+        html=photos_html(photos), open=False,
+    )  # fmt: skip
+    store.save_images(saved, photos)
+    store.save(saved)
+    decoded = DecodeThreads()
+    try:
+        window = ComposeWindow(ctx, handle, undo_seconds=0)
+        windows.append(window)
+        window.open_saved_draft(store.load(saved.id))  # as File → Drafts opens one
+        window.show()
+        # Shown with the text and a placeholder per picture; no event was processed
+        # yet, so nothing decoded can have reached the window.
+        assert window.isVisible() and window.body_edit.toPlainText().startswith("Our holiday")
+        assert [window.body_edit.images[p.cid] for p in photos] == [placeholder()] * 3
+        assert len(store.load_images(store.load(saved.id))) == 3  # the draft keeps them
+        assert not window.send(force=True)  # not before the pictures are back
+        assert window.error_bar.label.text() == (
+            "The pictures of this draft are still loading; send again in a moment."
+        )
+        cursor = window.body_edit.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.Start)
+        window.body_edit.setTextCursor(cursor)
+        qtbot.keyClicks(window.body_edit, "Look! ")  # editable at once
+
+        qtbot.waitUntil(lambda: len(window.inline_images()) == 3, timeout=10_000)
+        assert window.error_bar.isHidden()  # the "still loading" sentence went with them
+    finally:
+        decoded.close()
+    assert [i.data for i in window.inline_images()] == [p.data for p in photos]
+    for photo in photos:
+        assert window.body_edit.images[photo.cid].width() == 960  # 2× 480, decoded
+    assert set(decoded.threads) == {p.cid for p in photos}
+    assert threading.get_ident() not in decoded.threads.values()  # never the GUI thread
+    assert window.body_edit.toPlainText().startswith("Look! Our holiday")
+
+    with qtbot.waitSignal(window.sent, timeout=5000):
+        assert window.send(force=True)
+    deliver(ctx)
+    (received,) = server.wait_for(1)
+    related = parse(received.data).get_body(preferencelist=("related",))
+    assert related is not None
+    _html, *images = related.iter_parts()
+    assert [part.get_content() for part in images] == [p.data for p in photos]
+
+
+def test_an_undone_message_shows_at_once_and_its_pictures_come_from_the_pool(
+    qtbot: QtBot, ctx: AppContext, handle: OutboxHandle, windows: list[ComposeWindow]
+) -> None:
+    rich_window(qtbot, ctx, handle, windows, 2525)
+    photos = [big_photo(n) for n in (1, 2)]
+    draft = Draft(
+        sender=Mailbox("Ada", "ada@example.org"),
+        to=[Mailbox("", "bob@example.net")],
+        subject="Photos",
+        html=photos_html(photos),
+        inline_images=photos,
+    )
+    decoded = DecodeThreads()
+    try:
+        window = open_window(qtbot, ctx, handle, windows)
+        window.prefill("Work", draft)  # as Undo brings a message back
+        assert [window.body_edit.images[p.cid] for p in photos] == [placeholder()] * 2
+        assert window.inline_images() == photos  # the bytes are here: Send would carry them
+        qtbot.waitUntil(
+            lambda: all(window.body_edit.images[p.cid].width() == 960 for p in photos),
+            timeout=10_000,
+        )
+    finally:
+        decoded.close()
+    assert set(decoded.threads) == {p.cid for p in photos}
+    assert threading.get_ident() not in decoded.threads.values()
