@@ -144,7 +144,10 @@ class _Worker(QObject):
         if self._outbox is None:
             return
         version = self._outbox.data_version()
-        if version != self._version:
+        if self._lock is not None and not self._lock.held and self._lock.acquire():
+            self._version = version  # the agent stopped: this window sends again, now
+            self.flush(False)
+        elif version != self._version:
             self._version = version
             if self._outbox.counts()["queued"]:
                 self.flush(False)

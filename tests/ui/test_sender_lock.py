@@ -41,10 +41,18 @@ def test_window_leaves_sending_to_the_lock_holder(qtbot, ctx, smtp_server) -> No
     w = MainWindow(ctx, watch_network=False)
     qtbot.addWidget(w)
     try:
-        msg_id = queue(ctx)
-        qtbot.waitUntil(lambda: w.model.row_for(msg_id) is not None, timeout=10_000)
+        # The first automatic flush (at start) defers to the lock holder...
         qtbot.waitUntil(lambda: "Another mailgui" in w.lbl_activity.text(), timeout=10_000)
-        qtbot.wait(500)
+        # ...and so does the one that notices the message queued by "another process"
+        # (the poll, every POLL_MS): waiting for that report, not for a fixed time, is what
+        # makes "nothing was sent" mean something, however slow the machine.
+        with qtbot.waitSignal(
+            w.sender.activity,
+            check_params_cb=lambda text: "Another mailgui" in text,
+            timeout=15_000,
+        ):
+            msg_id = queue(ctx)
+        qtbot.waitUntil(lambda: w.model.row_for(msg_id) is not None, timeout=10_000)
         assert server.messages == []
         assert w.model.row_for(msg_id).state == "queued"  # shown live all the same
         w.send_now()  # explicit: sends even without the lock
@@ -56,6 +64,9 @@ def test_window_leaves_sending_to_the_lock_holder(qtbot, ctx, smtp_server) -> No
 
 
 def lock_is_free(ctx: AppContext) -> bool:
+    """Probe by taking the lock for a moment. Only once the window holds it (or has
+    stopped): a probe that happens to hold it while the window tries makes the window
+    defer, as to an agent, until its next poll (POLL_MS) takes the lock."""
     probe = SenderLock.for_profile(ctx.profile)
     free = probe.acquire()
     probe.release()
@@ -66,7 +77,36 @@ def test_window_holds_the_lock_while_it_runs(qtbot, ctx) -> None:
     w = MainWindow(ctx, watch_network=False)
     qtbot.addWidget(w)
     try:
-        qtbot.waitUntil(lambda: not lock_is_free(ctx), timeout=10_000)
+        # The first automatic flush ran, so the sender took the lock (no probing before
+        # this: see lock_is_free). A held flock cannot be taken by the probe.
+        qtbot.waitUntil(lambda: w.lbl_activity.text().startswith("Idle"), timeout=10_000)
+        assert not lock_is_free(ctx), "held while the window runs"
     finally:
         assert w.shutdown()
     assert lock_is_free(ctx), "released on shutdown"
+
+
+def test_window_takes_over_sending_when_the_agent_stops(qtbot, ctx, smtp_server) -> None:
+    """The agent quits while the window is open and nothing waits: within a poll the
+    window holds the lock and stops saying that another mailgui is sending (without the
+    poll's retry that took up to a minute, MAX_SLEEP_S); what is queued next goes out."""
+    server = smtp_server("none")
+    AccountStore(ctx.profile.accounts_file).save(
+        Account("work", "me@example.org", host="127.0.0.1", port=server.port, security="none")
+    )
+    agent_lock = SenderLock.for_profile(ctx.profile)
+    assert agent_lock.acquire()
+    w = MainWindow(ctx, watch_network=False)
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: "Another mailgui" in w.lbl_activity.text(), timeout=10_000)
+        agent_lock.release()  # `mailgui agent` stopped
+        qtbot.waitUntil(lambda: w.lbl_activity.text().startswith("Idle"), timeout=10_000)
+        assert not lock_is_free(ctx), "the window holds it now"
+        msg_id = queue(ctx)
+        qtbot.waitUntil(lambda: w.model.row_for(msg_id) is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: w.model.row_for(msg_id).state == "sent", timeout=15_000)
+        assert len(server.wait_for(1)) == 1
+    finally:
+        assert w.shutdown()
+        agent_lock.release()
