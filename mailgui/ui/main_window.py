@@ -133,14 +133,17 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._after_first_paint: _FirstPaint | None = None
         if start_threads:
-            self._message_to_draft().sweep()  # files of drafts a crash left behind
             self.outbox.start()
             if sender_after_first_paint:
                 # It imports the delivery engine (smtplib, ssl: ~35 ms of Python
                 # holding the GIL) while the window builds its first paint otherwise.
-                self._after_first_paint = _FirstPaint(self, self.sender.start)
+                self._after_first_paint = _FirstPaint(self, self._start_background)
             else:
-                self.sender.start()
+                self._start_background()
+
+    def _start_background(self) -> None:
+        self.sender.start()
+        self._message_to_draft().sweep()  # files of drafts a crash left behind
 
     # --- building -----------------------------------------------------------------------
 
