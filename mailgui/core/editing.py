@@ -153,7 +153,8 @@ def take_out_for_editing(
 ) -> tuple[SavedDraft, MessageRow]:
     """Turn a waiting message into a saved draft and take it out of the outbox.
 
-    The draft (and its attachments, under ``attachments_root/<id>``) is written and
+    The draft (and its attachments, under ``attachments_root/<id>``, or ``<id>-2``… when
+    that folder exists already) is written and
     synced inside the outbox's write transaction, before the row is deleted: a crash
     leaves the message in the outbox (and maybe also a draft), never nowhere. A message
     being sent is refused with a sentence (UsageError) and stays. Returns the draft and
@@ -162,6 +163,10 @@ def take_out_for_editing(
 
     def keep(row: MessageRow, body: bytes) -> tuple[SavedDraft, MessageRow]:
         folder = attachments_root / str(row.id)
+        copy = 1
+        while folder.exists():  # an outbox made anew counts from 1 again, or a crash
+            copy += 1  # left this one: another draft may still point into it
+            folder = attachments_root / f"{row.id}-{copy}"
         draft = draft_from_stored(body, bcc=row.bcc, attachments_dir=folder)
         saved = saved_draft_from(row.account, draft)
         if row.state == "scheduled":

@@ -193,3 +193,21 @@ def test_take_out_keeps_identity_reply_to_and_inline_images(
     assert saved.attachments == []  # the image is inline, not an attachment
     (image,) = drafts.load_images(drafts.load(saved.id))
     assert image.cid == "img1.abc@mailgui" and image.data == png
+
+
+def test_take_out_never_writes_into_a_folder_that_exists(
+    tmp_path: Path, drafts: DraftStore
+) -> None:
+    """An outbox made anew (the old one was damaged and moved aside) counts from 1 again:
+    a draft taken out of the old one may still point into editing/1/. Its files stay."""
+    older = tmp_path / "editing" / "1"
+    older.mkdir(parents=True)
+    (older / "report.pdf").write_bytes(b"the older draft's file")
+    with Outbox(tmp_path / "new-outbox.sqlite3") as box:
+        msg_id = queue(box, tmp_path)
+        assert msg_id == 1
+        saved, _row = take_out_for_editing(box, msg_id, drafts, tmp_path / "editing")
+    (attachment,) = saved.attachments
+    assert Path(attachment).parent == tmp_path / "editing" / "1-2"
+    assert Path(attachment).read_bytes() == b"%PDF-1.4 \x00\x01"
+    assert (older / "report.pdf").read_bytes() == b"the older draft's file"
