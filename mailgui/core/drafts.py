@@ -62,6 +62,9 @@ class SavedDraft:
     # When Send schedules it (epoch seconds): kept from a scheduled message taken out to
     # be edited, so editing does not lose its time. None: Send sends it now.
     send_at: float | None = None
+    # The Message-ID of the outbox message this draft was taken out of to be edited
+    # (core.editing); "" for a draft written from scratch.
+    taken_from: str = ""
     open: bool = True
     saved_at: float = 0.0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)

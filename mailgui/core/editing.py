@@ -156,7 +156,8 @@ def take_out_for_editing(
     The draft (and its attachments, under ``attachments_root/<id>``, or ``<id>-2``… when
     that folder exists already) is written and
     synced inside the outbox's write transaction, before the row is deleted: a crash
-    leaves the message in the outbox (and maybe also a draft), never nowhere. A message
+    leaves the message in the outbox (and maybe also a draft, which ``settle_take_outs``
+    removes before drafts are offered back), never nowhere. A message
     being sent is refused with a sentence (UsageError) and stays. Returns the draft and
     the row as it was (its state, send time). A scheduled message's send time goes
     with the draft."""
@@ -169,6 +170,7 @@ def take_out_for_editing(
             folder = attachments_root / f"{row.id}-{copy}"
         draft = draft_from_stored(body, bcc=row.bcc, attachments_dir=folder)
         saved = saved_draft_from(row.account, draft)
+        saved.taken_from = row.message_id  # see settle_take_outs
         if row.state == "scheduled":
             saved.send_at = row.send_at  # Send schedules it again for that time
         images = getattr(draft, "inline_images", None)
@@ -186,3 +188,17 @@ def take_out_for_editing(
         return saved, row
 
     return outbox.take_out(msg_id, keep)
+
+
+def settle_take_outs(outbox: Outbox, drafts: DraftStore) -> list[str]:
+    """After a crash, before recovered drafts are offered: a draft taken out of the outbox
+    whose message is still there was written by a take-out that never committed (the
+    draft is written first, then the message leaves). The message never left, so that
+    draft is removed: offered too, it could be sent a second time. Returns the ids of
+    the drafts removed. Cheap when no open draft came from the outbox (no query)."""
+    removed = []
+    for saved in drafts.left_open():
+        if saved.taken_from and outbox.has_message_id(saved.taken_from):
+            drafts.delete(saved.id)
+            removed.append(saved.id)
+    return removed

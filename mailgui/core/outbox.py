@@ -880,6 +880,13 @@ class Outbox:
                 self._event(db, msg_id, "failed", "No recipient left to send to.")
         return self.get(msg_id)
 
+    def has_message_id(self, message_id: str) -> bool:
+        """Whether a message with this Message-ID header is in the outbox (any state)."""
+        found = self.db.execute(
+            "SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", (message_id,)
+        ).fetchone()
+        return found is not None
+
     def take_out(self, msg_id: int, keep: Callable[[MessageRow, bytes], _T]) -> _T:
         """Remove a message that waits (scheduled, queued, deferred or failed) to edit it.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
-from mailgui.core.drafts import DraftStore
+from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.ui import background
 from mailgui.ui.context import AppContext
 
@@ -109,7 +109,10 @@ class RecoveredDraftsNotice(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._store = draft_store(ctx)
-        self.ids = [d.id for d in self._store.left_open()]
+        left = self._store.left_open()
+        if any(d.taken_from for d in left):  # rare: mailgui stopped while editing a message
+            left = self._settle(ctx, left)
+        self.ids = [d.id for d in left]
         self.label = QLabel(self)
         self.open_button = QPushButton(self.tr("Open"), self)
         self.open_button.clicked.connect(self.open_all)
@@ -131,6 +134,20 @@ class RecoveredDraftsNotice(QWidget):
             else self.tr("{0} unsent drafts were recovered").format(n)
         )
         self.setVisible(n > 0)
+
+    def _settle(self, ctx: AppContext, left: list[SavedDraft]) -> list[SavedDraft]:
+        """Drafts of messages taken out to be edited whose message is still in the outbox
+        (the take-out never finished) are not offered: that message never left. One
+        query per such draft, at start, on this thread: only after such a stop."""
+        from mailgui.core.editing import settle_take_outs
+
+        try:
+            with ctx.open_outbox() as outbox:
+                removed = set(settle_take_outs(outbox, self._store))
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("recovered drafts not checked against the outbox: %s", exc)
+            return left
+        return [d for d in left if d.id not in removed]
 
     @Slot()
     def open_all(self) -> None:

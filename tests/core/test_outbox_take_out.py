@@ -211,3 +211,33 @@ def test_take_out_never_writes_into_a_folder_that_exists(
     assert Path(attachment).parent == tmp_path / "editing" / "1-2"
     assert Path(attachment).read_bytes() == b"%PDF-1.4 \x00\x01"
     assert (older / "report.pdf").read_bytes() == b"the older draft's file"
+
+
+def test_a_take_out_that_never_committed_leaves_no_draft_to_send_twice(
+    outbox: Outbox, drafts: DraftStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The take-out writes the draft, then deletes the row: a stop in between leaves both.
+    settle_take_outs (run before recovered drafts are offered) removes that draft; the
+    draft of a take-out that did commit is kept."""
+    from mailgui.core import editing
+
+    kept_id = queue(outbox, tmp_path)
+    committed, _row = take_out_for_editing(outbox, kept_id, drafts, tmp_path / "editing")
+    assert committed.taken_from and not outbox.has_message_id(committed.taken_from)
+
+    msg_id = queue(outbox, tmp_path)
+    message_id = outbox.get(msg_id).message_id
+
+    def stop(*_args: object) -> None:  # the draft is on disk; the row not yet deleted
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(editing, "_sync", stop)
+    with pytest.raises(OSError):
+        take_out_for_editing(outbox, msg_id, drafts, tmp_path / "editing")
+    (orphan,) = [d for d in drafts.left_open() if d.taken_from == message_id]
+    assert outbox.get(msg_id).state == "queued"  # the message never left
+
+    assert editing.settle_take_outs(outbox, drafts) == [orphan.id]
+    assert [d.id for d in drafts.left_open()] == [committed.id]
+    assert outbox.get(msg_id).state == "queued"
+    assert editing.settle_take_outs(outbox, drafts) == []

@@ -94,3 +94,35 @@ def test_dismissing_recovered_drafts_keeps_them_in_the_list(qtbot: QtBot, ctx: A
 def _menu_actions(w: MainWindow) -> list:  # type: ignore[type-arg]
     w.drafts_menu.refresh()
     return [a for a in w.drafts_menu.actions() if a.isEnabled()]
+
+
+def test_a_draft_of_a_take_out_that_never_finished_is_not_offered(
+    qtbot: QtBot, ctx: AppContext
+) -> None:
+    """mailgui stopped between writing the draft of a message taken out to be edited and
+    removing the message: the message is still in the outbox, so offering the draft too
+    could send it twice. It is removed; a real leftover draft is still offered."""
+    from mailgui.core.addresses import Mailbox
+    from mailgui.core.drafts import SavedDraft
+    from mailgui.core.message import Draft, build
+    from mailgui.core.outbox import Outbox
+
+    with Outbox(ctx.profile.outbox_file) as box:
+        out = build(
+            Draft(sender=Mailbox("", "me@example.org"), to=[Mailbox("", "bob@example.org")],
+                  subject="Still queued", text="b\n")
+        )  # fmt: skip
+        msg_id = box.add("work", out)
+        message_id = box.get(msg_id).message_id
+    store = DraftStore(ctx.profile.data_dir / "drafts")
+    stale = SavedDraft(subject="Still queued", open=True, taken_from=message_id)
+    store.save(stale)
+    store.save(SavedDraft(subject="Lost in a crash", open=True))
+    w = make_main(qtbot, ctx)
+    try:
+        assert w.recovered_drafts.label.text() == "1 unsent draft was recovered"
+        assert [d.subject for d in store.all()] == ["Lost in a crash"]
+    finally:
+        assert w.shutdown()
+    with Outbox(ctx.profile.outbox_file) as box:
+        assert box.get(msg_id).subject == "Still queued"  # the message itself stays
