@@ -153,14 +153,13 @@ def take_out_for_editing(
 ) -> tuple[SavedDraft, MessageRow]:
     """Turn a waiting message into a saved draft and take it out of the outbox.
 
-    The draft (and its attachments, under ``attachments_root/<id>``, or ``<id>-2``… when
-    that folder exists already) is written and
-    synced inside the outbox's write transaction, before the row is deleted: a crash
-    leaves the message in the outbox (and maybe also a draft, which ``settle_take_outs``
-    removes before drafts are offered back), never nowhere. A message
-    being sent is refused with a sentence (UsageError) and stays. Returns the draft and
-    the row as it was (its state, send time). A scheduled message's send time goes
-    with the draft."""
+    The draft (and its attachments, under ``attachments_root/<id>``, or ``<id>-2``…
+    when that folder exists already) is written and synced inside the outbox's write
+    transaction, before the row is deleted: a crash leaves the message in the outbox
+    (and maybe also a draft, which ``settle_take_outs`` removes before drafts are
+    offered back), never nowhere. A message being sent is refused with a sentence
+    (UsageError) and stays. Returns the draft and the row as it was (its state, send
+    time). A scheduled message's send time goes with the draft."""
 
     def keep(row: MessageRow, body: bytes) -> tuple[SavedDraft, MessageRow]:
         folder = attachments_root / str(row.id)
