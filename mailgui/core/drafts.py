@@ -62,8 +62,9 @@ class SavedDraft:
     # When Send schedules it (epoch seconds): kept from a scheduled message taken out to
     # be edited, so editing does not lose its time. None: Send sends it now.
     send_at: float | None = None
-    # The Message-ID of the outbox message this draft was taken out of to be edited
-    # (core.editing); "" for a draft written from scratch.
+    # The outbox message this draft was taken out of to be edited (core.editing): its
+    # id and Message-ID; 0 and "" for a draft written from scratch.
+    taken_from_id: int = 0
     taken_from: str = ""
     open: bool = True
     saved_at: float = 0.0
@@ -246,7 +247,10 @@ class DraftStore:
 
 
 def _normal(path: str | Path) -> Path:
-    return Path(os.path.abspath(path))
+    """The path with symbolic links resolved, so that a profile reached through a link
+    (MAILGUI_HOME=~/mail, a link to /data/mail) and the same profile by its real name
+    compare equal: a draft written under one name must keep its folder under the other."""
+    return Path(os.path.realpath(path))
 
 
 def _folder_in(tops: list[Path], path: str | Path) -> Path | None:

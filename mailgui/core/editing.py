@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import fields
 from email import policy
@@ -169,7 +170,8 @@ def take_out_for_editing(
             folder = attachments_root / f"{row.id}-{copy}"
         draft = draft_from_stored(body, bcc=row.bcc, attachments_dir=folder)
         saved = saved_draft_from(row.account, draft)
-        saved.taken_from = row.message_id  # see settle_take_outs
+        saved.taken_from_id, saved.taken_from = row.id, row.message_id  # settle_take_outs
+        written.append((saved.id, folder))
         if row.state == "scheduled":
             saved.send_at = row.send_at  # Send schedules it again for that time
         images = getattr(draft, "inline_images", None)
@@ -186,7 +188,31 @@ def take_out_for_editing(
         )
         return saved, row
 
-    return outbox.take_out(msg_id, keep)
+    written: list[tuple[str, Path]] = []
+    try:
+        return outbox.take_out(msg_id, keep)
+    except BaseException:
+        _forget_unfinished(outbox, drafts, msg_id, written)
+        raise
+
+
+def _forget_unfinished(
+    outbox: Outbox, drafts: DraftStore, msg_id: int, written: list[tuple[str, Path]]
+) -> None:
+    """The take-out failed after its draft was written (a sync or the commit failed):
+    the message stays in the outbox, so the draft and its files go, or the same message
+    could be sent from both. When the outbox cannot even say, the draft stays (for
+    settle_take_outs at the next start): a possible second copy rather than a loss."""
+    if not written:
+        return
+    try:
+        still = bool(outbox.get_many([msg_id]))
+    except Exception:
+        return
+    if still:
+        for draft_id, folder in written:
+            drafts.delete(draft_id)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def settle_take_outs(outbox: Outbox, drafts: DraftStore) -> list[str]:
@@ -194,10 +220,12 @@ def settle_take_outs(outbox: Outbox, drafts: DraftStore) -> list[str]:
     whose message is still there was written by a take-out that never committed (the
     draft is written first, then the message leaves). The message never left, so that
     draft is removed: offered too, it could be sent a second time. Returns the ids of
-    the drafts removed. Cheap when no open draft came from the outbox (no query)."""
+    the drafts removed. One look-up by id per open draft that came from the outbox.
+    (A failed take-out already removes its draft itself; this is for a process that
+    died in between.)"""
     removed = []
     for saved in drafts.left_open():
-        if saved.taken_from and outbox.has_message_id(saved.taken_from):
+        if saved.taken_from_id and outbox.still_has(saved.taken_from_id, saved.taken_from):
             drafts.delete(saved.id)
             removed.append(saved.id)
     return removed

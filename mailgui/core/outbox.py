@@ -880,10 +880,11 @@ class Outbox:
                 self._event(db, msg_id, "failed", "No recipient left to send to.")
         return self.get(msg_id)
 
-    def has_message_id(self, message_id: str) -> bool:
-        """Whether a message with this Message-ID header is in the outbox (any state)."""
+    def still_has(self, msg_id: int, message_id: str) -> bool:
+        """Whether message ``msg_id`` with this Message-ID is in the outbox (any state).
+        Ids are never reused (AUTOINCREMENT), so a row that left cannot come back."""
         found = self.db.execute(
-            "SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", (message_id,)
+            "SELECT 1 FROM messages WHERE id = ? AND message_id = ?", (msg_id, message_id)
         ).fetchone()
         return found is not None
 

@@ -969,9 +969,10 @@ class ComposeWindow(QMainWindow):
 
     # --- public -----------------------------------------------------------------------
 
-    def prefill(self, account: str, draft: Draft) -> None:
+    def prefill(self, account: str, draft: Draft, *, keep: bool = False) -> None:
         """Fill the window from ``draft`` (undo send, a mailto: link). An HTML body opens
-        as rich text, a plain one as plain text."""
+        as rich text, a plain one as plain text. ``keep`` saves it as a draft at once (an
+        undone message is nowhere else: it must not wait for the first autosave)."""
         self.select_identity(account, draft.sender.addr)
         for key, boxes in (("to", draft.to), ("cc", draft.cc), ("bcc", draft.bcc)):
             self.fields[key].edit.setText(", ".join(m.formatted() for m in boxes))
@@ -994,6 +995,8 @@ class ComposeWindow(QMainWindow):
         self._update_title()
         self._check_all_domains()
         self._update_send_enabled()
+        if keep:
+            self._write_draft(open_=True)
 
     @property
     def draft_id(self) -> str:
@@ -1045,6 +1048,8 @@ class ComposeWindow(QMainWindow):
             priority=self.priority,
             read_receipt=self.receipt_action.isChecked(),
             send_at=self._scheduled_at,
+            taken_from_id=self._saved.taken_from_id,
+            taken_from=self._saved.taken_from,
             open=open_,
         )
 

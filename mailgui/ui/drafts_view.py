@@ -110,7 +110,7 @@ class RecoveredDraftsNotice(QWidget):
         super().__init__(parent)
         self._store = draft_store(ctx)
         left = self._store.left_open()
-        if any(d.taken_from for d in left):  # rare: mailgui stopped while editing a message
+        if any(d.taken_from_id for d in left):  # rare: mailgui stopped while editing one
             left = self._settle(ctx, left)
         self.ids = [d.id for d in left]
         self.label = QLabel(self)
@@ -138,13 +138,14 @@ class RecoveredDraftsNotice(QWidget):
     def _settle(self, ctx: AppContext, left: list[SavedDraft]) -> list[SavedDraft]:
         """Drafts of messages taken out to be edited whose message is still in the outbox
         (the take-out never finished) are not offered: that message never left. One
-        query per such draft, at start, on this thread: only after such a stop."""
+        look-up by id per such draft, at start, on this thread: only after such a stop."""
         from mailgui.core.editing import settle_take_outs
+        from mailgui.core.errors import MailguiError
 
         try:
             with ctx.open_outbox() as outbox:
                 removed = set(settle_take_outs(outbox, self._store))
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, MailguiError) as exc:
             log.warning("recovered drafts not checked against the outbox: %s", exc)
             return left
         return [d for d in left if d.id not in removed]

@@ -586,7 +586,7 @@ class MainWindow(QMainWindow):
         from mailgui.ui.compose import ComposeWindow
 
         window = ComposeWindow(self.ctx, self.outbox)
-        window.prefill(account, draft)
+        window.prefill(account, draft, keep=True)  # the outbox no longer has it
         window.undoable.connect(self.offer_undo)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.show()
@@ -746,7 +746,7 @@ class MainWindow(QMainWindow):
         path = self.ctx.profile.log_file
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+            path.touch(mode=0o600)  # as the log handler makes it
         ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
         if not ok:
             self.statusBar().showMessage(

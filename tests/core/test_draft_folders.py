@@ -142,3 +142,26 @@ def test_a_queued_draft_carries_its_big_attachment_so_its_folder_can_go(
     (part,) = parse(outbox.body(new_id)).iter_attachments()
     assert part.get_filename() == "scan.tiff"
     assert part.get_payload(decode=True) == data
+
+
+def test_a_profile_reached_through_a_link_keeps_the_folders_its_drafts_use(
+    tmp_path: Path,
+) -> None:
+    """The draft was written with the profile's path through a link (MAILGUI_HOME=~/mail,
+    a link to the real folder); the sweep runs with the real path. The draft's folder
+    stays; a folder no draft uses goes."""
+    real = tmp_path / "real"
+    (real / "editing" / "5").mkdir(parents=True)
+    (real / "editing" / "6").mkdir()
+    (real / "editing" / "5" / "a.pdf").write_bytes(b"%PDF")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    store = DraftStore(real / "drafts")
+    store.save(SavedDraft(subject="Edited", attachments=[str(link / "editing" / "5" / "a.pdf")]))
+
+    removed = store.remove_unused_folders([real / "editing", real / "pasted"])
+    assert removed == [real / "editing" / "6"]
+    assert (real / "editing" / "5" / "a.pdf").read_bytes() == b"%PDF"
+    # and the other way round: the sweep through the link, the draft by the real name
+    store.save(SavedDraft(subject="Edited", attachments=[str(real / "editing" / "5" / "a.pdf")]))
+    assert store.remove_unused_folders([link / "editing", link / "pasted"]) == []

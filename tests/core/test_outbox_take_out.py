@@ -213,31 +213,58 @@ def test_take_out_never_writes_into_a_folder_that_exists(
     assert (older / "report.pdf").read_bytes() == b"the older draft's file"
 
 
-def test_a_take_out_that_never_committed_leaves_no_draft_to_send_twice(
+def test_a_take_out_that_fails_after_writing_its_draft_leaves_no_second_copy(
     outbox: Outbox, drafts: DraftStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The take-out writes the draft, then deletes the row: a stop in between leaves both.
-    settle_take_outs (run before recovered drafts are offered) removes that draft; the
-    draft of a take-out that did commit is kept."""
+    """The take-out writes the draft, then deletes the row: when the sync or the commit
+    fails in between, the message stays in the outbox and the draft and its files go."""
     from mailgui.core import editing
 
-    kept_id = queue(outbox, tmp_path)
-    committed, _row = take_out_for_editing(outbox, kept_id, drafts, tmp_path / "editing")
-    assert committed.taken_from and not outbox.has_message_id(committed.taken_from)
-
     msg_id = queue(outbox, tmp_path)
-    message_id = outbox.get(msg_id).message_id
 
-    def stop(*_args: object) -> None:  # the draft is on disk; the row not yet deleted
+    def fail(*_args: object) -> None:  # the draft is on disk; the row not yet deleted
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(editing, "_sync", stop)
+    monkeypatch.setattr(editing, "_sync", fail)
     with pytest.raises(OSError):
         take_out_for_editing(outbox, msg_id, drafts, tmp_path / "editing")
-    (orphan,) = [d for d in drafts.left_open() if d.taken_from == message_id]
-    assert outbox.get(msg_id).state == "queued"  # the message never left
+    assert outbox.get(msg_id).state == "queued"  # the message never left...
+    assert drafts.all() == []  # ...so there is no draft of it to send a second time
+    assert not (tmp_path / "editing" / str(msg_id)).exists()
 
-    assert editing.settle_take_outs(outbox, drafts) == [orphan.id]
+
+def test_settle_removes_the_draft_of_a_take_out_a_dead_process_left(
+    outbox: Outbox, drafts: DraftStore, tmp_path: Path
+) -> None:
+    """A process that died between writing the draft and removing the message left both:
+    settle_take_outs (run before recovered drafts are offered) removes that draft. The
+    draft of a take-out that committed is kept, also when another message has the same
+    Message-ID (sendmail keeps a caller's Message-ID)."""
+    from mailgui.core.drafts import SavedDraft
+    from mailgui.core.editing import settle_take_outs
+
+    committed_id = queue(outbox, tmp_path)
+    message_id = outbox.get(committed_id).message_id
+    committed, _row = take_out_for_editing(outbox, committed_id, drafts, tmp_path / "editing")
+    assert (committed.taken_from_id, committed.taken_from) == (committed_id, message_id)
+    twin = outbox.add(
+        "work",
+        build(
+            Draft(
+                sender=Mailbox("", "me@example.org"), to=[Mailbox("", "b@example.org")], text="x\n"
+            )
+        ),
+    )
+    outbox.db.execute("UPDATE messages SET message_id = ? WHERE id = ?", (message_id, twin))
+
+    still_id = queue(outbox, tmp_path)
+    left = SavedDraft(
+        subject="Report", open=True,
+        taken_from_id=still_id, taken_from=outbox.get(still_id).message_id,
+    )  # fmt: skip
+    drafts.save(left)
+
+    assert settle_take_outs(outbox, drafts) == [left.id]
     assert [d.id for d in drafts.left_open()] == [committed.id]
-    assert outbox.get(msg_id).state == "queued"
-    assert editing.settle_take_outs(outbox, drafts) == []
+    assert outbox.get(still_id).state == "queued"
+    assert settle_take_outs(outbox, drafts) == []

@@ -115,7 +115,9 @@ def test_a_draft_of_a_take_out_that_never_finished_is_not_offered(
         msg_id = box.add("work", out)
         message_id = box.get(msg_id).message_id
     store = DraftStore(ctx.profile.data_dir / "drafts")
-    stale = SavedDraft(subject="Still queued", open=True, taken_from=message_id)
+    stale = SavedDraft(
+        subject="Still queued", open=True, taken_from_id=msg_id, taken_from=message_id
+    )
     store.save(stale)
     store.save(SavedDraft(subject="Lost in a crash", open=True))
     w = make_main(qtbot, ctx)

@@ -19,6 +19,7 @@ from test_compose import drop_files
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
 from mailgui.core.delivery import Delivery
+from mailgui.core.drafts import DraftStore
 from mailgui.core.message import Draft
 from mailgui.core.outbox import Outbox
 from mailgui.ui.compose import ComposeWindow
@@ -94,6 +95,10 @@ def test_undo_within_the_delay_sends_nothing_and_reopens_the_message(
         assert back.subject_edit.text() == "Lunch"
         assert back.body_edit.toPlainText() == "Noon at the usual place?"
         assert "undone" in w.statusBar().currentMessage()
+        # It left the outbox: it is a saved draft at once, not only after an autosave
+        # (a crash in between would lose it).
+        (kept,) = DraftStore(ctx.profile.data_dir / "drafts").all()
+        assert (kept.id, kept.subject, kept.open) == (back.draft_id, "Lunch", True)
 
         qtbot.wait(4000)  # past the time it would have left
         assert server.messages == []
