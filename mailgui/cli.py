@@ -335,9 +335,10 @@ def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int
 
     found: list[Finding] = []
     end = time.monotonic() + CHECK_DEADLINE + 0.2
-    # Not a daemon: the interpreter waits for it at exit (at most the look-up timeout,
-    # recipient_checks.CHECK_TIMEOUT) instead of finalizing while it imports dnspython,
-    # which crashed CPython 3.11 (SIGSEGV in _PyImport_AcquireLock during exit).
+    # Not a daemon: the interpreter waits for it at exit (bounded: each look-up times out
+    # after recipient_checks.CHECK_TIMEOUT, at most three in a row for a domain) instead
+    # of finalizing while it imports dnspython, which crashed CPython 3.11 (SIGSEGV in
+    # _PyImport_AcquireLock during exit).
     thread = threading.Thread(
         target=lambda: found.extend(check_recipients(addresses, deadline=CHECK_DEADLINE)),
         name="mailgui-recipient-checks",

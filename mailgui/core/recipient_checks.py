@@ -136,9 +136,10 @@ def check_recipients(
         with lock:
             results[domain] = found
 
-    # Not daemons: a look-up ends within its own timeout, and a process exiting meanwhile
-    # waits for it rather than finalizing under a thread that is still importing (CPython
-    # 3.11 then crashes in the import lock). ``deadline`` bounds only what the caller waits.
+    # Not daemons: a look-up ends within its own timeout (a domain needs up to three), and
+    # a process exiting meanwhile waits for them rather than finalizing under a thread that
+    # still imports (CPython 3.11 then crashes in the import lock). ``deadline`` bounds only
+    # what the caller waits.
     threads = [threading.Thread(target=run, args=(d,), name=f"mailgui-check-{d}") for d in domains]
     for t in threads:
         t.start()

@@ -49,9 +49,12 @@ class SenderLock:
         except OSError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+        self._fd = fd  # held from here on, whatever happens to the note below
+        try:  # who holds it, for `holder()`; best effort (a full disk must not leak it)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
         return True
 
     def release(self) -> None:

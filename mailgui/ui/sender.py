@@ -125,6 +125,12 @@ class _Worker(QObject):
         "Send now" flushes anyway: the outbox's claims keep two senders apart."""
         return self._lock is None or self._lock.acquire()
 
+    def _took_lock(self) -> bool:
+        try:
+            return self._lock is not None and self._lock.acquire()
+        except OSError:  # the lock file cannot be made now: as if the agent held it
+            return False
+
     def _idle_text(self) -> str:
         assert self._outbox is not None
         when = self._outbox.next_wakeup()
@@ -144,7 +150,7 @@ class _Worker(QObject):
         if self._outbox is None:
             return
         version = self._outbox.data_version()
-        if self._lock is not None and not self._lock.held and self._lock.acquire():
+        if self._lock is not None and not self._lock.held and self._took_lock():
             self._version = version  # the agent stopped: this window sends again, now
             self.flush(False)
         elif version != self._version:
