@@ -28,7 +28,8 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,22 @@ class DraftStore:
     def __init__(self, folder: Path, *, clock: Any = time.time) -> None:
         self.folder = folder
         self.clock = clock
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held by whatever must not interleave with another mailgui on this profile (a
+        second window can start when the first one is slow to answer): a take-out from
+        its first file to its commit, the settling of recovered drafts, the folder sweep.
+        Each holds it for milliseconds, so waiting for it is short."""
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _path(self, draft_id: str) -> Path:
         if not draft_id.isalnum():
@@ -211,6 +228,12 @@ class DraftStore:
         are the person's own and are ignored), or, with None, every one (the sweep at
         start). Nothing is removed while a draft file cannot be read: it might point
         into any of them. Returns the folders removed."""
+        with self.exclusive():
+            return self._remove_unused(roots, files)
+
+    def _remove_unused(
+        self, roots: Iterable[Path], files: Iterable[str | Path] | None
+    ) -> list[Path]:
         tops = [_normal(root) for root in roots]
         drafts, unreadable = self._read_all()
         if unreadable:

@@ -189,11 +189,12 @@ def take_out_for_editing(
         return saved, row
 
     written: list[tuple[str, Path]] = []
-    try:
-        return outbox.take_out(msg_id, keep)
-    except BaseException:
-        _forget_unfinished(outbox, drafts, msg_id, written)
-        raise
+    with drafts.exclusive():  # no other mailgui settles or sweeps this one meanwhile
+        try:
+            return outbox.take_out(msg_id, keep)
+        except BaseException:
+            _forget_unfinished(outbox, drafts, msg_id, written)
+            raise
 
 
 def _forget_unfinished(
@@ -224,8 +225,9 @@ def settle_take_outs(outbox: Outbox, drafts: DraftStore) -> list[str]:
     (A failed take-out already removes its draft itself; this is for a process that
     died in between.)"""
     removed = []
-    for saved in drafts.left_open():
-        if saved.taken_from_id and outbox.still_has(saved.taken_from_id, saved.taken_from):
-            drafts.delete(saved.id)
-            removed.append(saved.id)
+    with drafts.exclusive():  # not while another mailgui is between a take-out's steps
+        for saved in drafts.left_open():
+            if saved.taken_from_id and outbox.still_has(saved.taken_from_id, saved.taken_from):
+                drafts.delete(saved.id)
+                removed.append(saved.id)
     return removed

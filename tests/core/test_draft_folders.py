@@ -165,3 +165,30 @@ def test_a_profile_reached_through_a_link_keeps_the_folders_its_drafts_use(
     # and the other way round: the sweep through the link, the draft by the real name
     store.save(SavedDraft(subject="Edited", attachments=[str(real / "editing" / "5" / "a.pdf")]))
     assert store.remove_unused_folders([link / "editing", link / "pasted"]) == []
+
+
+def test_the_sweep_waits_for_a_take_out_of_another_mailgui(tmp_path: Path) -> None:
+    """A second mailgui on the profile (started when the first was slow to answer) sweeps
+    while the first is between writing a take-out's files and saving its draft: the
+    sweep waits for the drafts lock, so the folder is not taken from under it."""
+    import fcntl
+    import threading
+
+    store = DraftStore(tmp_path / "drafts")
+    folder = tmp_path / "editing" / "7"
+    folder.mkdir(parents=True)
+    (folder / "a.pdf").write_bytes(b"%PDF")
+    store.folder.mkdir(parents=True)
+    other = os.open(store.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)  # its take-out
+    fcntl.flock(other, fcntl.LOCK_EX)
+    result: list[list[Path]] = []
+    sweep = threading.Thread(
+        target=lambda: result.append(store.remove_unused_folders([tmp_path / "editing"]))
+    )
+    sweep.start()
+    sweep.join(0.3)
+    assert sweep.is_alive() and (folder / "a.pdf").exists()  # waiting, nothing removed
+    store.save(SavedDraft(subject="Taken out", attachments=[str(folder / "a.pdf")]))
+    os.close(other)  # the take-out committed
+    sweep.join(10)
+    assert result == [[]] and (folder / "a.pdf").read_bytes() == b"%PDF"
