@@ -985,7 +985,7 @@ class ComposeWindow(QMainWindow):
             self.set_rich_text(True, remember=False)
             for image in draft.inline_images:  # bytes in memory: only decoding waits
                 self._inline[image.cid] = image
-                self._reopen_image(image.cid, image.filename, image)
+                self._reopen_image(image.cid, image.filename, image, self._saved.id)
             self.body_edit.setHtml(draft.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -1017,7 +1017,7 @@ class ComposeWindow(QMainWindow):
             for item in saved.inline_images:  # read and decoded in the pool
                 self._unread[item["cid"]] = item
                 reader = partial(self.drafts.load_image, saved, item)
-                self._reopen_image(item["cid"], item.get("filename", ""), reader)
+                self._reopen_image(item["cid"], item.get("filename", ""), reader, saved.id)
             self.body_edit.setHtml(saved.html)
         else:
             self.set_rich_text(False, remember=False)
@@ -1787,12 +1787,17 @@ class ComposeWindow(QMainWindow):
         return self.tr("The pictures of this draft are still loading; send again in a moment.")
 
     def _reopen_image(
-        self, cid: str, filename: str, source: InlineImage | Callable[[], InlineImage | None]
+        self,
+        cid: str,
+        filename: str,
+        source: InlineImage | Callable[[], InlineImage | None],
+        draft_id: str,
     ) -> None:
         """Before the HTML is set: a placeholder now (the text is editable at once),
         the picture when the pool has decoded it (``_on_image_loaded``)."""
         show_placeholder(self.body_edit, cid, filename)
-        self._reopening[self.image_loader.load_known(source)] = cid
+        keep_in = self._ctx.profile.data_dir / "pasted" / draft_id  # if it cannot be shown
+        self._reopening[self.image_loader.load_known(source, keep_in)] = cid
 
     def inline_images(self) -> list[InlineImage]:
         """The inline images still in the text, in order."""

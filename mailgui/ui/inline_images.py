@@ -141,9 +141,21 @@ def _load_data(picture: QImage, number: int) -> LoadedImage | str:
     return LoadedImage(InlineImage(new_cid(), data, "image/png", name), display, width)
 
 
-def _decode(source: InlineImage | Callable[[], InlineImage | None]) -> LoadedImage | str:
+@dataclass(frozen=True)
+class _Unshown:
+    """A draft's picture Qt cannot decode (HEIC from another client, say): kept as the
+    file ``path`` so that it can travel as an attachment instead of being lost."""
+
+    message: str
+    path: str
+
+
+def _decode(
+    source: InlineImage | Callable[[], InlineImage | None], keep_in: Path | None = None
+) -> LoadedImage | _Unshown | str:
     """Runs in the pool: a draft's own image (read first when ``source`` is a reader)
-    decoded for the screen, under its content id."""
+    decoded for the screen, under its content id. One that cannot be decoded is written
+    into ``keep_in`` (when given) to be attached instead."""
     image = source if isinstance(source, InlineImage) else source()
     if image is None:
         return QCoreApplication.translate(
@@ -151,9 +163,26 @@ def _decode(source: InlineImage | Callable[[], InlineImage | None]) -> LoadedIma
         )
     picture = QImage.fromData(image.data)
     if picture.isNull():
+        name = image.filename or image.cid
+        if keep_in is not None:
+            from mailgui.core.drafts import write_private_bytes
+
+            target = keep_in / (Path(image.filename).name or f"{image.cid.split('@')[0]}.bin")
+            try:
+                write_private_bytes(target, image.data)
+            except OSError as exc:
+                log.warning("an unshowable picture could not be kept: %s", exc)
+            else:
+                return _Unshown(
+                    QCoreApplication.translate(
+                        "ImageLoader",
+                        "'{0}' is not a picture mailgui can show; it was attached instead.",
+                    ).format(name),
+                    str(target),
+                )
         return QCoreApplication.translate(
             "ImageLoader", "'{0}' is not a picture mailgui can show; it was left out of the text."
-        ).format(image.filename or image.cid)
+        ).format(name)
     display, width = _for_screen(picture)
     return LoadedImage(image, display, width)
 
@@ -191,10 +220,16 @@ class ImageLoader(QObject):
         self._paths[request] = ""
         return request
 
-    def load_known(self, source: InlineImage | Callable[[], InlineImage | None]) -> int:
+    def load_known(
+        self,
+        source: InlineImage | Callable[[], InlineImage | None],
+        keep_in: Path | None = None,
+    ) -> int:
         """Decode a draft's own image for the screen: one in memory (an undone
-        message's), or one ``source`` reads in the pool (a saved draft's file)."""
-        request = background.run(lambda: _safe(_decode, source))
+        message's), or one ``source`` reads in the pool (a saved draft's file). One
+        that cannot be shown is written into ``keep_in`` and reported as failed with
+        that path, for the window to attach."""
+        request = background.run(lambda: _safe(_decode, source, keep_in))
         self._paths[request] = ""
         return request
 
@@ -209,6 +244,8 @@ class ImageLoader(QObject):
             return  # another requester's job
         if isinstance(result, LoadedImage):
             self.loaded.emit(request, result)
+        elif isinstance(result, _Unshown):
+            self.failed.emit(request, result.path, result.message)
         else:
             self.failed.emit(request, path, str(result))
 

@@ -367,3 +367,33 @@ def test_an_undone_message_shows_at_once_and_its_pictures_come_from_the_pool(
         decoded.close()
     assert set(decoded.threads) == {p.cid for p in photos}
     assert threading.get_ident() not in decoded.threads.values()
+
+
+def test_a_reopened_picture_that_cannot_be_shown_travels_as_an_attachment(
+    qtbot: QtBot, ctx: AppContext, handle: OutboxHandle, windows: list[ComposeWindow]
+) -> None:
+    """A draft's picture Qt cannot decode (HEIC from another mail client, say) is not
+    lost: it leaves the text, the window says so, and its bytes become an attachment,
+    which the next autosave keeps."""
+    rich_window(qtbot, ctx, handle, windows, 2525)
+    heic = InlineImage("photo.1@mailgui", b"\x00\x00\x00\x18ftypheic not for Qt", "image/heic",
+                       "IMG_0001.HEIC")  # fmt: skip
+    store = DraftStore(ctx.profile.data_dir / "drafts")
+    saved = SavedDraft(
+        account="Work", to="bob@example.net", subject="Phone photo", text="See",
+        html=f'<html><body><p>See</p><p><img src="cid:{heic.cid}"></p></body></html>',
+        open=False,
+    )  # fmt: skip
+    store.save_images(saved, [heic])
+    store.save(saved)
+    window = ComposeWindow(ctx, handle, undo_seconds=0)
+    windows.append(window)
+    window.open_saved_draft(store.load(saved.id))
+    qtbot.waitUntil(lambda: len(window.attachments) == 1, timeout=10_000)
+    (kept,) = window.attachments
+    assert Path(kept).name == "IMG_0001.HEIC" and Path(kept).read_bytes() == heic.data
+    assert "IMG_0001.HEIC" in window.error_bar.label.text()
+    assert "attached instead" in window.error_bar.label.text()
+    assert window.inline_images() == []
+    assert window.save_draft()
+    assert store.load(saved.id).attachments == [str(kept)]
