@@ -39,7 +39,7 @@ from mailgui.core.files import write_private
 if TYPE_CHECKING:  # the main window lists drafts at start: no email package for that
     from mailgui.core.message import InlineImage
 
-__all__ = ["DraftStore", "SavedDraft", "write_private_bytes"]
+__all__ = ["DraftStore", "SavedDraft", "in_draft_folders"]
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class DraftStore:
         for image in images:
             path = folder / self._image_name(image.cid)
             if not path.exists():
-                write_private_bytes(path, image.data)
+                write_private(path, image.data)
         if folder.exists():
             for path in folder.iterdir():
                 if path.name not in wanted:
@@ -269,6 +269,12 @@ class DraftStore:
         self.save(draft)
 
 
+def in_draft_folders(roots: Iterable[Path], path: str | Path) -> bool:
+    """Whether ``path`` is in one of the folders ``remove_unused_folders`` looks after
+    (a subfolder of one of ``roots``), compared as it compares."""
+    return _folder_in([_normal(root) for root in roots], path) is not None
+
+
 def _normal(path: str | Path) -> Path:
     """The path with symbolic links resolved, so that a profile reached through a link
     (MAILGUI_HOME=~/mail, a link to /data/mail) and the same profile by its real name
@@ -283,16 +289,3 @@ def _folder_in(tops: list[Path], path: str | Path) -> Path | None:
         if at.parent != top and top in at.parents:
             return top / at.relative_to(top).parts[0]
     return None
-
-
-def write_private_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -94,7 +94,7 @@ from PySide6.QtWidgets import (
 from mailgui.core.accounts import Account, Identity
 from mailgui.core.address_book import AddressBook
 from mailgui.core.addresses import Mailbox, check_text, parse_mailbox_list, parse_recipients
-from mailgui.core.drafts import DraftStore, SavedDraft, write_private_bytes
+from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.errors import InputError, MailguiError
 from mailgui.core.message import Draft, InlineImage
 from mailgui.core.preflight import encoded_size, mentioned_attachment
@@ -102,13 +102,14 @@ from mailgui.core.recipient_checks import domains_of
 from mailgui.core.server_limits import ServerLimits
 from mailgui.core.sizes import human_size
 from mailgui.ui.context import AppContext
-from mailgui.ui.drafts_view import let_go
+from mailgui.ui.drafts_view import let_go, pasted_folder
 from mailgui.ui.inline_images import (
     ImageLoader,
     LoadedImage,
     forget_image,
     insert_image,
     is_image_file,
+    keep_picture,
     show_image,
     show_placeholder,
 )
@@ -1796,7 +1797,7 @@ class ComposeWindow(QMainWindow):
         """Before the HTML is set: a placeholder now (the text is editable at once),
         the picture when the pool has decoded it (``_on_image_loaded``)."""
         show_placeholder(self.body_edit, cid, filename)
-        keep_in = self._ctx.profile.data_dir / "pasted" / draft_id  # if it cannot be shown
+        keep_in = pasted_folder(self._ctx, draft_id)  # if it cannot be shown
         self._reopening[self.image_loader.load_known(source, keep_in)] = cid
 
     def inline_images(self) -> list[InlineImage]:
@@ -1816,7 +1817,7 @@ class ComposeWindow(QMainWindow):
         images = self.inline_images() if self.body_edit.rich else []
         if not images:
             return
-        folder = self._ctx.profile.data_dir / "pasted" / self._saved.id
+        folder = pasted_folder(self._ctx, self._saved.id)
         paths: list[Path] = []
         for image in images:
             entry = self._inline.get(image.cid)
@@ -1824,9 +1825,8 @@ class ComposeWindow(QMainWindow):
             if source is not None and source.is_file():
                 paths.append(source)
                 continue
-            target = folder / (Path(image.filename).name or f"{image.cid.split('@')[0]}.png")
             try:
-                write_private_bytes(target, image.data)
+                target = keep_picture(image, folder, ".png")
             except OSError as exc:
                 self._show_error(
                     self.tr("A picture could not be kept ({0}); check the disk.").format(

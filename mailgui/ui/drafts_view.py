@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
-from mailgui.core.drafts import DraftStore, SavedDraft
+from mailgui.core.drafts import DraftStore, SavedDraft, in_draft_folders
 from mailgui.ui import background
 from mailgui.ui.context import AppContext
 
@@ -28,6 +28,7 @@ __all__ = [
     "draft_folders",
     "draft_store",
     "let_go",
+    "pasted_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,17 @@ def draft_folders(ctx: AppContext) -> tuple[Path, Path]:
     return ctx.profile.data_dir / "editing", ctx.profile.data_dir / "pasted"
 
 
+def pasted_folder(ctx: AppContext, draft_id: str) -> Path:
+    """Where a draft's pictures go when they must travel as attachments."""
+    return draft_folders(ctx)[1] / draft_id
+
+
 def let_go(ctx: AppContext, attachments: Iterable[str | Path]) -> None:
     """A draft with these attachments was queued (the outbox holds their bytes) or
     discarded: remove the folders mailgui wrote them in, unless a saved draft still
     points there. In the thread pool (it reads the drafts, deletes files)."""
     roots = draft_folders(ctx)
-    files = [Path(a) for a in attachments if any(r in Path(a).parents for r in roots)]
+    files = [Path(a) for a in attachments if in_draft_folders(roots, a)]
     if files:
         store = draft_store(ctx)
         background.run(lambda: _remove_unused(store, roots, files))

@@ -34,6 +34,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QTextCursor, QTextDocument, QTextImageFormat
 
 from mailgui.core.errors import describe_os_error
+from mailgui.core.files import write_private
 from mailgui.core.message import InlineImage
 from mailgui.ui import background
 from mailgui.ui.rich_text import IMAGE_ALT, BodyEdit
@@ -141,6 +142,14 @@ def _load_data(picture: QImage, number: int) -> LoadedImage | str:
     return LoadedImage(InlineImage(new_cid(), data, "image/png", name), display, width)
 
 
+def keep_picture(image: InlineImage, folder: Path, suffix: str) -> Path:
+    """Write a picture of the text into ``folder`` as a file to attach: under its own
+    name, else one made from its content id and ``suffix``. OSError when it cannot."""
+    target = folder / (Path(image.filename).name or f"{image.cid.split('@')[0]}{suffix}")
+    write_private(target, image.data)
+    return target
+
+
 @dataclass(frozen=True)
 class _Unshown:
     """A draft's picture Qt cannot decode (HEIC from another client, say): kept as the
@@ -165,11 +174,8 @@ def _decode(
     if picture.isNull():
         name = image.filename or image.cid
         if keep_in is not None:
-            from mailgui.core.drafts import write_private_bytes
-
-            target = keep_in / (Path(image.filename).name or f"{image.cid.split('@')[0]}.bin")
             try:
-                write_private_bytes(target, image.data)
+                target = keep_picture(image, keep_in, ".bin")
             except OSError as exc:
                 log.warning("an unshowable picture could not be kept: %s", exc)
             else:
