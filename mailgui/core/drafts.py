@@ -128,25 +128,25 @@ class DraftStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _path(self, draft_id: str) -> Path:
+    def path_of(self, draft_id: str) -> Path:
         if not draft_id.isalnum():
             raise ValueError(f"not a draft id: {draft_id!r}")
         return self.folder / f"{draft_id}.json"
 
     def save(self, draft: SavedDraft) -> None:
         draft.saved_at = self.clock()
-        write_private(self._path(draft.id), json.dumps(asdict(draft), ensure_ascii=False))
+        write_private(self.path_of(draft.id), json.dumps(asdict(draft), ensure_ascii=False))
 
     def load(self, draft_id: str) -> SavedDraft:
-        data = json.loads(self._path(draft_id).read_text(encoding="utf-8"))
+        data = json.loads(self.path_of(draft_id).read_text(encoding="utf-8"))
         return SavedDraft.from_json(data)
 
     def delete(self, draft_id: str) -> None:
-        self._path(draft_id).unlink(missing_ok=True)
-        shutil.rmtree(self._images(draft_id), ignore_errors=True)
+        self.path_of(draft_id).unlink(missing_ok=True)
+        shutil.rmtree(self.images_of(draft_id), ignore_errors=True)
 
-    def _images(self, draft_id: str) -> Path:
-        return self._path(draft_id).with_suffix(".images")
+    def images_of(self, draft_id: str) -> Path:
+        return self.path_of(draft_id).with_suffix(".images")
 
     @staticmethod
     def _image_name(cid: str) -> str:
@@ -162,7 +162,7 @@ class DraftStore:
         are written, ones no longer used are removed. ``kept`` are entries of images
         already saved with this draft (as in ``inline_images``) that stay as they are:
         a window still reading them has no bytes to give. Call before ``save``."""
-        folder = self._images(draft.id)
+        folder = self.images_of(draft.id)
         entries = [
             {"cid": i.cid, "content_type": i.content_type, "filename": i.filename} for i in images
         ]
@@ -193,7 +193,7 @@ class DraftStore:
         from mailgui.core.message import InlineImage
 
         try:
-            data = (self._images(draft.id) / self._image_name(item["cid"])).read_bytes()
+            data = (self.images_of(draft.id) / self._image_name(item["cid"])).read_bytes()
         except OSError as exc:
             log.warning("an image of draft %s cannot be read: %s", draft.id, exc)
             return None

@@ -16,27 +16,21 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import fields
 from email import policy
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mailgui.core import message as message_module
 from mailgui.core.addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.errors import InputError
-from mailgui.core.message import Draft
+from mailgui.core.message import Draft, InlineImage
 
 if TYPE_CHECKING:
     from mailgui.core.outbox import MessageRow, Outbox
 
 _UNSAFE_NAME = re.compile(r"[^\w .,()+@-]+")
-# Fields that newer drafts and messages have (identities, inline images): filled when
-# present, so this module works with and without them.
-_DRAFT_FIELDS = {f.name for f in fields(Draft)}
-_SAVED_FIELDS = {f.name for f in fields(SavedDraft)}
 
 
 def _mailboxes(msg: EmailMessage, name: str) -> list[Mailbox]:
@@ -72,10 +66,6 @@ def draft_from_stored(data: bytes, *, bcc: list[str], attachments_dir: Path) -> 
     def content(part: MIMEPart | None) -> str | None:
         return None if part is None else str(part.get_content()).replace("\r\n", "\n")
 
-    extra: dict[str, Any] = {}
-    image_type = getattr(message_module, "InlineImage", None)
-    if image_type is not None and html_part is not None and "inline_images" in _DRAFT_FIELDS:
-        extra["inline_images"] = [image_type(*found) for found in _inline_images(msg)]
     return Draft(
         sender=sender,
         to=_mailboxes(msg, "To"),
@@ -88,12 +78,12 @@ def draft_from_stored(data: bytes, *, bcc: list[str], attachments_dir: Path) -> 
         attachments=files,
         priority=_priority(msg),
         read_receipt="Disposition-Notification-To" in msg,
-        **extra,
+        inline_images=[] if html_part is None else _inline_images(msg),
     )
 
 
-def _inline_images(msg: EmailMessage) -> list[tuple[str, bytes, str, str]]:
-    """(cid, bytes, type, file name) of the images the HTML shows inline (``cid:``)."""
+def _inline_images(msg: EmailMessage) -> list[InlineImage]:
+    """The images the HTML shows inline (``cid:``)."""
     found = []
     for part in msg.walk():
         cid = part.get("Content-ID")
@@ -102,7 +92,8 @@ def _inline_images(msg: EmailMessage) -> list[tuple[str, bytes, str, str]]:
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
             name = part.get_filename() or ""
-            found.append((str(cid).strip().strip("<>"), payload, part.get_content_type(), name))
+            cid_text = str(cid).strip().strip("<>")
+            found.append(InlineImage(cid_text, payload, part.get_content_type(), name))
     return found
 
 
@@ -114,18 +105,13 @@ def _priority(msg: EmailMessage) -> str:
 
 # --- Edit: a waiting message becomes a draft, and leaves the outbox ---------------------
 
-EDITABLE = ("scheduled", "queued", "deferred", "failed")
-
 
 def saved_draft_from(account: str, draft: Draft) -> SavedDraft:
     """The draft as the drafts folder keeps it (fields as a person would type them)."""
-    extra: dict[str, Any] = {
-        "identity": draft.sender.addr,  # the From identity, among the account's
-        "reply_to": ", ".join(m.formatted() for m in draft.reply_to),
-    }
     return SavedDraft(
         account=account,
-        **{k: v for k, v in extra.items() if k in _SAVED_FIELDS},
+        identity=draft.sender.addr,  # the From identity, among the account's
+        reply_to=", ".join(m.formatted() for m in draft.reply_to),
         to=", ".join(m.formatted() for m in draft.to),
         cc=", ".join(m.formatted() for m in draft.cc),
         bcc=", ".join(m.formatted() for m in draft.bcc),
@@ -174,16 +160,13 @@ def take_out_for_editing(
         written.append((saved.id, folder))
         if row.state == "scheduled":
             saved.send_at = row.send_at  # Send schedules it again for that time
-        images = getattr(draft, "inline_images", None)
-        save_images = getattr(drafts, "save_images", None)
-        if images and save_images is not None:
-            save_images(saved, images)  # beside the draft, in <id>.images/
+        if draft.inline_images:
+            drafts.save_images(saved, draft.inline_images)  # beside the draft
         drafts.save(saved)
-        # DraftStore keeps one <id>.json per draft in its folder.
-        images_dir = drafts.folder / f"{saved.id}.images"
+        images_dir = drafts.images_of(saved.id)
         kept_images = list(images_dir.iterdir()) if images_dir.is_dir() else []
         _sync(
-            [*draft.attachments, *kept_images, drafts.folder / f"{saved.id}.json"],
+            [*draft.attachments, *kept_images, drafts.path_of(saved.id)],
             [folder, attachments_root, drafts.folder, *([images_dir] if kept_images else [])],
         )
         return saved, row

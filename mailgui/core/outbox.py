@@ -39,6 +39,8 @@ if TYPE_CHECKING:  # a type only: listing the outbox needs no email package
 _T = TypeVar("_T")
 
 STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
+# Waiting, not on the wire: such a message may be edited (taken out) or lose recipients.
+EDITABLE = ("scheduled", "queued", "deferred", "failed")
 SCHEMA_VERSION = 2
 CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
 # Bodies above this size go in and out through incremental BLOB I/O, in pieces: binding a
@@ -854,9 +856,9 @@ class Outbox:
         now = self.clock()
         with self._write() as db:
             found = db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id = ? "
-                "AND state IN ('scheduled', 'queued', 'deferred', 'failed')",
-                (msg_id,),
+                f"SELECT {_COLUMNS} FROM messages WHERE id = ? AND state IN "
+                f"({', '.join('?' * len(EDITABLE))})",
+                (msg_id, *EDITABLE),
             ).fetchone()
             if found is None:
                 return None

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailgui.core.outbox import MessageRow
+from mailgui.core.outbox import EDITABLE, MessageRow
 from mailgui.ui.context import AppContext
 from mailgui.ui.drafts_view import DraftsMenu, RecoveredDraftsNotice
 from mailgui.ui.outbox_model import OutboxFilter, OutboxModel, apply_default_layout
@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
 WAITING = ("queued", "sending", "deferred", "scheduled")
-EDITABLE = ("scheduled", "queued", "deferred", "failed")  # core.editing.EDITABLE
 _INFO = QSystemTrayIcon.MessageIcon.Information
 
 
