@@ -122,13 +122,11 @@ class _Worker(QObject):
 
     def _may_send(self) -> bool:
         """True when this process sends automatically (it holds, or now takes, the lock).
-        "Send now" flushes anyway: the outbox's claims keep two senders apart."""
-        return self._lock is None or self._lock.acquire()
-
-    def _took_lock(self) -> bool:
+        "Send now" flushes anyway: the outbox's claims keep two senders apart. A lock
+        file that cannot be made now counts as held by another (the agent)."""
         try:
-            return self._lock is not None and self._lock.acquire()
-        except OSError:  # the lock file cannot be made now: as if the agent held it
+            return self._lock is None or self._lock.acquire()
+        except OSError:
             return False
 
     def _idle_text(self) -> str:
@@ -150,7 +148,7 @@ class _Worker(QObject):
         if self._outbox is None:
             return
         version = self._outbox.data_version()
-        if self._lock is not None and not self._lock.held and self._took_lock():
+        if self._lock is not None and not self._lock.held and self._may_send():
             self._version = version  # the agent stopped: this window sends again, now
             self.flush(False)
         elif version != self._version:
