@@ -332,6 +332,7 @@ def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int
     import time
 
     from mailgui.core.recipient_checks import Finding, check_recipients
+    from mailgui.core.resolver import domain_of
 
     found: list[Finding] = []
     end = time.monotonic() + CHECK_DEADLINE + 0.2
@@ -358,7 +359,7 @@ def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int
         reasons = {
             addr: f"The domain {domain} {_NULL_MX}, so nothing was sent to this address; check it."
             for addr in row.pending
-            if (domain := addr.rpartition("@")[2].lower().rstrip(".")) in blocked
+            if (domain := domain_of(addr)) in blocked
         }
         if not reasons:
             return None

@@ -30,7 +30,7 @@ from mailgui.core.errors import (
     SecurityError,
     TransientError,
 )
-from mailgui.core.resolver import Lookup, MxHost, shared_lookup
+from mailgui.core.resolver import Lookup, MxHost, domain_of, shared_lookup
 from mailgui.core.retry import Reply
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
 
@@ -101,7 +101,7 @@ def _reply_of(exc: DeliveryError) -> Reply:
 def group_by_domain(recipients: list[str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for rcpt in recipients:
-        groups.setdefault(rcpt.rpartition("@")[2].lower().rstrip("."), []).append(rcpt)
+        groups.setdefault(domain_of(rcpt), []).append(rcpt)
     return groups
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from mailgui.core.errors import MailguiError
 from mailgui.core.providers import COMMON_DOMAINS
-from mailgui.core.resolver import Lookup, shared_lookup
+from mailgui.core.resolver import Lookup, domain_of, shared_lookup
 
 CHECK_TIMEOUT = 1.5  # seconds per look-up; checks are advice, not worth waiting for
 
@@ -112,7 +112,7 @@ def check_domain(domain: str, lookup: Lookup) -> list[Finding]:
 def domains_of(addresses: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for addr in addresses:
-        domain = addr.rpartition("@")[2].strip().lower().rstrip(".")
+        domain = domain_of(addr)
         if domain and not domain.startswith("["):
             seen.setdefault(domain, None)
     return list(seen)

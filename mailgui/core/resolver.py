@@ -94,6 +94,11 @@ def _name(text: str) -> str:
     return text.rstrip(".").lower()
 
 
+def domain_of(address: str) -> str:
+    """The domain of an address as DNS looks it up: lower case, no final dot."""
+    return _name(address.rpartition("@")[2].strip())
+
+
 class Lookup:
     """A resolver with a short timeout and its own cache; thread-safe for queries."""
 
