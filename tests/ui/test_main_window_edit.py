@@ -28,6 +28,15 @@ def add_account(ctx: AppContext, port: int) -> None:
     main_window_account(ctx, port, check_recipients=False)
 
 
+def offline_window(ctx: AppContext, window: Any, port: int) -> Any:
+    """The main window on an account at ``port``, its sender held offline so that what
+    is queued stays in the outbox until the test has edited it."""
+    add_account(ctx, port)
+    w = window()
+    w.sender.set_online(False)
+    return w
+
+
 def queue(ctx: AppContext, attachment: Path, **kwargs: Any) -> int:
     """Queue as another process would (its own connection)."""
     draft = Draft(
@@ -82,9 +91,7 @@ def test_edit_queued_message_takes_it_out_and_resending_delivers_it(
     qtbot: Any, ctx: AppContext, smtp_server: Any, window: Any, attachment: Path
 ) -> None:
     server = smtp_server("none")
-    add_account(ctx, server.port)
-    w = window()
-    w.sender.set_online(False)  # keep it queued until the test has edited it
+    w = offline_window(ctx, window, server.port)
     msg_id = queue(ctx, attachment)
     editor = open_editor(qtbot, w, msg_id)
 
@@ -127,9 +134,7 @@ def test_closing_the_editor_keeps_a_draft(
 ) -> None:
     from mailgui.ui.compose import ComposeWindow
 
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     send_at = time.time() + 3600 if state == "scheduled" else None
     msg_id = queue(ctx, attachment, send_at=send_at)
     if state != "scheduled":
@@ -177,9 +182,7 @@ def test_editing_a_scheduled_message_keeps_its_time(
 def test_the_kept_time_can_be_changed_or_cleared(
     qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
 ) -> None:
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     send_at = float(int(time.time()) + 3600)
     first = queue(ctx, attachment, send_at=send_at)
     second = queue(ctx, attachment, send_at=send_at)
@@ -212,9 +215,7 @@ def test_a_kept_time_that_passed_is_said_then_sent_now(
     qtbot: Any, ctx: AppContext, smtp_server: Any, window: Any, attachment: Path
 ) -> None:
     server = smtp_server("none")
-    add_account(ctx, server.port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, server.port)
     send_at = float(int(time.time()) + 3600)
     msg_id = queue(ctx, attachment, send_at=send_at)
     editor = open_editor(qtbot, w, msg_id)
@@ -241,9 +242,7 @@ def test_a_kept_time_that_passed_is_said_then_sent_now(
 def test_a_message_being_sent_is_not_opened(
     qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
 ) -> None:
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     msg_id = queue(ctx, attachment)
     qtbot.waitUntil(lambda: msg_id in w.model.ids(), timeout=5000)
     with Outbox(ctx.profile.outbox_file) as box:  # another sender (the CLI) holds it
@@ -267,9 +266,7 @@ def test_a_message_claimed_meanwhile_is_refused_by_the_outbox(
 ) -> None:
     """The row still said "queued" when Edit was chosen, but a sender took it since:
     the take-out transaction refuses, and says so."""
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     msg_id = queue(ctx, attachment)
     qtbot.waitUntil(lambda: msg_id in w.model.ids(), timeout=5000)
     w.outbox.shutdown()  # the table keeps showing "queued"
@@ -298,9 +295,7 @@ def attached_bytes(ctx: AppContext, msg_id: int) -> bytes:
 def test_queueing_the_edited_message_again_removes_its_files(
     qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
 ) -> None:
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     msg_id = queue(ctx, attachment)
     editor = open_editor(qtbot, w, msg_id)
     (copy,) = editor.attachments
@@ -317,9 +312,7 @@ def test_queueing_the_edited_message_again_removes_its_files(
 def test_undo_keeps_the_files_until_it_is_over(
     qtbot: Any, ctx: AppContext, closed_port: int, window: Any, attachment: Path
 ) -> None:
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     msg_id = queue(ctx, attachment)
     editor = open_editor(qtbot, w, msg_id)
     (copy,) = editor.attachments
@@ -355,9 +348,7 @@ def test_discarding_removes_the_files_and_saving_keeps_them(
 ) -> None:
     from mailgui.ui.compose import ComposeWindow
 
-    add_account(ctx, closed_port)
-    w = window()
-    w.sender.set_online(False)
+    w = offline_window(ctx, window, closed_port)
     kept_id, dropped_id = queue(ctx, attachment), queue(ctx, attachment)
     answer = "save"
     monkeypatch.setattr(ComposeWindow, "_ask_on_close", lambda self: answer)
