@@ -2,6 +2,11 @@
 
 It never imports Qt. Every failure becomes one sentence on stderr and a sysexits
 code, decided by the error's class (``MailguiError.exit_code``), in ``main`` only.
+
+Start time counts (``mailgui sendmail`` runs once per message, from cron and scripts),
+so what ``--version`` and ``sendmail`` load imports no ``dataclasses``: that module
+brings ``inspect`` (with ast, dis and tokenize), and each dataclass costs an ``exec``
+per generated method. The value types on that path are named tuples instead.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -146,26 +150,25 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else "",
         )
     if args.timeout is not None:
-        acct = replace(acct, timeout=args.timeout)
+        acct = acct._replace(timeout=args.timeout)
     if args.data_timeout is not None:
-        acct = replace(acct, data_timeout=args.data_timeout)
+        acct = acct._replace(data_timeout=args.data_timeout)
     if args.no_recipient_checks:
-        acct = replace(acct, check_recipients=False)
+        acct = acct._replace(check_recipients=False)
     store = _store()
     previous = next((a for a in store.all() if a.name == acct.name), None)
     existed = previous is not None
     if previous is not None:  # updating: keep what these options cannot set (the app can)
-        acct = replace(
-            acct,
+        acct = acct._replace(
             identities=previous.identities,
             reply_to=previous.reply_to,
             signature=previous.signature,
         )
     if args.reply_to is not None:
-        acct = replace(acct, reply_to=args.reply_to.strip())
+        acct = acct._replace(reply_to=args.reply_to.strip())
     if args.signature_file is not None:
         signature = _read_text(args.signature_file, "signature file")
-        acct = replace(acct, signature=signature.replace("\r\n", "\n").rstrip("\n"))
+        acct = acct._replace(signature=signature.replace("\r\n", "\n").rstrip("\n"))
     acct.validate()
     if password is not None:
         passwords.store(acct.name, password)  # first: no keyring, no account
@@ -624,8 +627,8 @@ def _local_recipients(recipients: list[str], acct: Account) -> list[str]:
 
 
 def cmd_sendmail(argv: list[str]) -> int:
-    from mailgui.core.addresses import check_text, parse_mailbox, parse_recipients
-    from mailgui.core.message import header_sender, prepare_submitted, read_submitted
+    from mailgui.core.addresses import Mailbox, check_text, parse_mailbox, parse_recipients
+    from mailgui.core.submitted import header_sender, prepare_submitted, read_submitted
 
     args = _parse_sendmail_args(argv)
     raw = sys.stdin.buffer.read()
@@ -642,9 +645,9 @@ def cmd_sendmail(argv: list[str]) -> int:
         acct = store.default()
     sender = _account_mailbox(acct)
     if local_from:
-        sender = replace(sender, name=check_text("name in the From header", local_from))
+        sender = Mailbox(check_text("name in the From header", local_from), sender.addr)
     elif args.full_name:
-        sender = replace(sender, name=args.full_name)
+        sender = Mailbox(args.full_name, sender.addr)  # checks the name
     envelope_from = parse_mailbox(args.sender, what="sender").addr if args.sender else None
     if envelope_from is None and from_header is not None and from_header.addr != acct.email:
         # A From the account does not own: bounce to the account, which providers accept.

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailgui.core.errors import ConfigError
 
@@ -20,9 +19,11 @@ SECURITIES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
 
+# The value types here are named tuples, not dataclasses: the command line's start has
+# no time for ``dataclasses`` (see ``mailgui.cli``). Copy with changes by ``_replace``.
 
-@dataclass(frozen=True)
-class RetryPolicy:
+
+class RetryPolicy(NamedTuple):
     """Back-off between tries and when to give up (RFC 5321 §4.5.4.1), in seconds."""
 
     first_delay: float = 60.0
@@ -30,8 +31,7 @@ class RetryPolicy:
     give_up_after: float = 5 * 24 * 3600.0
 
 
-@dataclass(frozen=True)
-class RateLimits:
+class RateLimits(NamedTuple):
     """Messages allowed per window, as providers impose them; 0 means no limit."""
 
     per_minute: int = 0
@@ -39,8 +39,7 @@ class RateLimits:
     per_day: int = 0
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """One face of an account: who the message is from, where replies go, how it is
     signed. An account's own name and address are its first identity; more can be
     added (a role address, another name) that send through the same server."""
@@ -63,8 +62,7 @@ class Identity:
         return self
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     name: str
     email: str
     host: str = ""
@@ -82,8 +80,8 @@ class Account:
     reply_to: str = ""  # Reply-To and signature of the account's own identity
     signature: str = ""
     identities: tuple[Identity, ...] = ()  # extra identities, after the account's own
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    limits: RateLimits = field(default_factory=RateLimits)
+    retry: RetryPolicy = RetryPolicy()  # immutable: one shared default is fine
+    limits: RateLimits = RateLimits()
 
     def validate(self, *, check_files: bool = True) -> Account:
         """Raise ConfigError for settings that can never work or would be unsafe.
@@ -132,11 +130,16 @@ class Account:
         return f"{self.host}:{self.port}" if self.host else "direct delivery"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every setting as plain dicts, nested ones too (what the accounts file holds)."""
+        doc = self._asdict()
+        doc["identities"] = tuple(identity._asdict() for identity in self.identities)
+        doc["retry"] = self.retry._asdict()
+        doc["limits"] = self.limits._asdict()
+        return doc
 
 
 def _from_dict(name: str, raw: dict[str, Any]) -> Account:
-    known = {f.name for f in fields(Account)} - {"name", "retry", "limits", "identities"}
+    known = set(Account._fields) - {"name", "retry", "limits", "identities"}
     try:
         values = {k: v for k, v in raw.items() if k in known}
         retry = RetryPolicy(**raw.get("retry", {}))
@@ -254,5 +257,5 @@ class AccountStore:
 def with_defaults(account: Account) -> Account:
     """Fill the port from the security when the caller gave none (0)."""
     if account.port == 0:
-        return replace(account, port=DEFAULT_PORTS[account.security])
+        return account._replace(port=DEFAULT_PORTS[account.security])
     return account

@@ -19,8 +19,8 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from email.headerregistry import Address
+from typing import NamedTuple
 
 from mailgui.core.errors import InputError
 
@@ -100,24 +100,29 @@ def _is_name_char(ch: str) -> bool:
     return ch == " " or ch == "." or _is_atext(ch)
 
 
-@dataclass(frozen=True)
-class Mailbox:
+class _MailboxFields(NamedTuple):
+    name: str
+    addr: str
+
+
+class Mailbox(_MailboxFields):
     """One person's address, already validated.
 
     ``addr`` is the addr-spec: the local part as typed, the domain in its ASCII
     (IDNA A-label) form. Constructing a Mailbox directly validates it the same
     way parsing does, and converts a Unicode domain to its A-label form, so a
     Mailbox in hand is always safe to put in a header or an SMTP command.
+    (``_replace`` would skip those checks: make a new one with ``Mailbox(...)``.)
+
+    A named tuple, not a dataclass: the command line's start has no time for
+    ``dataclasses`` (see ``mailgui.cli``).
     """
 
-    name: str
-    addr: str
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        check_text("display name", self.name)
-        canonical = _parse_addr_spec(self.addr, self.addr, "address")
-        if canonical != self.addr:
-            object.__setattr__(self, "addr", canonical)
+    def __new__(cls, name: str, addr: str) -> Mailbox:
+        check_text("display name", name)
+        return super().__new__(cls, name, _parse_addr_spec(addr, addr, "address"))
 
     @property
     def local_part(self) -> str:

@@ -20,7 +20,6 @@ import os
 import random
 import ssl
 from collections.abc import Callable
-from dataclasses import replace
 
 from mailgui.core.accounts import Account
 from mailgui.core.errors import (
@@ -60,8 +59,8 @@ class OpportunisticSession(Session):
     def __init__(
         self, account: Account, mx_host: str, address: str, port: int, *, use_tls: bool = True
     ) -> None:
-        relayless = replace(
-            account, host=address, port=port, security="starttls", username="", ca_file=""
+        relayless = account._replace(
+            host=address, port=port, security="starttls", username="", ca_file=""
         )
         super().__init__(relayless, None)
         self.mx_host = mx_host

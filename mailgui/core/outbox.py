@@ -18,10 +18,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from mailgui.core.accounts import RateLimits
 from mailgui.core.errors import (
@@ -34,7 +33,7 @@ from mailgui.core.errors import (
 from mailgui.core.retry import describe_limit, rate_wait
 
 if TYPE_CHECKING:  # a type only: listing the outbox needs no email package
-    from mailgui.core.message import Outgoing
+    from mailgui.core.outgoing import Outgoing
 
 _T = TypeVar("_T")
 
@@ -120,23 +119,24 @@ def _json(text: str) -> Any:
     return json.loads(text)
 
 
-@dataclass(frozen=True)
-class Held:
+# The records below are named tuples, not dataclasses: the command line's start has no
+# time for ``dataclasses`` (see ``mailgui.cli``).
+
+
+class Held(NamedTuple):
     """``claim_next``'s answer when the account's rate limit says to wait."""
 
     wait: float  # seconds until one more message may go
     limit: str  # which limit, in words ("2 per minute")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     at: float
     kind: str
     text: str
 
 
-@dataclass(frozen=True)
-class MessageRow:
+class MessageRow(NamedTuple):
     """One outbox entry without its body (cheap to list by the thousand)."""
 
     id: int

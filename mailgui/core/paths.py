@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP = "mailgui"
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The folders of one profile. ``MAILGUI_HOME`` puts all of them under one root."""
+class Profile(NamedTuple):
+    """The folders of one profile. ``MAILGUI_HOME`` puts all of them under one root.
+
+    A named tuple, not a dataclass: the command line's start has no time for
+    ``dataclasses`` (see ``mailgui.cli``)."""
 
     config_dir: Path
     data_dir: Path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailgui.core.accounts import RateLimits, RetryPolicy
 
@@ -23,8 +23,7 @@ _UNSAFE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MAX_TEXT = 500
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     code: int
     enhanced: str | None
     text: str

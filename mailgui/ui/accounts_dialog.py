@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -1301,8 +1300,7 @@ class AccountsDialog(QDialog):
                 raise InputError(text)
         reply_to, signature, identities = self.identities_page.values()
         base = self._current or Account(name=name, email=mailbox.addr)
-        account = replace(
-            base,
+        account = base._replace(
             name=name,
             email=mailbox.addr,
             display_name=display_name,
@@ -1319,7 +1317,7 @@ class AccountsDialog(QDialog):
             identities=identities,
         )
         if direct:  # what the command line writes for a direct account
-            account = replace(account, port=DEFAULT_PORTS["starttls"], security="starttls")
+            account = account._replace(port=DEFAULT_PORTS["starttls"], security="starttls")
         return account.validate()
 
     # --- saving --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ is newest first; new messages then arrive at the top in one ``beginInsertRows``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import operator
 import time
@@ -85,7 +84,7 @@ _Entry = tuple[tuple[Any, ...], tuple[str, ...], tuple[Any, ...]]
 _ROW: Final = 0
 _TEXT: Final = 1
 _KEYS: Final = 2
-_FIELDS = tuple(f.name for f in dataclasses.fields(MessageRow))
+_FIELDS = MessageRow._fields
 _LIST_FIELDS = frozenset({"to", "cc", "bcc", "pending"})
 _DICT_FIELDS = frozenset({"recipient_errors"})
 _ID, _STATE, _SUBJECT = (_FIELDS.index(n) for n in ("id", "state", "subject"))

@@ -20,7 +20,6 @@ would have waited their turn for the GIL.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sqlite3
 import threading
@@ -33,7 +32,8 @@ from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
 
 if TYPE_CHECKING:
-    from mailgui.core.message import Draft, Outgoing
+    from mailgui.core.message import Draft
+    from mailgui.core.outgoing import Outgoing
 
 __all__ = ["BATCH", "OutboxHandle", "OutboxService"]
 
@@ -426,14 +426,7 @@ class OutboxHandle(QObject):
         """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.
 
         The draft is copied, so the compose window may go on changing its own."""
-        copy = dataclasses.replace(
-            draft,
-            to=list(draft.to),
-            cc=list(draft.cc),
-            bcc=list(draft.bcc),
-            reply_to=list(draft.reply_to),
-            attachments=list(draft.attachments),
-        )
+        copy = draft.copy()
         if self._closed:
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
             return

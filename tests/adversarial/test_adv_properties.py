@@ -26,7 +26,8 @@ from smtp_servers import RecordingServer
 from mailgui.core.accounts import Account
 from mailgui.core.addresses import Mailbox, parse_recipients
 from mailgui.core.errors import InputError
-from mailgui.core.message import Draft, build, prepare_submitted, read_submitted
+from mailgui.core.message import Draft, build
+from mailgui.core.submitted import prepare_submitted, read_submitted
 from mailgui.core.transport import Session
 
 EXAMPLES = int(os.environ.get("MAILGUI_ADV_EXAMPLES", "400" if FULL else "60"))
@@ -187,9 +188,9 @@ def through_smtp(
 
 
 def _clean(*values: str) -> bool:
-    from mailgui.core.message import _is_control
+    from mailgui.core.outgoing import is_control
 
-    return not any(_is_control(ch) for v in values for ch in v)
+    return not any(is_control(ch) for v in values for ch in v)
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -310,7 +311,7 @@ def test_sendmail_input_never_gains_a_recipient_or_header(
     ), names_seen
     assert len(names_seen) == len(set(names_seen))
     from mailgui.core.addresses import parse_mailbox_list
-    from mailgui.core.message import _EMPTY_GROUP
+    from mailgui.core.submitted import _EMPTY_GROUP
 
     # Unfolded as the product does; a CR at the end of a value is that line's CRLF.
     unfolded = [re.sub(r"\r?\n", "", v).removesuffix("\r").strip(" \t") for v in (to, cc)]

@@ -69,7 +69,7 @@ def test_disk_full_in_add_is_a_clear_error_and_keeps_what_was_there(tmp_path: Pa
         pages = box.db.execute("PRAGMA page_count").fetchone()[0]
         box.db.execute(f"PRAGMA max_page_count={pages}")
         big = build_message(9, subject="big")
-        big = type(big)(**{**big.__dict__, "data": big.data + b"x" * 200_000 + b"\r\n"})
+        big = big._replace(data=big.data + b"x" * 200_000 + b"\r\n")
         with pytest.raises(StorageError) as info:
             box.add("work", big)
         err = info.value
@@ -78,7 +78,7 @@ def test_disk_full_in_add_is_a_clear_error_and_keeps_what_was_there(tmp_path: Pa
         assert "disk" in err.message and "not queued" in err.message
         assert [r.id for r in box.list_messages()] == ids  # nothing half-written
         assert all(BODY_MARKER.encode() in box.body(i) for i in ids)
-        huge = type(big)(**{**big.__dict__, "data": big.data + b"y" * 3_000_000 + b"\r\n"})
+        huge = big._replace(data=big.data + b"y" * 3_000_000 + b"\r\n")
         with pytest.raises(StorageError):  # written as a blob, in pieces
             box.add("work", huge)
         assert [r.id for r in box.list_messages()] == ids
@@ -175,7 +175,7 @@ def test_a_damaged_outbox_is_named_kept_and_recoverable(
     with Outbox(path) as box:
         for i in range(40):
             out = build_message(i, subject=f"Kept {i}")
-            box.add("work", type(out)(**{**out.__dict__, "data": out.data + b"z" * 3000 + b"\r\n"}))
+            box.add("work", out._replace(data=out.data + b"z" * 3000 + b"\r\n"))
     assert not Path(str(path) + "-wal").exists() or Path(str(path) + "-wal").stat().st_size == 0
     _damage(path, how)
     digest = _digest(path)

@@ -5,7 +5,6 @@ direct-delivery warning."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ def test_show_lists_identities_and_an_update_keeps_them(profile: Any) -> None:
     assert r.returncode == 0, r.stderr
     store = _store(profile)
     extra = Identity("Ada (support)", "support@example.org", "tickets@example.org", "Support")
-    store.save(replace(store.get("work"), identities=(extra,), signature="Ada"))
+    store.save(store.get("work")._replace(identities=(extra,), signature="Ada"))
 
     r = profile.run("account", "show", "work", "--json")
     assert r.returncode == 0, r.stderr

@@ -270,6 +270,33 @@ def test_cli_never_imports_qt(profile: Any) -> None:
     assert "empty" in r.stdout
 
 
+def test_version_and_queueing_sendmail_import_no_dataclasses(
+    profile: Any, account: RecordingServer
+) -> None:
+    """``dataclasses`` brings ``inspect`` (ast, dis, tokenize): too slow for what runs once
+    per message (see mailgui.cli)."""
+    code = (
+        "import sys, mailgui.cli\n"
+        "try:\n"
+        "    mailgui.cli.main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "rc = mailgui.cli.main(['sendmail', '-odq', 'bob@example.org'])\n"
+        "assert rc == 0, rc\n"
+        "slow = sorted({'dataclasses', 'inspect'} & set(sys.modules))\n"
+        "assert not slow, slow\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        env=profile.env,
+        input=b"Subject: hi\n\nHello\n",
+        capture_output=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(stored(profile)) == 1
+
+
 def test_core_and_cli_work_without_pyside6(profile: Any) -> None:
     """With PySide6 made unimportable, every core module and the CLI still load and run."""
     code = (

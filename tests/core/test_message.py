@@ -19,15 +19,9 @@ import pytest
 from mailgui import __version__
 from mailgui.core.addresses import Mailbox, parse_mailbox
 from mailgui.core.errors import InputError
-from mailgui.core.message import (
-    Draft,
-    InlineImage,
-    Outgoing,
-    build,
-    header_sender,
-    prepare_submitted,
-    read_submitted,
-)
+from mailgui.core.message import Draft, InlineImage, build
+from mailgui.core.outgoing import Outgoing
+from mailgui.core.submitted import header_sender, prepare_submitted, read_submitted
 
 NOW = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=1)))
 ME = Mailbox("Me Myself", "me@example.org")

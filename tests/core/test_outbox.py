@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mailgui.core.errors import UsageError
-from mailgui.core.message import Outgoing
 from mailgui.core.outbox import Outbox, new_claimer
+from mailgui.core.outgoing import Outgoing
 
 
 class Clock:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mailgui.core.message import Outgoing
 from mailgui.core.outbox import Outbox, new_claimer
+from mailgui.core.outgoing import Outgoing
 from mailgui.core.preflight import encoded_size, mentioned_attachment
 
 

@@ -34,8 +34,9 @@ from pytestqt.qtbot import QtBot
 import mailgui.ui.outbox_service as outbox_service
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
-from mailgui.core.message import Draft, Outgoing, build
+from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
+from mailgui.core.outgoing import Outgoing
 from mailgui.ui.app import tune_interpreter
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_model import (
