@@ -198,7 +198,7 @@ def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
         def _ready(self) -> bool:
             """The outbox service has answered and the window shows it."""
             w = self.window
-            if not w.lbl_count.text():
+            if not getattr(w, "built", True) or not w.lbl_count.text():  # built after 1st paint
                 return False
             return self.rows == 0 or w.proxy.rowCount() > 0
 

@@ -124,22 +124,35 @@ class Bench:
         log("GUI start to first painted window")
         home = self.profile("gui-start", port=self.closed_port)
         env = self.env(home)
-        bare, app = Samples(), Samples()
+        bare, app, whole = Samples(), Samples(), Samples()
         for i in range(self.reps + 1):
             b = self.probe(env, "bare")["first_paint"]
-            m = self.probe(env, "start")["first_paint"]
+            m = self.probe(env, "start", "0")  # "0": also until the outbox is shown
             if i:  # the first round warms the page cache and writes .pyc files
                 bare.add(b)
-                app.add(m)
+                app.add(m["first_paint"])
+                whole.add(m["ready_paint"])
         ratio = app.median / bare.median
         self.add(
             Row(
-                "GUI start → first window painted (offscreen)",
+                "GUI start → first window painted (offscreen): the window's frame, "
+                '"Opening the outbox…"',
                 spread(app, "s"),
                 spread(bare, "s") + " bare QMainWindow",
                 f"{ratio:.2f}×",
                 "≤ 1.3×",
                 ratio <= 1.3,
+            )
+        )
+        self.add(
+            Row(
+                "  then built and painted with menus, toolbar and the (empty) outbox "
+                "(info: the whole window)",
+                spread(whole, "s"),
+                spread(bare, "s") + " bare QMainWindow",
+                f"{whole.median / bare.median:.2f}×",
+                "—",
+                None,
             )
         )
 

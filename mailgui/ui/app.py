@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailgui.core import log
-from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.paths import APP, Profile
 from mailgui.ui.context import AppContext  # Qt-free: imported before PySide6, see run()
 
@@ -33,6 +32,8 @@ def demo_profile() -> Profile:
 
 def prepare_demo(profile: Profile, server: DemoServer) -> None:
     """(Re)point the Demo account at this run's embedded server and make it the default."""
+    from mailgui.core.accounts import Account, AccountStore
+
     store = AccountStore(profile.accounts_file)
     store.save(
         Account(
@@ -65,19 +66,22 @@ def tune_interpreter() -> None:
 
 def run(demo: bool = False, mailto: str | None = None) -> int:
     """The app; ``mailto`` (a link the CLI already checked) opens a compose window. When
-    the app already runs on this profile, the request goes to it and this returns 0."""
+    the app already runs on this profile, the request goes to it and this returns 0.
+
+    The window's frame is shown first and painted; everything else (the outbox view, the
+    single-instance listener, the icon, the sender) is built right after that paint, so
+    the window appears as soon as Qt itself is loaded."""
     # Qt-free modules are imported before this point where they can be: PySide6 reads
     # the source of every module imported after it (its __feature__ check).
     from PySide6.QtWidgets import QApplication
 
-    from mailgui.ui.main_window import MainWindow, app_icon
+    from mailgui.ui.main_window import FirstPaint, MainWindow, app_icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("mailgui")
     app.setApplicationDisplayName("mailgui")
     app.setDesktopFileName("io.github.mailgui.mailgui")  # packaging/*.desktop
-    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the tray may keep sending; MainWindow decides
 
     server: DemoServer | None = None
@@ -89,30 +93,50 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
         profile = demo_profile() if server is not None else Profile.from_env()
         profile.ensure()
         log.setup(profile)
+        instance_name = None
         if server is not None:
             prepare_demo(profile, server)
         else:
-            from mailgui.ui.single_instance import InstanceServer, send_to_running, server_name
+            from mailgui.ui.single_instance import send_to_running, server_name
 
             instance_name = server_name(profile)
             if send_to_running(instance_name, {"mailto": mailto}):
                 return 0  # the running app opens the compose window (or shows itself)
         ctx = AppContext(profile, demo_port=server.port if server else None)
-        window = MainWindow(ctx, demo_server=server, sender_after_first_paint=True)
-        if server is None:
-            instance = InstanceServer(instance_name, window)
-            instance.received.connect(window.handle_request)
+        window = MainWindow(
+            ctx, demo_server=server, sender_after_first_paint=True, build_later=True
+        )
+        failed: list[BaseException] = []
+        listening: list[object] = []  # the single-instance server lives as long as this
+
+        def build() -> None:
+            try:
+                window.build()
+                app.setWindowIcon(app_icon())  # compose windows, dialogs
+                if instance_name is not None:
+                    from mailgui.ui.single_instance import InstanceServer
+
+                    instance = InstanceServer(instance_name, window)
+                    instance.received.connect(window.handle_request)
+                    listening.append(instance)
+                if mailto:
+                    window.compose_mailto(mailto)
+                tune_interpreter()  # after the build: it freezes what the build made
+            except Exception as exc:  # raised below, out of exec(), as from any start
+                failed.append(exc)
+                app.exit(1)
+
+        FirstPaint(window, build)
         window.show()
-        if mailto:
-            window.compose_mailto(mailto)
         smoke_ms = os.environ.get("MAILGUI_SMOKE_QUIT_MS")  # scripts/build-app's smoke start
         if smoke_ms and smoke_ms.isdigit():
             from PySide6.QtCore import QTimer
 
             QTimer.singleShot(int(smoke_ms), app.quit)
-        tune_interpreter()
         code = app.exec()
         window.shutdown()
+        if failed:
+            raise failed[0]
         return int(code)
     finally:
         if server is not None:

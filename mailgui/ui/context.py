@@ -1,35 +1,43 @@
 """What every part of the GUI shares: the profile and where its pieces live.
 
 Nothing here holds a sqlite connection: each thread opens its own Outbox with
-``open_outbox()`` (sqlite3 connections must not cross threads).
+``open_outbox()`` (sqlite3 connections must not cross threads). The app makes its
+context before the window's first paint, so the core modules behind it (the outbox,
+sqlite3, the accounts file's TOML parser, the keyring) are imported on first use.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mailgui.core import passwords
-from mailgui.core.accounts import AccountStore
 from mailgui.core.errors import KeyringUnavailableError
-from mailgui.core.outbox import Outbox
-from mailgui.core.paths import Profile
+
+if TYPE_CHECKING:
+    from mailgui.core.accounts import AccountStore
+    from mailgui.core.outbox import Outbox
+    from mailgui.core.paths import Profile
 
 
-@dataclass
 class AppContext:
-    profile: Profile
-    demo_port: int | None = None  # set in --demo mode: the embedded server's port
-    # Passwords the user chose to keep for this session only (no keyring): never on disk.
-    _session_passwords: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # A plain class, not a dataclass: the GUI's start has no time for ``dataclasses``.
+    def __init__(self, profile: Profile, demo_port: int | None = None) -> None:
+        self.profile = profile
+        self.demo_port = demo_port  # set in --demo mode: the embedded server's port
+        # Passwords the user chose to keep for this session only (no keyring): never on disk.
+        self._session_passwords: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     @property
     def accounts(self) -> AccountStore:
+        from mailgui.core.accounts import AccountStore
+
         return AccountStore(self.profile.accounts_file)
 
     def open_outbox(self) -> Outbox:
         """A new connection for the calling thread."""
+        from mailgui.core.outbox import Outbox
+
         return Outbox(self.profile.outbox_file)
 
     def keep_password_for_session(self, account: str, password: str) -> None:
@@ -47,10 +55,14 @@ class AppContext:
         with self._lock:
             if account in self._session_passwords:
                 return self._session_passwords[account]
+        from mailgui.core import passwords
+
         return passwords.load(account)
 
     def store_password(self, account: str, password: str) -> bool:
         """Keyring first; False when there is no keyring (the caller asks the user)."""
+        from mailgui.core import passwords
+
         try:
             passwords.store(account, password)
         except KeyringUnavailableError:

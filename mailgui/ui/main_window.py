@@ -2,49 +2,38 @@
 
 The window only renders. Database work happens in the OutboxHandle's thread,
 SMTP in the Sender's thread; both report back through signals with plain data.
+
+At the app's start the window paints its frame first (title, size, "Opening the
+outbox…") and is built right after that paint (``build_later``, ui/app.py): the modules
+behind the outbox view (the ``Qt`` namespace alone is ~30 ms of enum conversion) are
+imported inside the methods that need them, so importing this module costs next to
+nothing.
 """
 
 from __future__ import annotations
 
-import html
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QProgressBar,
-    QSplitter,
-    QStyle,
-    QSystemTrayIcon,
-    QTabBar,
-    QTableView,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer, Slot
+from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
-from mailgui.core.outbox import EDITABLE, MessageRow
 from mailgui.ui.context import AppContext
-from mailgui.ui.drafts_view import DraftsMenu, RecoveredDraftsNotice
-from mailgui.ui.outbox_model import OutboxFilter, OutboxModel, apply_default_layout
-from mailgui.ui.outbox_service import OutboxHandle
-from mailgui.ui.sender import Sender
-from mailgui.ui.undo_send import UndoSendNotice
 
-if TYPE_CHECKING:  # loaded only in --demo mode (aiosmtpd, asyncio)
-    from collections.abc import Callable
+if TYPE_CHECKING:
+    from PySide6.QtGui import QAction, QCloseEvent, QIcon
+    from PySide6.QtWidgets import QSystemTrayIcon
 
-    from mailgui.demo import DemoServer
+    from mailgui.core.outbox import MessageRow
+    from mailgui.demo import DemoServer  # loaded only in --demo mode (aiosmtpd, asyncio)
+    from mailgui.ui.drafts_view import MessageToDraft
+    from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
+    from mailgui.ui.outbox_service import OutboxHandle
+    from mailgui.ui.sender import Sender
 
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
 WAITING = ("queued", "sending", "deferred", "scheduled")
-_INFO = QSystemTrayIcon.MessageIcon.Information
 
 
 def app_icon() -> QIcon:
@@ -53,7 +42,7 @@ def app_icon() -> QIcon:
     return icon()
 
 
-class _FirstPaint(QObject):
+class FirstPaint(QObject):
     """Calls ``then`` once ``window`` has painted for the first time, or after
     ``FALLBACK_MS`` when it has not (shown minimised, say); ``cancel`` forgets it."""
 
@@ -93,10 +82,13 @@ class MainWindow(QMainWindow):
         start_threads: bool = True,
         watch_network: bool = True,
         sender_after_first_paint: bool = False,
+        build_later: bool = False,
     ) -> None:
-        """``sender_after_first_paint`` (the app's start): the sender thread starts once
-        the window has painted, not competing with it; a window that is never shown
-        then never sends, so the default starts it at once."""
+        """``sender_after_first_paint``: the sender thread starts once the window has
+        painted, not competing with it; a window that is never shown then never sends,
+        so the default starts it at once. ``build_later`` (the app's start): only the
+        frame is made here, the rest when ``build()`` is called; ``when_built`` queues
+        what needs the whole window."""
         super().__init__()
         self.ctx = ctx
         self.demo_server = demo_server
@@ -104,41 +96,78 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._stuck_since: float | None = None
         self.editors: list[Any] = []  # open compose windows editing a draft or a message
-        self._to_draft: Any = None  # MessageToDraft, made at start or on the first Edit
+        self._to_draft: MessageToDraft | None = None  # made at start or on the first Edit
+        self._built = False
+        self._when_built: list[Callable[[], None]] = []
+        self._after_first_paint: FirstPaint | None = None
         title = self.tr("mailgui — Outbox")
         self.setWindowTitle(title + (self.tr(" (demo)") if demo_server else ""))
-        self.setWindowIcon(app_icon())
         self.settings = QSettings(
             str(ctx.profile.config_dir / "window.ini"), QSettings.Format.IniFormat
         )
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 640)
+        self._options = (watch_network, start_threads, sender_after_first_paint)
+        if build_later:
+            opening = QLabel(self.tr("Opening the outbox…"))
+            opening.setStyleSheet("qproperty-alignment: AlignCenter; color: palette(mid);")
+            self.setCentralWidget(opening)
+        else:
+            self.build()
 
-        self.outbox = OutboxHandle(ctx, self)
-        self.sender = Sender(ctx, self, watch_network=watch_network)
-        self.model = OutboxModel(self)
-        self.proxy = OutboxFilter(self)
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def when_built(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once the window is built (at once when it is); a window closed
+        before it was built forgets it."""
+        if self._built:
+            then()
+        else:
+            self._when_built.append(then)
+
+    def build(self) -> None:
+        """Everything but the frame: the outbox view, actions, status bar, tray, threads."""
+        from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
+        from mailgui.ui.outbox_service import OutboxHandle
+        from mailgui.ui.sender import Sender
+
+        watch_network, start_threads, sender_later = self._options
+        self.setWindowIcon(app_icon())
+        self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
+        self.sender: Sender = Sender(self.ctx, self, watch_network=watch_network)
+        self.model: OutboxModel = OutboxModel(self)
+        self.proxy: OutboxFilter = OutboxFilter(self)
         self.proxy.setSourceModel(self.model)
 
         self._build_central()
         self._build_actions()
         self._build_status()
         self._build_tray()
-        if demo_server is not None:
-            self._build_demo_dock(demo_server)
+        if self.demo_server is not None:
+            self._build_demo_dock(self.demo_server)
         self._wire()
         self._restore()
         self._clock = QTimer(self)  # "next try 14:05" gains its date after midnight
         self._clock.timeout.connect(self.model.refresh_times)
         self._clock.start(10 * 60 * 1000)
         self._update_actions()
-        self._after_first_paint: _FirstPaint | None = None
+        self._built = True
         if start_threads:
             self.outbox.start()
-            if sender_after_first_paint:
+            if sender_later:
                 # It imports the delivery engine (smtplib, ssl: ~35 ms of Python
                 # holding the GIL) while the window builds its first paint otherwise.
-                self._after_first_paint = _FirstPaint(self, self._start_background)
+                self._after_first_paint = FirstPaint(self, self._start_background)
             else:
                 self._start_background()
+        pending, self._when_built = self._when_built, []
+        for then in pending:
+            then()
 
     def _start_background(self) -> None:
         self.sender.start()
@@ -147,6 +176,11 @@ class MainWindow(QMainWindow):
     # --- building -----------------------------------------------------------------------
 
     def _build_central(self) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QSplitter, QTabBar, QTableView, QTextBrowser, QVBoxLayout
+
+        from mailgui.ui.outbox_model import apply_default_layout
+
         self.tabs = QTabBar()
         self.tabs.setDocumentMode(True)
         self.tabs.setExpanding(False)
@@ -179,6 +213,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None) -> QAction:
+        from PySide6.QtGui import QAction, QKeySequence
+
         action = QAction(self.tr(text), self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -188,6 +224,12 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QKeySequence
+        from PySide6.QtWidgets import QStyle
+
+        from mailgui.ui.drafts_view import DraftsMenu
+
         sp = QStyle.StandardPixmap
         self.act_new = self._action(
             "&New message", self.new_message, QKeySequence.StandardKey.New, sp.SP_FileIcon
@@ -240,6 +282,11 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_accounts)
 
     def _build_status(self) -> None:
+        from PySide6.QtWidgets import QProgressBar
+
+        from mailgui.ui.drafts_view import RecoveredDraftsNotice
+        from mailgui.ui.undo_send import UndoSendNotice
+
         sb = self.statusBar()
         self.lbl_online = QLabel()
         self.lbl_count = QLabel()
@@ -263,6 +310,8 @@ class MainWindow(QMainWindow):
         self._set_online(self.sender.online)
 
     def _build_tray(self) -> None:
+        from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
         self.tray: QSystemTrayIcon | None = None
         self._tray_count = 0  # the number drawn on the tray icon
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -282,6 +331,9 @@ class MainWindow(QMainWindow):
         self.tray.show()
 
     def _build_demo_dock(self, server: DemoServer) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QDockWidget
+
         from mailgui.ui.demo_view import ReceivedView
 
         dock = QDockWidget(self.tr("Received (demo)"), self)
@@ -315,11 +367,6 @@ class MainWindow(QMainWindow):
     # --- state persistence ----------------------------------------------------------------
 
     def _restore(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1100, 640)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -331,6 +378,8 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(split)
 
     def _save(self) -> None:
+        if not self._built:  # closed before its first paint: nothing of it changed
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/splitter", self.splitter.saveState())
@@ -366,6 +415,8 @@ class MainWindow(QMainWindow):
         self.empty.setText(text)
 
     def _selected(self) -> list[MessageRow]:
+        from mailgui.ui.outbox_model import OutboxModel
+
         rows = []
         for ix in self.table.selectionModel().selectedRows():
             row = ix.data(OutboxModel.ROW_ROLE)
@@ -435,6 +486,8 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _outbox_failed(self, token: str, message: str) -> None:
         if not token:  # compose windows show their own errors
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.warning(self, self.tr("mailgui"), message)
 
     @Slot(int, int, int)
@@ -448,6 +501,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, str)
     def _message_changed(self, msg_id: int, state: str, error: str) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         self.progress.hide()
         if state == "failed":
             self._notify(
@@ -471,13 +526,20 @@ class MainWindow(QMainWindow):
             else self.tr("No network: messages wait in the outbox and go out when it returns.")
         )
 
-    def _notify(self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon = _INFO) -> None:
+    def _notify(
+        self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon | None = None
+    ) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         if self.tray is not None and self.tray.supportsMessages():
-            self.tray.showMessage(title, text, icon, 5000)
+            info = QSystemTrayIcon.MessageIcon.Information
+            self.tray.showMessage(title, text, info if icon is None else icon, 5000)
         else:
             self.statusBar().showMessage(f"{title}: {text}", 8000)
 
     def _context_menu(self, pos: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+
         menu = QMenu(self)
         menu.addActions([self.act_edit, self.act_retry, self.act_send, self.act_delete])
         menu.exec(self.table.viewport().mapToGlobal(pos))
@@ -486,6 +548,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_message(self) -> None:
+        from PySide6.QtCore import Qt
+
         from mailgui.ui.compose import ComposeWindow
 
         if not self.ctx.accounts.all():
@@ -500,6 +564,8 @@ class MainWindow(QMainWindow):
     def compose_mailto(self, url: str) -> QWidget | None:
         """A compose window filled from a ``mailto:`` link of the default account. The
         link is parsed here again: it may come from another process (single instance)."""
+        from PySide6.QtCore import Qt
+
         from mailgui.core.addresses import Mailbox
         from mailgui.core.errors import InputError
         from mailgui.core.mailto import parse_mailto
@@ -537,6 +603,9 @@ class MainWindow(QMainWindow):
     def handle_request(self, request: dict[str, Any]) -> None:
         """What a second start of the app asked for (single_instance.py)."""
         self.show_normal()
+        if not self._built:
+            self.when_built(lambda: self.handle_request(request))
+            return
         url = request.get("mailto")
         if isinstance(url, str) and url:
             self.compose_mailto(url)
@@ -549,6 +618,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def open_draft(self, draft_id: str) -> None:
         """Go on writing a saved or recovered draft."""
+        from PySide6.QtCore import Qt
+
         from mailgui.ui.compose import ComposeWindow
         from mailgui.ui.drafts_view import draft_store
 
@@ -582,6 +653,8 @@ class MainWindow(QMainWindow):
     @Slot(str, object)
     def _reopen_compose(self, account: str, draft: Any) -> None:
         """Undo send worked: the message is back in a compose window, as it was."""
+        from PySide6.QtCore import Qt
+
         from mailgui.ui.compose import ComposeWindow
 
         window = ComposeWindow(self.ctx, self.outbox)
@@ -595,6 +668,8 @@ class MainWindow(QMainWindow):
     def _activated(self) -> None:
         """Double-click or Enter: a waiting or failed message opens for editing, a sent
         one shows its details."""
+        from mailgui.core.outbox import EDITABLE
+
         selected = self._selected()
         if len(selected) == 1 and selected[0].state in EDITABLE:
             self.edit_selected()
@@ -605,6 +680,8 @@ class MainWindow(QMainWindow):
     def edit_selected(self) -> None:
         """Edit in place: the message leaves the outbox as a draft (saved first), and a
         compose window opens on it; Send queues it again, closing keeps it in Drafts."""
+        from mailgui.core.outbox import EDITABLE
+
         selected = self._selected()
         if len(selected) != 1:
             return
@@ -663,6 +740,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def delete_selected(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         rows = [r for r in self._selected() if r.state != "sending"]
         if not rows:
             return
@@ -703,10 +782,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(self, self.tr("About mailgui"), self.about_text())
 
     def about_text(self) -> str:
         """Version, Python, Qt, keyring backend and profile: what a bug report needs."""
+        import html
         import platform
 
         import PySide6
@@ -759,7 +841,11 @@ class MainWindow(QMainWindow):
         return sum(self._counts.get(s, 0) for s in WAITING)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._quitting:
+        from PySide6.QtWidgets import QMessageBox
+
+        if self._quitting or not self._built:
+            if not self._quitting:
+                self.quit()
             event.accept()
             return
         waiting = self.waiting_count()
@@ -798,7 +884,10 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> bool:
         """Save the layout and stop both threads (bounded). True when both stopped."""
         if self._after_first_paint is not None:
-            self._after_first_paint.cancel()  # a sender not started yet never starts
+            self._after_first_paint.cancel()  # a sender (or window) not started never starts
+        if not self._built:
+            self._when_built.clear()
+            return True
         self._save()
         if self._to_draft is not None:
             self._to_draft.wait()
@@ -811,6 +900,8 @@ class MainWindow(QMainWindow):
 
 def render_details(info: dict[str, Any]) -> str:
     """The details pane: state, per-recipient results, error history, raw headers."""
+    import html
+
     row: MessageRow = info["row"]
     esc = html.escape
     parts = [f"<h3 style='margin:0'>{esc(row.subject or '(no subject)')}</h3>"]

@@ -1,50 +1,68 @@
 """One desktop app per profile: a second start hands its request to the running one.
 
-The running app listens on a ``QLocalServer`` named after the profile (a Unix socket in
-the user's runtime folder). A second ``mailgui`` (say ``mailgui mailto:...`` from a
-browser) connects, sends one JSON line (``{"mailto": URL or null}``) and exits once the
-running app answered ``ok``. The receiver parses the link again itself: what comes over
-the socket is treated like any other untrusted input.
+The running app listens on a ``QLocalServer`` at a Unix socket named after the profile,
+in the user's runtime folder (``$XDG_RUNTIME_DIR``, else the temporary folder). A second
+``mailgui`` (say ``mailgui mailto:...`` from a browser) connects, sends one JSON line
+(``{"mailto": URL or null}``) and exits once the running app answered ``ok``. The
+receiver parses the link again itself: what comes over the socket is treated like any
+other untrusted input.
+
+The second start's side is a plain ``socket``: it runs before any window, and QtNetwork
+(~10 ms to import) is then needed only by the app that stays, after its first paint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from typing import Any
+import zlib
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from mailgui.core.paths import Profile
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalSocket
+
+    from mailgui.core.paths import Profile
 
 CONNECT_MS = 1000
 MAX_REQUEST = 128 * 1024
+_SUN_PATH = 100  # a Unix socket's path must fit in sun_path (108 bytes on Linux)
 
 
 def server_name(profile: Profile) -> str:
-    """Per user and per profile, so a demo or another MAILGUI_HOME runs on its own."""
-    digest = hashlib.sha256(str(profile.data_dir.resolve()).encode()).hexdigest()[:16]
-    return f"mailgui-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}"
+    """The socket's full path: per user and per profile, so a demo or another
+    MAILGUI_HOME runs on its own."""
+    digest = zlib.crc32(str(profile.data_dir.resolve()).encode())
+    name = f"mailgui-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest:08x}"
+    folder = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    if not os.path.isdir(folder) or len(folder) + len(name) + 1 > _SUN_PATH:
+        folder = "/tmp"
+    return os.path.join(folder, name)
 
 
 def send_to_running(name: str, request: dict[str, Any], timeout_ms: int = CONNECT_MS) -> bool:
     """True when a running app took the request (then this process should just exit)."""
-    sock = QLocalSocket()
-    sock.connectToServer(name)
-    if not sock.waitForConnected(timeout_ms):
-        return False
-    sock.write((json.dumps(request) + "\n").encode())
-    sock.flush()
-    ok = False
-    if sock.waitForBytesWritten(timeout_ms) or sock.bytesToWrite() == 0:
-        while sock.waitForReadyRead(timeout_ms * 3):
-            if bytes(sock.readAll().data()).startswith(b"ok"):
-                ok = True
-                break
-    sock.disconnectFromServer()
-    return ok
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_ms / 1000)
+        try:
+            sock.connect(name)
+        except OSError:  # no socket file, or nobody listening on it (a crashed app's)
+            return False
+        try:
+            sock.sendall((json.dumps(request) + "\n").encode())
+            sock.settimeout(timeout_ms * 3 / 1000)
+            answer = b""
+            while b"\n" not in answer and len(answer) < 64:
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            return False
+    return answer.startswith(b"ok")
 
 
 class InstanceServer(QObject):
@@ -57,6 +75,8 @@ class InstanceServer(QObject):
     received = Signal(dict)
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
+        from PySide6.QtNetwork import QLocalServer
+
         super().__init__(parent)
         self._server = QLocalServer(self)
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
