@@ -23,16 +23,13 @@ def lock_path(profile: Profile) -> Path:
     return profile.state_dir / LOCK_NAME
 
 
-class SenderLock:
-    """A non-blocking, process-wide lock: ``acquire()`` is True when this process sends."""
+class FileLock:
+    """A non-blocking, process-wide lock on a file: ``acquire()`` is True when this
+    process holds it. Also the desktop app's ``state/window.lock`` (one app per profile)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-
-    @classmethod
-    def for_profile(cls, profile: Profile) -> SenderLock:
-        return cls(lock_path(profile))
 
     @property
     def held(self) -> bool:
@@ -73,8 +70,16 @@ class SenderLock:
             return None
         return int(text) if text.isdigit() else None
 
-    def __enter__(self) -> SenderLock:
+    def __enter__(self) -> FileLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class SenderLock(FileLock):
+    """The profile's sender lock: ``acquire()`` is True when this process sends."""
+
+    @classmethod
+    def for_profile(cls, profile: Profile) -> SenderLock:
+        return cls(lock_path(profile))

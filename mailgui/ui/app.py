@@ -97,11 +97,12 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
         if server is not None:
             prepare_demo(profile, server)
         else:
-            from mailgui.ui.single_instance import send_to_running, server_name
+            from mailgui.ui.single_instance import hand_over, server_name, window_lock
 
-            instance_name = server_name(profile)
-            if send_to_running(instance_name, {"mailto": mailto}):
+            lock = window_lock(profile)  # held until this process ends
+            if hand_over(profile, {"mailto": mailto}, lock):
                 return 0  # the running app opens the compose window (or shows itself)
+            instance_name = server_name(profile)
         ctx = AppContext(profile, demo_port=server.port if server else None)
         window = MainWindow(
             ctx, demo_server=server, sender_after_first_paint=True, build_later=True
@@ -112,6 +113,8 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
         def build() -> None:
             try:
                 window.build()
+                if not window.built:  # closed before its first paint: quitting
+                    return
                 app.setWindowIcon(app_icon())  # compose windows, dialogs
                 if instance_name is not None:
                     from mailgui.ui.single_instance import InstanceServer

@@ -131,7 +131,10 @@ class MainWindow(QMainWindow):
             self._when_built.append(then)
 
     def build(self) -> None:
-        """Everything but the frame: the outbox view, actions, status bar, tray, threads."""
+        """Everything but the frame: the outbox view, actions, status bar, tray, threads.
+        Once; not at all for a window already closing (closed before its first paint)."""
+        if self._built or self._quitting:
+            return
         from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
         from mailgui.ui.outbox_service import OutboxHandle
         from mailgui.ui.sender import Sender

@@ -1,24 +1,32 @@
 """One desktop app per profile: a second start hands its request to the running one.
 
 The running app listens on a ``QLocalServer`` at a Unix socket named after the profile,
-in the user's runtime folder (``$XDG_RUNTIME_DIR``, else the temporary folder). A second
-``mailgui`` (say ``mailgui mailto:...`` from a browser) connects, sends one JSON line
-(``{"mailto": URL or null}``) and exits once the running app answered ``ok``. The
-receiver parses the link again itself: what comes over the socket is treated like any
-other untrusted input.
+in the user's runtime folder (``$XDG_RUNTIME_DIR`` when it is usable, else the temporary
+folder). A second ``mailgui`` (say ``mailgui mailto:...`` from a browser) connects, checks
+that the socket's owner is the same user, sends one JSON line (``{"mailto": URL or
+null}``) and exits once the running app answered ``ok``. The receiver parses the link
+again itself: what comes over the socket is treated like any other untrusted input.
 
-The second start's side is a plain ``socket``: it runs before any window, and QtNetwork
-(~10 ms to import) is then needed only by the app that stays, after its first paint.
+The app paints its window before it listens (QtNetwork, ~10 ms to import, is loaded
+after the first paint), so it claims the profile first with ``state/window.lock``: a
+start that finds the lock taken but nobody listening yet waits for the listener
+(``hand_over``) instead of opening a second window. The second start's side is a plain
+``socket``: it runs before any window.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+import time
 import zlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal, Slot
+
+from mailgui.core.sender_lock import FileLock
 
 if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalSocket
@@ -27,42 +35,100 @@ if TYPE_CHECKING:
 
 CONNECT_MS = 1000
 MAX_REQUEST = 128 * 1024
+STARTING_S = 5.0  # how long a start waits for one that holds the lock to listen
 _SUN_PATH = 100  # a Unix socket's path must fit in sun_path (108 bytes on Linux)
 
 
-def server_name(profile: Profile) -> str:
-    """The socket's full path: per user and per profile, so a demo or another
-    MAILGUI_HOME runs on its own."""
+def _usable(folder: str | None, *, private: bool = False) -> bool:
+    """A folder this user may make a socket in. ``private`` ($XDG_RUNTIME_DIR): also
+    this user's own and closed to others, as the XDG spec has it (an inherited one of
+    another user, after ``su``, is not)."""
+    if not folder:
+        return False
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    if private and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+        return False
+    return stat.S_ISDIR(st.st_mode) and os.access(folder, os.W_OK | os.X_OK)
+
+
+def server_names(profile: Profile) -> list[str]:
+    """Where the app of ``profile`` may listen, best first: one socket per user and
+    profile (a demo or another MAILGUI_HOME runs on its own) in each usable runtime
+    folder. The app listens on the first; a later start tries them all, so a start
+    without ``$XDG_RUNTIME_DIR`` (ssh, su) still finds an app started with it."""
     digest = zlib.crc32(str(profile.data_dir.resolve()).encode())
     name = f"mailgui-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest:08x}"
-    folder = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
-    if not os.path.isdir(folder) or len(folder) + len(name) + 1 > _SUN_PATH:
-        folder = "/tmp"
-    return os.path.join(folder, name)
+    paths: list[str] = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    for folder in (runtime, os.environ.get("TMPDIR"), "/tmp"):
+        path = os.path.join(folder or "", name)
+        usable = _usable(folder, private=folder is runtime)
+        if usable and len(os.fsencode(path)) <= _SUN_PATH and path not in paths:
+            paths.append(path)
+    return paths or [os.path.join("/tmp", name)]
 
 
-def send_to_running(name: str, request: dict[str, Any], timeout_ms: int = CONNECT_MS) -> bool:
-    """True when a running app took the request (then this process should just exit)."""
+def server_name(profile: Profile) -> str:
+    """The socket the app of ``profile`` listens on."""
+    return server_names(profile)[0]
+
+
+def window_lock(profile: Profile) -> FileLock:
+    """Held by the app of ``profile`` from before its window shows until it exits."""
+    return FileLock(profile.state_dir / "window.lock")
+
+
+def send_to_running(names: str | Sequence[str], request: dict[str, Any]) -> bool:
+    """True when a running app of this user took the request (then this process should
+    just exit). A socket owned by another user is never written to."""
     import socket
+    import struct
 
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout_ms / 1000)
+    for name in [names] if isinstance(names, str) else names:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CONNECT_MS / 1000)
+            try:
+                sock.connect(name)
+                if hasattr(socket, "SO_PEERCRED"):
+                    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+                    if struct.unpack("3i", creds)[1] != os.getuid():
+                        continue  # someone else's socket at our name: not ours to talk to
+                sock.sendall((json.dumps(request) + "\n").encode())
+                sock.settimeout(CONNECT_MS * 3 / 1000)
+                answer = b""
+                while b"\n" not in answer and len(answer) < 64:
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        break
+                    answer += chunk
+            except OSError:  # no socket, nobody listening (a crashed app's), or no answer
+                continue
+        if answer.startswith(b"ok"):
+            return True
+    return False
+
+
+def hand_over(profile: Profile, request: dict[str, Any], lock: FileLock) -> bool:
+    """Before this start opens a window: True when another app of this profile took the
+    request (this process should exit). False when this start takes ``lock`` and is the
+    app; it keeps the lock until it exits. When the lock's holder is still starting (its
+    window shows before it listens), this waits for it to listen, up to STARTING_S."""
+    names = server_names(profile)
+    deadline = time.monotonic() + STARTING_S
+    while True:
+        if send_to_running(names, request):
+            return True
         try:
-            sock.connect(name)
-        except OSError:  # no socket file, or nobody listening on it (a crashed app's)
+            if lock.acquire():
+                return False  # this start is the app
+        except OSError:  # no lock file possible (a read-only profile): be the app without
             return False
-        try:
-            sock.sendall((json.dumps(request) + "\n").encode())
-            sock.settimeout(timeout_ms * 3 / 1000)
-            answer = b""
-            while b"\n" not in answer and len(answer) < 64:
-                chunk = sock.recv(64)
-                if not chunk:
-                    break
-                answer += chunk
-        except OSError:
-            return False
-    return answer.startswith(b"ok")
+        if time.monotonic() > deadline:
+            return False  # the holder never listened (hung?): open a window after all
+        time.sleep(0.05)
 
 
 class InstanceServer(QObject):
@@ -83,7 +149,14 @@ class InstanceServer(QObject):
         if not self._server.listen(name):
             # Nobody answered on it (checked before): a socket left by a crashed app.
             QLocalServer.removeServer(name)
-            self._server.listen(name)
+            if not self._server.listen(name):
+                import logging
+
+                logging.getLogger("mailgui").warning(
+                    "cannot listen on %s (%s): a second start will open its own window",
+                    name,
+                    self._server.errorString(),
+                )
         self._server.newConnection.connect(self._accept)
         self._buffers: dict[QLocalSocket, bytes] = {}
 
