@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from email.headerregistry import Address
-from typing import NamedTuple
+from typing import Any, NamedTuple, Self
 
 from mailgui.core.errors import InputError
 
@@ -111,8 +111,8 @@ class Mailbox(_MailboxFields):
     ``addr`` is the addr-spec: the local part as typed, the domain in its ASCII
     (IDNA A-label) form. Constructing a Mailbox directly validates it the same
     way parsing does, and converts a Unicode domain to its A-label form, so a
-    Mailbox in hand is always safe to put in a header or an SMTP command.
-    (``_replace`` would skip those checks: make a new one with ``Mailbox(...)``.)
+    Mailbox in hand is always safe to put in a header or an SMTP command
+    (``_replace`` and ``_make`` check too).
 
     A named tuple, not a dataclass: the command line's start has no time for
     ``dataclasses`` (see ``mailgui.cli``).
@@ -123,6 +123,14 @@ class Mailbox(_MailboxFields):
     def __new__(cls, name: str, addr: str) -> Mailbox:
         check_text("display name", name)
         return super().__new__(cls, name, _parse_addr_spec(addr, addr, "address"))
+
+    # The named tuple's own copies bypass __new__: these go through it.
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> Self:  # type: ignore[override]
+        return cls(*iterable)
+
+    def _replace(self, **changes: Any) -> Self:
+        return type(self)(changes.pop("name", self.name), changes.pop("addr", self.addr), **changes)
 
     @property
     def local_part(self) -> str:

@@ -128,6 +128,18 @@ def test_mailbox_constructor_validates_and_normalises() -> None:
         Mailbox("", "bob@example.org\r\nRCPT TO:<x@example.org>")
 
 
+def test_a_mailbox_copied_with_changes_is_checked_too() -> None:
+    """The named tuple's own copies (``_replace``, ``_make``) would skip ``__new__``."""
+    box = Mailbox("Jörg", "joerg@bücher.de")
+    assert box._replace(name="J") == Mailbox("J", "joerg@xn--bcher-kva.de")
+    assert type(box._replace(name="J")) is Mailbox
+    with pytest.raises(InputError, match="line break or control character"):
+        box._replace(addr="x@example.org>\r\nBcc: eve@example.org")
+    with pytest.raises(InputError, match="display name contains a line break"):
+        Mailbox._make(["a\r\nb", "bob@example.org"])
+    assert Mailbox._make(["", "bob@bücher.de"]).addr == "bob@xn--bcher-kva.de"
+
+
 def test_invalid_idn_is_refused() -> None:
     with pytest.raises(InputError, match="not a valid international"):
         parse_mailbox("a@xn--zz.example")  # bad punycode

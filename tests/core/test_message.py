@@ -543,6 +543,7 @@ def test_header_sender() -> None:
     assert header_sender(read_submitted(b"Subject: x\n\nbody\n")) is None
     encoded = read_submitted(b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\n\nbody\n")
     assert header_sender(encoded) == Mailbox("Jörg", "j@example.org")
+    assert type(header_sender(encoded)) is Mailbox  # a plain tuple would compare equal
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,7 @@ def test_send_queues_the_draft_with_attachment_and_hides_bcc(
     draft = call.draft
     assert draft.sender == Mailbox("Mia Example", "me@example.org")
     assert draft.to == [Mailbox("Bob Builder", "bob@example.org")]
+    assert {type(m) for m in (draft.sender, *draft.to)} == {Mailbox}  # not plain tuples
     assert draft.cc == [Mailbox("", "carol@example.org")]
     assert draft.bcc == [Mailbox("", "secret@example.net")]
     assert draft.subject == "Quarterly report"

@@ -94,6 +94,7 @@ def test_from_lists_every_identity_with_the_default_accounts_first_chosen(
     ]
     assert combo.currentIndex() == 0
     assert window.current_identity() == Identity("Ada Lovelace", "ada@example.org", "", WORK_SIG)
+    assert type(window.current_identity()) is Identity  # a plain tuple would compare equal
     # The signature waits below an empty first line; the cursor is on that line.
     assert window.body_edit.toPlainText() == "\n\n-- \n" + WORK_SIG
     assert window.body_edit.textCursor().position() == 0
