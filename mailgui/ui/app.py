@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from mailgui.core import log
 from mailgui.core.paths import APP, Profile
 from mailgui.ui.context import AppContext  # Qt-free: imported before PySide6, see run()
+from mailgui.ui.single_instance import hand_over, server_name, window_lock  # Qt-free too
 
 if TYPE_CHECKING:  # the demo server (aiosmtpd, asyncio) is loaded only for --demo
     from mailgui.demo import DemoServer
@@ -97,8 +98,6 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
         if server is not None:
             prepare_demo(profile, server)
         else:
-            from mailgui.ui.single_instance import hand_over, server_name, window_lock
-
             lock = window_lock(profile)  # held until this process ends
             if hand_over(profile, {"mailto": mailto}, lock):
                 return 0  # the running app opens the compose window (or shows itself)
@@ -117,7 +116,7 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
                     return
                 app.setWindowIcon(app_icon())  # compose windows, dialogs
                 if instance_name is not None:
-                    from mailgui.ui.single_instance import InstanceServer
+                    from mailgui.ui.instance_server import InstanceServer
 
                     instance = InstanceServer(instance_name, window)
                     instance.received.connect(window.handle_request)

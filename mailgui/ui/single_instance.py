@@ -7,11 +7,12 @@ that the socket's owner is the same user, sends one JSON line (``{"mailto": URL 
 null}``) and exits once the running app answered ``ok``. The receiver parses the link
 again itself: what comes over the socket is treated like any other untrusted input.
 
-The app paints its window before it listens (QtNetwork, ~10 ms to import, is loaded
-after the first paint), so it claims the profile first with ``state/window.lock``: a
-start that finds the lock taken but nobody listening yet waits for the listener
-(``hand_over``) instead of opening a second window. The second start's side is a plain
-``socket``: it runs before any window.
+The app paints its window before it listens (``instance_server.py``: QtNetwork, ~10 ms
+to import, is loaded after the first paint), so it claims the profile first with
+``state/window.lock``: a start that finds the lock taken but nobody listening yet waits
+for the listener (``hand_over``) instead of opening a second window. This side runs
+before any window, so it imports no Qt, and its socket is ``_socket``'s: the ``socket``
+module's enum conversions cost ~6 ms of every start.
 """
 
 from __future__ import annotations
@@ -24,17 +25,12 @@ import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal, Slot
-
 from mailgui.core.sender_lock import FileLock
 
 if TYPE_CHECKING:
-    from PySide6.QtNetwork import QLocalSocket
-
     from mailgui.core.paths import Profile
 
 CONNECT_MS = 1000
-MAX_REQUEST = 128 * 1024
 STARTING_S = 5.0  # how long a start waits for one that holds the lock to listen
 _SUN_PATH = 100  # a Unix socket's path must fit in sun_path (108 bytes on Linux)
 
@@ -84,28 +80,30 @@ def window_lock(profile: Profile) -> FileLock:
 def send_to_running(names: str | Sequence[str], request: dict[str, Any]) -> bool:
     """True when a running app of this user took the request (then this process should
     just exit). A socket owned by another user is never written to."""
-    import socket
+    import _socket
     import struct
 
     for name in [names] if isinstance(names, str) else names:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        answer = b""
+        try:
             sock.settimeout(CONNECT_MS / 1000)
-            try:
-                sock.connect(name)
-                if hasattr(socket, "SO_PEERCRED"):
-                    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-                    if struct.unpack("3i", creds)[1] != os.getuid():
-                        continue  # someone else's socket at our name: not ours to talk to
-                sock.sendall((json.dumps(request) + "\n").encode())
-                sock.settimeout(CONNECT_MS * 3 / 1000)
-                answer = b""
-                while b"\n" not in answer and len(answer) < 64:
-                    chunk = sock.recv(64)
-                    if not chunk:
-                        break
-                    answer += chunk
-            except OSError:  # no socket, nobody listening (a crashed app's), or no answer
-                continue
+            sock.connect(name)
+            if hasattr(_socket, "SO_PEERCRED"):
+                creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+                if struct.unpack("3i", creds)[1] != os.getuid():
+                    continue  # someone else's socket at our name: not ours to talk to
+            sock.sendall((json.dumps(request) + "\n").encode())
+            sock.settimeout(CONNECT_MS * 3 / 1000)
+            while b"\n" not in answer and len(answer) < 64:
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:  # no socket, nobody listening (a crashed app's), or no answer
+            continue
+        finally:
+            sock.close()
         if answer.startswith(b"ok"):
             return True
     return False
@@ -129,69 +127,3 @@ def hand_over(profile: Profile, request: dict[str, Any], lock: FileLock) -> bool
         if time.monotonic() > deadline:
             return False  # the holder never listened (hung?): open a window after all
         time.sleep(0.05)
-
-
-class InstanceServer(QObject):
-    """Listens for requests of later starts.
-
-    Signals:
-        received(dict): one request, already decoded from JSON (still untrusted).
-    """
-
-    received = Signal(dict)
-
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
-        from PySide6.QtNetwork import QLocalServer
-
-        super().__init__(parent)
-        self._server = QLocalServer(self)
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not self._server.listen(name):
-            # Nobody answered on it (checked before): a socket left by a crashed app.
-            QLocalServer.removeServer(name)
-            if not self._server.listen(name):
-                import logging
-
-                logging.getLogger("mailgui").warning(
-                    "cannot listen on %s (%s): a second start will open its own window",
-                    name,
-                    self._server.errorString(),
-                )
-        self._server.newConnection.connect(self._accept)
-        self._buffers: dict[QLocalSocket, bytes] = {}
-
-    @property
-    def listening(self) -> bool:
-        return self._server.isListening()
-
-    @Slot()
-    def _accept(self) -> None:
-        while (sock := self._server.nextPendingConnection()) is not None:
-            self._buffers[sock] = b""
-            sock.readyRead.connect(lambda s=sock: self._read(s))
-            sock.disconnected.connect(lambda s=sock: self._drop(s))
-
-    def _read(self, sock: QLocalSocket) -> None:
-        data = self._buffers.get(sock, b"") + bytes(sock.readAll().data())
-        if len(data) > MAX_REQUEST:
-            sock.abort()
-            return
-        self._buffers[sock] = data
-        if b"\n" not in data:
-            return
-        line = data.split(b"\n", 1)[0]
-        try:
-            request = json.loads(line)
-        except ValueError:
-            request = None
-        sock.write(b"ok\n" if isinstance(request, dict) else b"bad\n")
-        sock.flush()
-        if isinstance(request, dict):
-            self.received.emit(request)
-
-    def _drop(self, sock: QLocalSocket) -> None:
-        self._buffers.pop(sock, None)
-        sock.deleteLater()
-
-    def close(self) -> None:
-        self._server.close()

@@ -8,8 +8,9 @@ import sys
 
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.ui.context import AppContext
+from mailgui.ui.instance_server import InstanceServer
 from mailgui.ui.main_window import MainWindow
-from mailgui.ui.single_instance import InstanceServer, server_name
+from mailgui.ui.single_instance import server_name
 
 LINK = (
     "mailto:alice@example.org,bob@example.org?cc=carol@example.org&bcc=dave@example.org"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mailgui.core.paths import Profile as MailguiProfile
+from mailgui.ui.instance_server import InstanceServer
 from mailgui.ui.single_instance import (
-    InstanceServer,
     send_to_running,
     server_name,
     server_names,

@@ -92,7 +92,7 @@ import json, sys
 from mailgui.cli import main
 from mailgui.ui import main_window
 
-HEAVY = ("PySide6.QtNetwork", "mailgui.core.outbox", "mailgui.ui.outbox_model",
+HEAVY = ("PySide6.QtNetwork", "socket", "mailgui.core.outbox", "mailgui.ui.outbox_model",
          "mailgui.ui.sender", "mailgui.ui.drafts_view", "mailgui.core.accounts")
 seen = {}
 show, build = main_window.MainWindow.show, main_window.MainWindow.build
