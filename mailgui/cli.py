@@ -611,12 +611,12 @@ def _local_from(msg: Any) -> str | None:
 def _local_recipients(recipients: list[str], acct: Account) -> list[str]:
     """A bare local name ("root", as cron gives it) goes to the account's own address,
     which is what msmtp's aliases file is usually set up to do."""
-    import logging
+    from mailgui.core.log import get_logger
 
     result = []
     for rcpt in recipients:
         if _BARE_LOCAL.fullmatch(rcpt.strip()):
-            logging.getLogger("mailgui.sendmail").info(
+            get_logger("mailgui.sendmail").info(
                 "recipient %r has no domain; delivering it to the account's address %s",
                 rcpt.strip(),
                 acct.email,
@@ -786,11 +786,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     import signal
 
     from mailgui.core.agent import Agent
+    from mailgui.core.log import get_logger
 
     profile = _profile()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("mailgui agent: %(levelname)s %(message)s"))
-    logging.getLogger("mailgui").addHandler(handler)
+    get_logger().addHandler(handler)
     agent = Agent(profile, stop_grace=args.stop_timeout)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: agent.stop())
@@ -1127,9 +1128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EX_OK
     except Exception as exc:  # a bug: say so plainly, keep the details in the log
-        import logging
+        from mailgui.core.log import get_logger
 
-        logging.getLogger("mailgui").exception("unexpected error")
+        get_logger().exception("unexpected error")
         _say(
             f"mailgui hit an internal error ({type(exc).__name__}: {exc}); the outbox is "
             "unchanged. Please report this with the log file of your profile."

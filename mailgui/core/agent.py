@@ -12,7 +12,6 @@ seconds if the server takes longer: that message then goes back to the queue.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +20,13 @@ from typing import Any
 
 from mailgui.core.accounts import AccountStore
 from mailgui.core.delivery import Delivery, FlushReport
+from mailgui.core.log import get_logger
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile
 from mailgui.core.sender_lock import SenderLock
 from mailgui.core.server_limits import ServerLimits
 
-log = logging.getLogger("mailgui.agent")
+log = get_logger("mailgui.agent")
 
 POLL_S = 2.0  # how often to look for work queued by others, settings and the network
 MAX_SLEEP_S = 60.0  # flush at least this often, whatever the schedule says

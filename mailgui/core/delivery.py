@@ -9,7 +9,6 @@ connection is opened again for the rest.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from mailgui.core.errors import (
     TransientError,
     UsageError,
 )
+from mailgui.core.log import get_logger
 from mailgui.core.outbox import Held, MessageRow, Outbox, new_claimer
 from mailgui.core.retry import (
     describe_duration,
@@ -41,7 +41,7 @@ from mailgui.core.retry import (
 )
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
 
-log = logging.getLogger("mailgui.delivery")
+log = get_logger("mailgui.delivery")
 
 HEARTBEAT = 30.0  # seconds between claim renewals during a long transfer
 # Most severe first: what a person must fix before what merely needs time.

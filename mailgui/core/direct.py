@@ -15,7 +15,6 @@ and retries follow the outbox's usual policy.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import ssl
@@ -29,11 +28,12 @@ from mailgui.core.errors import (
     SecurityError,
     TransientError,
 )
+from mailgui.core.log import get_logger
 from mailgui.core.resolver import Lookup, MxHost, domain_of, shared_lookup
 from mailgui.core.retry import Reply
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
 
-log = logging.getLogger("mailgui.direct")
+log = get_logger("mailgui.direct")
 
 DIRECT_PORT_ENV = "MAILGUI_DIRECT_PORT"
 PORT_25_WARNING = (

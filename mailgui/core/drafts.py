@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import time
@@ -35,13 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailgui.core.files import write_private
+from mailgui.core.log import get_logger
 
 if TYPE_CHECKING:  # the main window lists drafts at start: no email package for that
     from mailgui.core.message import InlineImage
 
 __all__ = ["DraftStore", "SavedDraft", "in_draft_folders"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

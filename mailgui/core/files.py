@@ -8,12 +8,13 @@ umask): they hold what people write and to whom.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from mailgui.core.log import get_logger
+
+log = get_logger(__name__)
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

@@ -1,79 +1,59 @@
-"""The profile's rotating log file.
+"""The profile's rotating log file, and the loggers that write to it.
 
 Nothing secret reaches it: smtplib's debug output (which shows AUTH) is never
 enabled, and the only things logged are ids, states, hosts and server replies.
+
+mailgui's modules get their loggers from ``get_logger`` here, never from
+``logging.getLogger``: ``setup`` leaves ``logging`` unimported when nothing has imported
+it yet (~10 ms of every ``mailgui sendmail``, which usually logs nothing), and the first
+``get_logger`` then attaches the file's handler before anything is logged.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-import os
-from pathlib import Path
+import sys
+from typing import TYPE_CHECKING
 
-from mailgui.core.paths import Profile
+if TYPE_CHECKING:
+    import logging
+    from pathlib import Path
 
-logger = logging.getLogger("mailgui")
+    from mailgui.core.paths import Profile
 
-
-class _OnFirstRecord(logging.Handler):
-    """Opens the rotating log (and imports logging.handlers, with pickle, queue and
-    socket: ~5 ms) on the first record: a command that logs nothing never pays for it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self._path = path
-        self._file: logging.FileHandler | None = None
-        self._failed = False
-        self._mailgui = True
-
-    def emit(self, record: logging.LogRecord) -> None:  # called under self.lock
-        if self._file is None and not self._failed:
-            try:
-                self._file = _private_log(self._path)
-            except OSError:
-                self._failed = True  # no log rather than no mailgui
-        if self._file is not None:
-            self._file.emit(record)
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        super().close()
-
-
-def _private_log(path: Path) -> logging.FileHandler:
-    import logging.handlers
-
-    class _PrivateLog(logging.handlers.RotatingFileHandler):
-        """The log file, readable by its owner only whatever the umask (each new file
-        after a rotation too), and best effort: a log that cannot be written (full disk)
-        must not print tracebacks over the one sentence the person needs."""
-
-        def _open(self) -> io.TextIOWrapper:
-            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)  # written by an older mailgui
-            return open(fd, "a", encoding=self.encoding, errors=self.errors)  # always "a"
-
-        def handleError(self, record: logging.LogRecord) -> None:
-            pass
-
-    handler = _PrivateLog(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    )
-    return handler
+ROOT = "mailgui"
+_pending: Path | None = None  # the log file of setup(), while logging is not imported
 
 
 def setup(profile: Profile) -> None:
-    """Attach the log file's handler once per process (the file opens on first use)."""
+    """Attach the log file's handler once per process (the file opens on first use);
+    when ``logging`` is not imported yet, at the first ``get_logger``."""
+    global _pending
+    profile.ensure()
+    _pending = profile.log_file
+    if "logging" in sys.modules:
+        _attach()
+
+
+def get_logger(name: str = ROOT) -> logging.Logger:
+    """``logging.getLogger(name)``, with the log file's handler attached when ``setup``
+    was called (``name`` is ``mailgui`` or below it, so its records reach the file)."""
+    import logging
+
+    _attach()
+    return logging.getLogger(name)
+
+
+def _attach() -> None:
+    global _pending
+    path, _pending = _pending, None
+    if path is None:
+        return
+    import logging
+
+    from mailgui.core.log_file import OnFirstRecord
+
+    logger = logging.getLogger(ROOT)
     if any(getattr(h, "_mailgui", False) for h in logger.handlers):
         return
-    profile.ensure()
-    logger.addHandler(_OnFirstRecord(profile.log_file))
+    logger.addHandler(OnFirstRecord(path))
     logger.setLevel(logging.INFO)

@@ -7,18 +7,18 @@ size; the sender writes this small file after each connection, the window reads 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailgui.core.files import read_json_object, write_private
+from mailgui.core.log import get_logger
 
 if TYPE_CHECKING:
     from mailgui.core.paths import Profile
 
 __all__ = ["ServerLimits"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class ServerLimits:

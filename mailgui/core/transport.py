@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 import re
 import smtplib
 import socket
@@ -35,6 +34,7 @@ from mailgui.core.errors import (
     TransientError,
     describe_os_error,
 )
+from mailgui.core.log import get_logger
 from mailgui.core.retry import Reply
 from mailgui.core.sizes import human_size
 
@@ -51,7 +51,7 @@ _CERT_ADVICE = {
     64: "check the host name: the certificate was made for other addresses",  # IP mismatch
 }
 
-log = logging.getLogger("mailgui.transport")
+log = get_logger("mailgui.transport")
 
 
 class ProtocolError(smtplib.SMTPException):

@@ -21,7 +21,6 @@ decoded in the thread pool (``inline_images``).
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -96,6 +95,7 @@ from mailgui.core.address_book import AddressBook
 from mailgui.core.addresses import Mailbox, check_text, parse_mailbox_list, parse_recipients
 from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.errors import InputError, MailguiError
+from mailgui.core.log import get_logger
 from mailgui.core.message import Draft, InlineImage
 from mailgui.core.preflight import encoded_size, mentioned_attachment
 from mailgui.core.recipient_checks import domains_of
@@ -124,7 +124,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ComposeWindow"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ERROR_COLOR = "#c62828"
 WARNING_COLOR = "#9a5b00"  # dark amber: readable on light backgrounds, not an error

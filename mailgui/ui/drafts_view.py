@@ -8,7 +8,6 @@ them: ``let_go`` when a draft was queued or discarded, ``MessageToDraft.sweep`` 
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from mailgui.core.drafts import DraftStore, SavedDraft, in_draft_folders
+from mailgui.core.log import get_logger
 from mailgui.ui import background
 from mailgui.ui.context import AppContext
 
@@ -31,7 +31,7 @@ __all__ = [
     "pasted_folder",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def draft_store(ctx: AppContext) -> DraftStore:

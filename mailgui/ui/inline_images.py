@@ -14,7 +14,6 @@ replaces it when the pool has read and decoded it (``ImageLoader.load_known``).
 from __future__ import annotations
 
 import itertools
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from PySide6.QtGui import QColor, QImage, QTextCursor, QTextDocument, QTextImage
 
 from mailgui.core.errors import describe_os_error
 from mailgui.core.files import write_private
+from mailgui.core.log import get_logger
 from mailgui.core.message import InlineImage
 from mailgui.ui import background
 from mailgui.ui.rich_text import IMAGE_ALT, BodyEdit
@@ -50,7 +50,7 @@ __all__ = [
     "show_placeholder",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DISPLAY_WIDTH = 480  # widest an image is shown in the editor (and in the sent HTML)
 MAX_IMAGE_BYTES = 50 * 1024 * 1024  # beyond this it is a file to attach, not a picture

@@ -5,10 +5,11 @@ import)."""
 from __future__ import annotations
 
 import json
-import logging
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+from mailgui.core.log import get_logger
 
 MAX_REQUEST = 128 * 1024
 
@@ -30,7 +31,7 @@ class InstanceServer(QObject):
             # Nobody answered on it (checked before): a socket left by a crashed app.
             QLocalServer.removeServer(name)
             if not self._server.listen(name):
-                logging.getLogger("mailgui").warning(
+                get_logger().warning(
                     "cannot listen on %s (%s): a second start will open its own window",
                     name,
                     self._server.errorString(),

@@ -20,7 +20,6 @@ would have waited their turn for the GIL.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from mailgui.core.errors import MailguiError, UsageError
+from mailgui.core.log import get_logger
 from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH", "OutboxHandle", "OutboxService"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BATCH = 200  # rows per rowsChanged: small enough that the GUI takes one in a few ms
 ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first

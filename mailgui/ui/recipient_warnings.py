@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import functools
 import html
-import logging
 from collections.abc import Iterable
 
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
 
+from mailgui.core.log import get_logger
 from mailgui.core.recipient_checks import CHECK_TIMEOUT, Finding, check_domain
 from mailgui.core.resolver import shared_lookup
 from mailgui.ui import background
 
 __all__ = ["DomainChecker", "describe"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FIX_SCHEME = "fix-domain:"  # link target of a "did you mean" suggestion: fix-domain:OLD:NEW
 

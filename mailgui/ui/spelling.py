@@ -10,7 +10,6 @@ Without pyspellchecker installed there is simply no spell check.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from typing import Any
@@ -18,9 +17,11 @@ from typing import Any
 from PySide6.QtCore import QLocale, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
+from mailgui.core.log import get_logger
+
 __all__ = ["SpellHighlighter", "available", "language_for"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Letters with inner apostrophes ("don't"); tokens touching digits, "@", "/" or "." inside
 # (addresses, links, file names, versions) are not words to check.

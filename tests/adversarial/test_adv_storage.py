@@ -333,9 +333,9 @@ def test_a_log_write_error_prints_no_traceback(
     one sentence the person needs (logging's default prints a traceback to stderr)."""
     import logging
 
-    from mailgui.core import log as core_log
+    from mailgui.core.log_file import private_log
 
-    handler = core_log._private_log(tmp_path / "x.log")
+    handler = private_log(tmp_path / "x.log")
     try:
         assert stat.S_IMODE((tmp_path / "x.log").stat().st_mode) == 0o600
         handler.stream.close()
