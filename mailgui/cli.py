@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import atexit
 import gc
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -78,6 +76,8 @@ def _outbox() -> Outbox:
 
 
 def _print_json(doc: Any) -> None:
+    import json
+
     # One write: json.dump() writes every token on its own (74 000 writes for 1 000
     # messages, each a system call when stdout is unbuffered).
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -90,6 +90,8 @@ def _say(text: str) -> None:
 def _local(ts: float | None) -> str:
     if ts is None:
         return "-"
+    from datetime import datetime
+
     return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
@@ -404,6 +406,8 @@ def _read_text(path: str, what: str) -> str:
 
 
 def _parse_at(text: str) -> float:
+    from datetime import datetime
+
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -1117,6 +1121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(args_list) > 1:
                 raise UsageError("Give one mailto: link, and nothing after it.")
             return cmd_mailto(args_list[0])
+        if args_list in ([], ["--demo"]):  # the app: its window sooner, without argparse
+            return _open_gui(demo=bool(args_list))
         args = build_parser().parse_args(args_list)
         return int(args.func(args))
     except MailguiError as exc:

@@ -17,7 +17,6 @@ module's enum conversions cost ~6 ms of every start.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
@@ -93,6 +92,8 @@ def send_to_running(names: str | Sequence[str], request: dict[str, Any]) -> bool
                 creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
                 if struct.unpack("3i", creds)[1] != os.getuid():
                     continue  # someone else's socket at our name: not ours to talk to
+            import json  # only with someone to talk to: most starts find nobody
+
             sock.sendall((json.dumps(request) + "\n").encode())
             sock.settimeout(CONNECT_MS * 3 / 1000)
             while b"\n" not in answer and len(answer) < 64:
