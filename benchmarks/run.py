@@ -521,6 +521,10 @@ class Bench:
                 stall_b.add(b["worst_stall_ms"])
                 gap_b.add(b["worst_gap_ms"])
                 block_b.add(b.get("build_block_ms", 0.0))
+                log(
+                    f"  repetition {i}: longest stall {b['worst_stall_ms']} ms, "
+                    f"{b['worst_stall_at_s']} s after the whole window's first paint"
+                )
         ratio = ready_b.median / ready_e.median
         self.add(
             Row(
