@@ -846,9 +846,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        if self._quitting or not self._built:
-            if not self._quitting:
-                self.quit()
+        if not self._built and not self._quitting:
+            self.quit()  # closed before its first paint: nothing is waiting to ask about
+        if self._quitting:
             event.accept()
             return
         waiting = self.waiting_count()

@@ -76,13 +76,13 @@ def window_lock(profile: Profile) -> FileLock:
     return FileLock(profile.state_dir / "window.lock")
 
 
-def send_to_running(names: str | Sequence[str], request: dict[str, Any]) -> bool:
+def send_to_running(names: Sequence[str], request: dict[str, Any]) -> bool:
     """True when a running app of this user took the request (then this process should
     just exit). A socket owned by another user is never written to."""
     import _socket
     import struct
 
-    for name in [names] if isinstance(names, str) else names:
+    for name in names:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         answer = b""
         try:
