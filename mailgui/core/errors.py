@@ -67,6 +67,12 @@ class StorageError(MailguiError):
     exit_code = EX_TEMPFAIL
 
 
+class OutboxReplacedError(StorageError):
+    """A file of the outbox was deleted or replaced while this process had it open (see
+    ``core.outbox_files``): this process writes nothing more to the outbox, since what it
+    wrote could land where no other mailgui reads it. A restart opens the real files."""
+
+
 class DeliveryError(MailguiError):
     """Something went wrong talking to a server.
 

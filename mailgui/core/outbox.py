@@ -27,9 +27,11 @@ from mailgui.core.errors import (
     ConfigError,
     MailguiError,
     OutboxDamagedError,
+    OutboxReplacedError,
     StorageError,
     UsageError,
 )
+from mailgui.core.outbox_files import FileGuard, make_private
 from mailgui.core.retry import describe_limit, rate_wait
 
 if TYPE_CHECKING:  # a type only: listing the outbox needs no email package
@@ -259,6 +261,10 @@ class _Unusable(ConfigError, sqlite3.OperationalError):
     pass
 
 
+class _Replaced(OutboxReplacedError, sqlite3.OperationalError):
+    pass
+
+
 def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
     """A sentence naming the outbox file and what to do, for an SQLite error that comes
     from the file or the disk (sqlite3's own would reach the person as "internal error").
@@ -342,17 +348,6 @@ class _Connection(sqlite3.Connection):
             raise _db_error(exc, self.path) from exc
 
 
-def _private_file(path: Path) -> None:
-    """Create the database file readable by its owner only, before SQLite does (it
-    would use 0644); SQLite gives its -wal and -shm files the same mode."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)  # made by an older mailgui, or under another umask
-    finally:
-        os.close(fd)
-
-
 def new_claimer() -> str:
     """An id for this sender: host, pid and process start time, plus a random part."""
     pid = os.getpid()
@@ -367,9 +362,10 @@ class Outbox:
         self.path = path
         self.clock = clock
         self._batched = False  # inside transaction(): see there
+        self._guard = FileGuard(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _private_file(path)
+            make_private(path)
         except OSError as exc:
             raise ConfigError(
                 f"The outbox {path} cannot be created ({exc.strerror or exc}); check that "
@@ -424,10 +420,12 @@ class Outbox:
         if self._batched:  # part of the enclosing transaction(), committed with it
             yield self.db
             return
+        self._check_files()  # never write into a journal nobody else reads
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
             self.db.execute("COMMIT")
+            self._check_files(committed=True)  # deleted meanwhile: the change may be lost
         except BaseException as exc:
             # SQLite may already have rolled back (disk full): keep the first error.
             if self.db.in_transaction:
@@ -456,6 +454,22 @@ class Outbox:
             finally:
                 self._batched = False
 
+    def _check_files(self, *, committed: bool = False) -> None:
+        """Refuse to go on when a file SQLite has open was deleted or replaced under this
+        process (``core.outbox_files``): a write now could land where nobody reads it."""
+        found = self._guard.problem()
+        if found is None:
+            return
+        done = (
+            "so the change just made may be lost and mailgui stops writing to the outbox"
+            if committed
+            else "so mailgui stopped writing to the outbox to lose nothing"
+        )
+        raise _Replaced(
+            f"The outbox file {found}, {done}; quit every mailgui (windows and the agent) "
+            "and start it again."
+        )
+
     def _migrate(self) -> None:
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -474,7 +488,9 @@ class Outbox:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def data_version(self) -> int:
-        """Changes when another connection commits: a cheap "did anything change?" poll."""
+        """Changes when another connection commits: a cheap "did anything change?" poll.
+        Every face polls it, so it is also where a replaced outbox file is noticed."""
+        self._check_files()
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def _event(self, db: sqlite3.Connection, msg_id: int, kind: str, text: str) -> None:
