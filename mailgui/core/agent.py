@@ -20,6 +20,7 @@ from typing import Any
 
 from mailgui.core.accounts import AccountStore
 from mailgui.core.delivery import Delivery, FlushReport
+from mailgui.core.errors import OutboxReplacedError
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile
@@ -142,6 +143,9 @@ class Agent:
         try:
             with Outbox(self.profile.outbox_file) as outbox:
                 self._loop(outbox)
+        except OutboxReplacedError as exc:
+            log.error("%s", exc)  # the log file keeps it too; the command exits 75
+            raise
         finally:
             lock.release()
             if self._abort_timer is not None:
@@ -199,6 +203,8 @@ class Agent:
             report = self._delivery.flush(
                 include_deferred=include_deferred, should_stop=self.stopping.is_set
             )
+        except OutboxReplacedError:
+            raise  # nothing written now would be read: stop (systemd restarts the agent)
         except Exception:  # never die: the outbox is unchanged, the next round tries again
             log.exception("the flush (%s) hit an error", reason)
             return None

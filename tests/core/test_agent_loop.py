@@ -125,3 +125,28 @@ def test_lock_is_exclusive_between_processes_and_freed_by_death(tmp_path: Path) 
 
 def test_network_up_answers_on_linux() -> None:
     assert network_up() in (True, False, None)
+
+
+def test_the_agent_stops_when_its_outbox_files_are_replaced(tmp_path: Path) -> None:
+    """A deleted or replaced outbox file (core/outbox_files.py) stops the agent with the
+    sentence (exit 75 from the command; systemd restarts it) instead of a loop of
+    logged errors, and the sender lock is let go."""
+    import os
+
+    import pytest
+
+    from mailgui.core import outbox_files
+    from mailgui.core.errors import OutboxReplacedError
+
+    profile = make_profile(tmp_path)
+    Outbox(profile.outbox_file).close()
+    real = os.path.realpath(profile.outbox_file)
+    outbox_files._poisoned[real] = f"{real}-wal was deleted while mailgui had it open"
+    try:
+        with pytest.raises(OutboxReplacedError, match="start it again"):
+            Agent(profile, poll=0.05, network=lambda: True).run()
+    finally:
+        del outbox_files._poisoned[real]
+    lock = SenderLock.for_profile(profile)
+    assert lock.acquire()
+    lock.release()
