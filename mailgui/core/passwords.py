@@ -1,7 +1,11 @@
 """Passwords live only in the OS keyring (service ``mailgui``, user = account name).
 
 A backend that cannot store anything (keyring's ``fail`` and ``null`` backends)
-is refused with a clear error; the password is then written nowhere else.
+is refused with a clear error; the password is then written nowhere else. So is a
+keyrings.alt backend that keyring picked by itself: installing keyrings.alt (a test
+tool) silently makes its plain or weakly encrypted file the default where no desktop
+keyring runs. It is used only when chosen on purpose, with ``PYTHON_KEYRING_BACKEND``
+or keyring's own ``keyringrc.cfg``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,30 @@ def _backend() -> keyring.backend.KeyringBackend:
     module = type(backend).__module__
     if module in ("keyring.backends.fail", "keyring.backends.null"):
         raise KeyringUnavailableError(_NO_BACKEND)
+    if module.startswith("keyrings.alt.") and not _chosen_on_purpose():
+        raise KeyringUnavailableError(_NOT_CHOSEN)
     return backend
+
+
+_NOT_CHOSEN = (
+    "The only password store found keeps passwords in a file (keyrings.alt, a test tool), "
+    "so mailgui saved nothing; start a desktop keyring such as GNOME Keyring or KWallet, "
+    "or choose that file store on purpose with PYTHON_KEYRING_BACKEND."
+)
+
+
+def _chosen_on_purpose() -> bool:
+    """True when the person named the backend: the variable, or keyringrc.cfg."""
+    import os
+
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    try:
+        import keyring.core
+
+        return keyring.core.load_config() is not None
+    except Exception:  # an unreadable or wrong config file names nothing usable
+        return False
 
 
 def backend_name() -> str:
