@@ -405,7 +405,11 @@ def _read_text(path: str, what: str) -> str:
         raise InputError(f"The {what} {path!r} is not UTF-8 text; convert it to UTF-8.") from None
 
 
+PAST_SLACK_S = 60.0  # "--at 09:30" typed at 09:30:40 still means now, not a mistake
+
+
 def _parse_at(text: str) -> float:
+    import time
     from datetime import datetime
 
     try:
@@ -415,7 +419,14 @@ def _parse_at(text: str) -> float:
             f"--at {text!r} is not an ISO-8601 time; write it like 2026-12-01T09:30 or "
             "2026-12-01T09:30+01:00."
         ) from None
-    return when.astimezone().timestamp()  # naive = local time
+    at = when.astimezone().timestamp()  # naive = local time
+    if at < time.time() - PAST_SLACK_S:
+        shown = datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        raise UsageError(
+            f"--at {text!r} ({shown}) is in the past, so nothing was queued; give a later "
+            "time, or leave --at out to send now."
+        )
+    return at
 
 
 def _account_mailbox(acct: Account) -> Any:
@@ -892,7 +903,7 @@ examples:
   mailgui send --to bob@example.org --subject Hi --body "Hello Bob"
   mailgui send --account work --to a@example.org b@example.org --cc c@example.org \\
       --subject Report --html-file report.html --attach report.pdf
-  mailgui send --to bob@example.org --subject Later --body-file note.txt --at 2026-12-01T09:30
+  mailgui send --to bob@example.org --subject Later --body-file note.txt --at 2030-12-01T09:30
   some-command | mailgui send --to me@example.org --subject Output --body-file -""",
     "outbox": """\
 examples:
@@ -967,6 +978,19 @@ def _with_examples(parser: argparse.ArgumentParser, key: str) -> None:
 # --- wiring ---------------------------------------------------------------------------
 
 
+def _usage_sentence(message: str, prog: str) -> str:
+    """argparse's complaint as one sentence; a mistyped command gets "did you mean"."""
+    import difflib
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return f"{message[0].upper()}{message[1:]}; see {prog} --help."
+    typed, choices = found.group(1), re.findall(r"'([^']*)'", found.group(2))
+    close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.6)
+    guess = f"; did you mean '{prog} {close[0]}'?" if close else "."
+    return f"'{typed}' is not a command of {prog}{guess} See {prog} --help."
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not for sendmail, which parses its own options: a start ~4 ms sooner
 
@@ -975,7 +999,7 @@ def build_parser() -> argparse.ArgumentParser:
 
         def error(self, message: str) -> NoReturn:
             self.print_usage(sys.stderr)
-            print(f"mailgui: {message[0].upper()}{message[1:]}; see --help.", file=sys.stderr)
+            print(f"mailgui: {_usage_sentence(message, self.prog)}", file=sys.stderr)
             raise SystemExit(EX_USAGE)
 
     p = _Parser(prog="mailgui", description="Compose and send mail through a durable outbox.")
@@ -987,11 +1011,17 @@ def build_parser() -> argparse.ArgumentParser:
     acc = sub.add_parser("account", help="add, list, show, remove, test or discover SMTP accounts")
     asub = acc.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
     a = asub.add_parser("add", help="add (or update) an account")
-    a.add_argument("name")
+    a.add_argument("name", help="a short name for the account (e.g. work)")
     a.add_argument("--email", required=True, help="the address messages are sent from")
     a.add_argument("--host", help="the SMTP submission server")
     a.add_argument("--port", type=int, help="default: 587 for starttls, 465 for tls, 25 for none")
-    a.add_argument("--security", choices=("starttls", "tls", "none"), default="starttls")
+    a.add_argument(
+        "--security",
+        choices=("starttls", "tls", "none"),
+        default="starttls",
+        help="starttls (port 587, the default), tls (implicit TLS, port 465) or none (only "
+        "for a relay that needs no password)",
+    )
     a.add_argument("--username", help="login name (default: the address, when a password is given)")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     a.add_argument("--display-name", help="the name shown in From")
@@ -1020,36 +1050,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=cmd_account_add)
     a = asub.add_parser("list", help="list accounts")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.set_defaults(func=cmd_account_list)
     a = asub.add_parser("show", help="show one account")
-    a.add_argument("name")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("name", help="the account's name")
+    a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.set_defaults(func=cmd_account_show)
     a = asub.add_parser("remove", help="remove an account and its stored password")
-    a.add_argument("name")
+    a.add_argument("name", help="the account's name")
     a.set_defaults(func=cmd_account_remove)
     a = asub.add_parser("test", help="connect, encrypt and log in, without sending")
-    a.add_argument("name")
+    a.add_argument("name", help="the account's name")
     a.set_defaults(func=cmd_account_test)
     a = asub.add_parser("discover", help="suggest host, port and security for an address")
-    a.add_argument("address", metavar="ADDR")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("address", metavar="ADDR", help="the email address to find settings for")
+    a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.set_defaults(func=cmd_account_discover)
 
     s = sub.add_parser("send", help="queue a message and try to send it now")
     s.add_argument("--account", help="default: the default account")
-    s.add_argument("--to", nargs="+", action="extend", default=[], metavar="ADDR")
-    s.add_argument("--cc", nargs="+", action="extend", default=[], metavar="ADDR")
-    s.add_argument("--bcc", nargs="+", action="extend", default=[], metavar="ADDR")
-    s.add_argument("--subject", required=True)
-    s.add_argument("--body")
+    for flag, who in (("--to", "recipients"), ("--cc", "copy recipients"), ("--bcc", "hidden "
+                      "recipients (in no delivered copy's headers)")):  # fmt: skip
+        s.add_argument(
+            flag, nargs="+", action="extend", default=[], metavar="ADDR",
+            help=f"{who}: one or more addresses; the flag may be repeated",
+        )  # fmt: skip
+    s.add_argument("--subject", required=True, help="the subject line")
+    s.add_argument("--body", help="the message text (or --body-file, or --html-file alone)")
     s.add_argument("--body-file", metavar="F", help="UTF-8 text file ('-' for stdin)")
     s.add_argument("--html-file", metavar="F", help="HTML body; a plain-text part is made from it")
-    s.add_argument("--attach", nargs="+", action="extend", metavar="F")
+    s.add_argument(
+        "--attach", nargs="+", action="extend", metavar="F",
+        help="files to attach (MIME type guessed from the name); the flag may be repeated",
+    )  # fmt: skip
     s.add_argument("--at", metavar="ISO-8601", help="send later (no zone = local time)")
     s.add_argument("--queue-only", action="store_true", help="queue without trying now")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s.set_defaults(func=cmd_send)
 
     sm = sub.add_parser(
@@ -1062,25 +1098,27 @@ def build_parser() -> argparse.ArgumentParser:
     osub = ob.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
     o = osub.add_parser("list", help="list messages")
     o.add_argument(
-        "--state", choices=("scheduled", "queued", "sending", "sent", "deferred", "failed")
+        "--state",
+        choices=("scheduled", "queued", "sending", "sent", "deferred", "failed"),
+        help="only messages in this state",
     )
-    o.add_argument("--json", action="store_true")
+    o.add_argument("--json", action="store_true", help=JSON_HELP)
     o.set_defaults(func=cmd_outbox_list)
     o = osub.add_parser("show", help="show one message, its history and headers")
-    o.add_argument("id", type=int)
-    o.add_argument("--json", action="store_true")
+    o.add_argument("id", type=int, help="the message's id (see 'outbox list')")
+    o.add_argument("--json", action="store_true", help=JSON_HELP)
     o.set_defaults(func=cmd_outbox_show)
     o = osub.add_parser("retry", help="clear back-off and try now")
-    o.add_argument("id", type=int, nargs="?")
-    o.add_argument("--all", action="store_true")
-    o.add_argument("--json", action="store_true")
+    o.add_argument("id", type=int, nargs="?", help="the message's id (see 'outbox list')")
+    o.add_argument("--all", action="store_true", help="every deferred and failed message")
+    o.add_argument("--json", action="store_true", help=JSON_HELP)
     o.set_defaults(func=cmd_outbox_retry)
     o = osub.add_parser("delete", help="delete a message")
-    o.add_argument("id", type=int)
+    o.add_argument("id", type=int, help="the message's id (see 'outbox list')")
     o.set_defaults(func=cmd_outbox_delete)
     o = osub.add_parser("flush", help="try every queued and deferred message now")
-    o.add_argument("--account")
-    o.add_argument("--json", action="store_true")
+    o.add_argument("--account", help="only this account's messages")
+    o.add_argument("--json", action="store_true", help=JSON_HELP)
     o.set_defaults(func=cmd_outbox_flush)
 
     ag = sub.add_parser("agent", help="send in the background, without a window, until SIGTERM")
@@ -1097,6 +1135,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+JSON_HELP = "print one JSON document on stdout instead of text"
 SENDMAIL_NAMES = ("sendmail", "mailgui-sendmail")
 
 

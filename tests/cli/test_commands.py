@@ -716,13 +716,23 @@ def test_at_without_zone_is_local_time(profile: Any, account: RecordingServer) -
     assert doc["send_at"] == "2099-06-01T06:30:00+00:00"
 
 
-def test_at_in_the_past_sends_now(profile: Any, account: RecordingServer) -> None:
-    doc = run_json(
-        profile, "send", "--to", "bob@example.org", "--subject", "Past", "--body", "b", "--at",
+def test_at_in_the_past_is_refused(profile: Any, account: RecordingServer) -> None:
+    """A time already gone is a mistake (a wrong date, a zone left out), not "now":
+    refused with a sentence, nothing queued. A minute of slack for "--at 09:30" typed
+    at 09:30:40."""
+    r = profile.run(
+        "send", "--to", "bob@example.org", "--subject", "Past", "--body", "b", "--at",
         "2000-01-01T00:00:00+00:00",
     )  # fmt: skip
-    # Queued (due at once); with --at it is not tried now, but a flush sends it.
-    assert doc["state"] == "queued"
+    assert_clean_error(r, 64)
+    assert "is in the past, so nothing was queued" in r.stderr
+    assert run_json(profile, "outbox", "list") == []
+    just_now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    doc = run_json(
+        profile, "send", "--to", "bob@example.org", "--subject", "Now", "--body", "b", "--at",
+        just_now,
+    )  # fmt: skip
+    assert doc["state"] == "queued"  # due at once; with --at it is not tried now
     assert [m["state"] for m in run_json(profile, "outbox", "flush")] == ["sent"]
     account.wait_for(1)
 

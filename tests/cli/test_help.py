@@ -56,3 +56,48 @@ def test_every_help_shows_examples(profile: Any) -> None:
 def test_top_level_help_mentions(profile: Any, words: str) -> None:
     r = profile.run("--help")
     assert r.returncode == 0 and words in r.stdout
+
+
+def _parsers() -> list[tuple[str, Any]]:
+    """Every (sub)command's parser, by its full name ('mailgui outbox list')."""
+    import argparse
+
+    from mailgui.cli import build_parser
+
+    found, todo = [], [build_parser()]
+    while todo:
+        parser = todo.pop()
+        found.append((parser.prog, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo += list(action.choices.values())
+    return found
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    import argparse
+
+    missing = [
+        f"{prog}: {'/'.join(action.option_strings) or action.dest}"
+        for prog, parser in _parsers()
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction)
+        and not action.help
+        and prog != "mailgui sendmail"  # parses its own options (its --help is a page)
+    ]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        (["sned"], "'sned' is not a command of mailgui; did you mean 'mailgui send'?"),
+        (["outbox", "lsit"], "did you mean 'mailgui outbox list'?"),
+        (["account", "xyz"], "'xyz' is not a command of mailgui account. See mailgui account"),
+    ],
+)
+def test_a_mistyped_command_gets_did_you_mean(profile: Any, typed: list[str], words: str) -> None:
+    r = profile.run(*typed)
+    assert r.returncode == 64
+    assert words in r.stderr
+    assert "Traceback" not in r.stderr
