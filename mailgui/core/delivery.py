@@ -37,6 +37,7 @@ from mailgui.core.outbox import Held, MessageRow, Outbox, new_claimer
 from mailgui.core.retry import (
     describe_duration,
     gives_up,
+    is_rate_refusal,
     next_delay,
 )
 from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
@@ -65,6 +66,23 @@ class SMTPSession(Protocol):
 
 
 SessionFactory = Callable[[Account, "str | None"], SMTPSession]
+
+
+def _rate_refused(error: MailguiError | None) -> bool:
+    """A provider's "too much mail" for this account (retry.is_rate_refusal)."""
+    return (
+        isinstance(error, DeliveryError)
+        and not error.permanent
+        and is_rate_refusal(error.code, error.enhanced, error.reply)
+    )
+
+
+def _words(error: MailguiError | None) -> str:
+    if isinstance(error, DeliveryError) and error.server_words:
+        return error.server_words
+    return str(error)
+
+
 Listener = Callable[[str, dict[str, Any]], None]
 
 
@@ -214,7 +232,14 @@ class Delivery:
                     assert blocked is not None
                     report.outcomes.append(self._give_back(row, blocked, acct))
                     continue
-                report.outcomes.append(self._send_one(session, acct, row))
+                outcome = self._send_one(session, acct, row)
+                report.outcomes.append(outcome)
+                if blocked is None and _rate_refused(outcome.error):
+                    blocked = TransientError(
+                        "Not tried in this round: the server refused an earlier message "
+                        f"because the account sends too fast ({_words(outcome.error)}); it "
+                        "will be tried again later."
+                    )
         finally:
             self._merging = False
             unrecorded, self._unrecorded = self._unrecorded, None

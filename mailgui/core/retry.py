@@ -55,6 +55,29 @@ def is_permanent(code: int, enhanced: str | None = None) -> bool:
     return not (enhanced in _TRANSIENT_DESPITE_5XX or (code == 552 and enhanced is None))
 
 
+# What providers say when an account sends too fast: Postfix policy servers "450 4.7.1
+# ... too much mail", Gmail "421 4.7.0 Try again later" / "4.7.28 ... rate", Microsoft
+# "432 4.3.2 ... thread limit exceeded" / "4.5.3 ... too many", Yahoo "421 4.7.0 [TSS04]".
+_RATE_WORDS = re.compile(
+    r"too (much|many|fast)|rate|limit(ed)? exceeded|exceeded .*limit|throttl|quota|"
+    r"slow down|\[TSS0\d\]",
+    re.IGNORECASE,
+)
+_RATE_CODES = {421, 432, 450, 451, 452, 454}
+
+
+def is_rate_refusal(code: int | None, enhanced: str | None, text: str | None) -> bool:
+    """A transient reply that says "you send too fast" (not "this recipient is busy"):
+    the account's other messages would meet the same answer, so they are not tried in
+    this round. "4.2.x" (the mailbox is over its quota or its rate) and "4.1.x" (this
+    address) are about one recipient, not about the sender."""
+    if code is None or code not in _RATE_CODES:
+        return False
+    if enhanced is not None and enhanced.startswith(("4.1.", "4.2.")):
+        return False
+    return bool(_RATE_WORDS.search(text or ""))
+
+
 def next_delay(attempts: int, policy: RetryPolicy) -> float:
     """Seconds to wait after the ``attempts``-th failed try: first, doubling, capped."""
     exponent = max(attempts - 1, 0)

@@ -233,6 +233,29 @@ def test_permanent_reply_fails_at_once_with_the_servers_words(
     assert delivery(outbox, store, clock).flush(include_deferred=True).outcomes == []
 
 
+def test_a_rate_refusal_defers_the_accounts_other_messages_without_trying_them(
+    outbox: Outbox, store: AccountStore, clock: Clock, smtp_server: SmtpServerFactory
+) -> None:
+    """After "450 4.7.1 too much mail" the rest of the account's messages would only
+    hear the same (and annoy the provider): deferred in this round without a try. A
+    later round sends them all."""
+    server = smtp_server(faults=Faults(mail_reply=["450 4.7.1 Sender rejected: too much mail"]))
+    add_account(store, server.port)
+    ids = queue(outbox, 4)
+    report = delivery(outbox, store, clock).flush()
+    assert [o.state for o in report.outcomes] == ["deferred"] * 4
+    assert server.messages == []
+    assert "too much mail" in (outbox.get(ids[0]).last_error or "")
+    for msg_id in ids[1:]:
+        error = outbox.get(msg_id).last_error or ""
+        assert error.startswith("Not tried in this round"), error
+        assert "450 4.7.1" in error
+    clock.now += DAY
+    report = delivery(outbox, store, clock).flush()
+    assert [o.state for o in report.outcomes] == ["sent"] * 4
+    assert len(server.messages) == 4
+
+
 def test_transient_then_permanent_counts_attempts_and_keeps_history(
     outbox: Outbox, store: AccountStore, clock: Clock, smtp_server: SmtpServerFactory
 ) -> None:

@@ -14,9 +14,7 @@ from mailgui.core.errors import KeyringUnavailableError
 
 
 @pytest.fixture
-def auto_chosen_file_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def auto_chosen_file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """keyring falling back to keyrings.alt by itself, as it does where keyrings.alt is
     installed and no desktop keyring runs: no variable, no keyringrc.cfg."""
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)

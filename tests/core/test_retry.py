@@ -3,7 +3,14 @@
 import pytest
 
 from mailgui.core.accounts import RateLimits, RetryPolicy
-from mailgui.core.retry import Reply, gives_up, is_permanent, next_delay, rate_wait
+from mailgui.core.retry import (
+    Reply,
+    gives_up,
+    is_permanent,
+    is_rate_refusal,
+    next_delay,
+    rate_wait,
+)
 
 
 def test_reply_parse_splits_enhanced_code_and_joins_lines() -> None:
@@ -66,3 +73,25 @@ def test_durations_read_naturally() -> None:
     assert describe_duration(3600) == "1 hour"
     assert describe_duration(5400) == "90 minutes"
     assert describe_duration(1.5) == "1.5 seconds"
+
+
+@pytest.mark.parametrize(
+    ("reply", "rate"),
+    [
+        ("450 4.7.1 <me@example.org>: Sender address rejected: too much mail", True),  # Postfix
+        ("421 4.7.0 Try again later, closing connection. (rate limited)", True),
+        ("451 4.7.28 Our system has detected an unusual rate of unsolicited mail", True),
+        ("432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded", True),  # Microsoft
+        ("421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred", True),  # Yahoo
+        ("452 4.5.3 Too many recipients", True),
+        ("451 4.3.0 Try again later", False),  # a hiccup: the next message may well go
+        ("450 4.2.1 The user you are trying to contact is receiving mail at a rate", False),
+        ("452 4.2.2 Mailbox over quota", False),  # one recipient's mailbox
+        ("450 4.1.1 <bob@example.org>: Recipient address rejected: too many lookups", False),
+        ("550 5.7.1 Too much mail", False),  # permanent: its own rule
+        ("250 2.0.0 Rate fine", False),
+    ],
+)
+def test_rate_refusals_are_told_from_hiccups(reply: str, rate: bool) -> None:
+    parsed = Reply.parse(int(reply[:3]), reply[4:])
+    assert is_rate_refusal(parsed.code, parsed.enhanced, parsed.text) is rate
