@@ -357,6 +357,8 @@ def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int
         for f in findings:
             if f.level == "warn":
                 _say(f"Warning: {f.message}")
+            elif f.level == "note":
+                _say(f"Note: {f.message}")
         blocked = {f.domain: f for f in findings if f.level == "block"}
         if not blocked:
             return None

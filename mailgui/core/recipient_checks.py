@@ -19,6 +19,10 @@ from mailgui.core.errors import MailguiError
 from mailgui.core.providers import COMMON_DOMAINS
 from mailgui.core.resolver import Lookup, domain_of, shared_lookup
 
+DENYING_DNS = (
+    "The DNS server answers that no domain exists, not even the DNS root (captive portals "
+    "and some hotel or filtered networks do this), so recipient domains were not checked."
+)
 CHECK_TIMEOUT = 1.5  # seconds per look-up; checks are advice, not worth waiting for
 
 # A wrong top-level domain on a common name: gmail.con, yahoo.cmo, hotmail.co
@@ -30,7 +34,7 @@ _TLD_TYPOS = {"con": "com", "cmo": "com", "ocm": "com", "vom": "com", "xom": "co
 @dataclass(frozen=True)
 class Finding:
     domain: str
-    level: Literal["warn", "block"]
+    level: Literal["warn", "block", "note"]  # note: about the checks, not about a domain
     message: str  # one sentence for people
     suggestion: str | None = None  # the domain they probably meant
 
@@ -91,7 +95,7 @@ def check_domain(domain: str, lookup: Lookup) -> list[Finding]:
                 "so a message to it cannot be delivered; check the address.",
             ),
         )
-    elif mx.status == "nxdomain":
+    elif mx.status == "nxdomain" and not lookup.denies_everything():
         findings.insert(
             0,
             Finding(
@@ -147,6 +151,8 @@ def check_recipients(
     for t in threads:
         t.join(max(0.0, end - time.monotonic()))
     out: list[Finding] = []
+    if lookup.found_denying:
+        out.append(Finding("", "note", DENYING_DNS))
     with lock:
         for domain in domains:
             if domain in results:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -92,6 +93,24 @@ def test_send_refuses_null_mx_and_warns_about_typos(dns_server: DnsServer, profi
     assert r.returncode == 0, r.stderr
     assert "Warning: The domain gmial.com does not exist" in r.stderr
     assert "did you mean gmail.com?" in r.stderr
+    assert len(outbox_list(profile)) == 1
+
+
+def test_send_on_a_network_that_denies_every_domain(profile: Any) -> None:
+    """A hotel network's resolver says "no such domain" to everything: send does not warn
+    that bob's domain does not exist; it says once why the checks were skipped."""
+    with DnsServer() as liar:  # no records, not even the DNS root
+        env = {**profile.env, "MAILGUI_NAMESERVER": liar.address}
+        run = dataclasses.replace(profile, env=env).run
+        r = run("account", "add", "relay", "--email", "me@example.org", "--host", "127.0.0.1")
+        assert r.returncode == 0, r.stderr
+        r = run(
+            "send", "--to", "bob@example.org", "carol@example.net", "--subject", "x",
+            "--body", "y", "--queue-only",
+        )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "does not exist" not in r.stderr
+    assert r.stderr.count("Note: The DNS server answers that no domain exists") == 1
     assert len(outbox_list(profile)) == 1
 
 

@@ -70,3 +70,27 @@ def test_dns_timeout_is_bounded_and_silent(dns_server: DnsServer, lookup: Lookup
 def test_offline_checks_are_skipped(_refusing_dns: DnsServer) -> None:
     lookup = Lookup(_refusing_dns.address)
     assert check_recipients(["a@null.test", "b@example.org"], lookup=lookup) == []
+
+
+def test_a_resolver_that_denies_every_domain_is_not_believed(dns_server: DnsServer) -> None:
+    """Captive portals and some sandboxes answer "no such domain" to every name: then
+    every recipient domain would "not exist". Asked once whether the DNS root exists; it
+    does not, so no domain is reported missing and one note says why."""
+    liar = DnsServer().start()  # no records at all, not even the root: NXDOMAIN for all
+    try:
+        lookup = Lookup(liar.address, timeout=1.0)
+        found = check_recipients(["bob@example.org", "carol@example.net"], lookup=lookup)
+        assert [f.level for f in found] == ["note"]
+        assert "not even the DNS root" in found[0].message
+        assert liar.queries[("", "NS")] == 1  # asked once, not per domain
+        # A typo is still a typo: that needs no DNS.
+        found = check_recipients(["bob@gmial.com"], lookup=lookup)
+        assert [(f.level, f.suggestion) for f in found] == [("note", None), ("warn", "gmail.com")]
+    finally:
+        liar.stop()
+    # An honest server (the fixture knows the root) still gets its warning.
+    honest = Lookup(dns_server.address, timeout=1.0)
+    found = check_recipients(["bob@nowhere.example"], lookup=honest)
+    assert [f.message for f in found] == [
+        "The domain nowhere.example does not exist; check the address."
+    ]
