@@ -75,6 +75,18 @@ def is_plaintext() -> bool:
     return name.startswith("keyrings.alt.file.") and "Plaintext" in name
 
 
+def store_kind() -> str:
+    """What saving a password would do: "none" (refused: no usable store), "plaintext"
+    (a file anyone who reads your files can read) or "secure" (a real keyring)."""
+    try:
+        _backend()
+    except KeyringUnavailableError:
+        return "none"
+    except Exception:  # a backend that fails to load: nothing can be stored either
+        return "none"
+    return "plaintext" if is_plaintext() else "secure"
+
+
 def store(account: str, password: str) -> None:
     try:
         _backend().set_password(SERVICE, account, password)

@@ -616,6 +616,7 @@ class AccountsDialog(QDialog):
         self.title.setTextFormat(Qt.TextFormat.PlainText)
 
         self.keyring_warning = _styled(_plain_label(), AMBER)
+        self._store_kind: str | None = None  # passwords.store_kind(), asked once
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -1163,6 +1164,8 @@ class AccountsDialog(QDialog):
 
     @Slot()
     def _update_security_ui(self) -> None:
+        if hasattr(self, "keyring_warning"):
+            self._update_keyring_warning()
         direct = self.is_direct()
         # Direct delivery has no server of its own: no server fields, nothing to test.
         self.form.setRowVisible(self.direct_warning, direct)
@@ -1223,13 +1226,15 @@ class AccountsDialog(QDialog):
             return None
 
     def _update_keyring_warning(self) -> None:
-        backend = passwords.backend_name()
-        if backend.startswith(("keyring.backends.fail.", "keyring.backends.null.")):
+        """Said only where it is true: for an account that logs in with a password."""
+        if self._store_kind is None:
+            self._store_kind = passwords.store_kind()
+        if self._store_kind == "none":
             text = self.tr(
                 "⚠ No password store (keyring) is available: a password can only be kept in "
                 "memory until mailgui quits."
             )
-        elif passwords.is_plaintext():
+        elif self._store_kind == "plaintext":
             text = self.tr(
                 "⚠ Passwords are stored in a plain text file (keyrings.alt), not an encrypted "
                 "keyring: anyone who can read your files can read them."
@@ -1237,7 +1242,8 @@ class AccountsDialog(QDialog):
         else:
             text = ""
         self.keyring_warning.setText(text)
-        self.keyring_warning.setVisible(bool(text))
+        uses_password = not self.is_direct() and bool(self.username_edit.text().strip())
+        self.keyring_warning.setVisible(bool(text) and uses_password)
 
     def _update_buttons(self) -> None:
         current = self._current

@@ -233,9 +233,14 @@ def test_save_writes_settings_and_puts_password_only_in_keyring(
     assert not dialog.is_dirty()
 
 
-def test_plaintext_keyring_is_pointed_out(dialog: AccountsDialog) -> None:
+def test_plaintext_keyring_is_pointed_out(qtbot: Any, dialog: AccountsDialog) -> None:
+    """Only for an account that logs in: a relay without a password stores nothing."""
+    assert not dialog.keyring_warning.isVisibleTo(dialog)
+    qtbot.keyClicks(dialog.username_edit, "me")
     assert dialog.keyring_warning.isVisibleTo(dialog)
     assert "plain text file" in dialog.keyring_warning.text()
+    dialog.username_edit.clear()
+    assert not dialog.keyring_warning.isVisibleTo(dialog)
 
 
 def test_enter_in_the_form_saves_and_escape_closes(
