@@ -196,6 +196,66 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_account_set(args: argparse.Namespace) -> int:
+    """Change some settings of an existing account; the others stay as they are."""
+    from mailgui.core.addresses import check_text
+
+    store = _store()
+    acct = store.get(args.name)
+    changes: dict[str, Any] = {}
+    if args.display_name is not None:
+        changes["display_name"] = check_text("display name", args.display_name)
+    if args.reply_to is not None:
+        changes["reply_to"] = args.reply_to.strip()
+    if args.signature_file is not None:
+        signature = _read_text(args.signature_file, "signature file")
+        changes["signature"] = signature.replace("\r\n", "\n").rstrip("\n")
+    for option in ("timeout", "data_timeout"):
+        if getattr(args, option) is not None:
+            changes[option] = getattr(args, option)
+    if args.recipient_checks is not None:
+        changes["check_recipients"] = args.recipient_checks == "on"
+    limits = {k: getattr(args, k) for k in ("per_minute", "per_hour", "per_day")}
+    if any(v is not None for v in limits.values()):
+        changes["limits"] = acct.limits._replace(
+            **{k: v for k, v in limits.items() if v is not None}
+        )
+    retry = {"first_delay": args.retry_first, "max_delay": args.retry_max}
+    retry["give_up_after"] = args.give_up_after_days and args.give_up_after_days * 86400.0
+    if any(v is not None for v in retry.values()):
+        changes["retry"] = acct.retry._replace(**{k: v for k, v in retry.items() if v is not None})
+    if not changes and not args.default:
+        raise UsageError("Give at least one setting to change; see mailgui account set --help.")
+    new = acct._replace(**changes).validate()
+    store.save(new, make_default=args.default)
+    said = ", ".join(k.replace("_", " ") for k in changes) or "nothing else"
+    default = "; it is the default account" if args.default else ""
+    print(f"Updated account {acct.name!r}: {said}{default}.")
+    return EX_OK
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    import argparse
+
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a positive number (seconds, days)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def cmd_account_list(args: argparse.Namespace) -> int:
     store = _store()
     accounts = store.all()
@@ -894,6 +954,12 @@ examples:
   mailgui account add gmail --email me@gmail.com --host smtp.gmail.com --security tls \\
       --password-stdin --default                           (implicit TLS on 465)
   mailgui account add direct --email me@example.org --direct""",
+    "account set": """\
+examples:
+  mailgui account set work --per-minute 5 --per-day 500     (a provider's sending limits)
+  mailgui account set work --timeout 60 --retry-max 3600
+  mailgui account set work --reply-to team@example.org --signature-file sig.txt
+  mailgui account set relay --recipient-checks off --default""",
     "account list": "examples:\n  mailgui account list\n  mailgui account list --json",
     "account show": "examples:\n  mailgui account show work\n  mailgui account show work --json",
     "account remove": "example:\n  mailgui account remove work",
@@ -1010,7 +1076,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gui)
     sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
-    acc = sub.add_parser("account", help="add, list, show, remove, test or discover SMTP accounts")
+    acc = sub.add_parser(
+        "account", help="add, change, list, show, remove, test or discover SMTP accounts"
+    )
     asub = acc.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
     a = asub.add_parser("add", help="add (or update) an account")
     a.add_argument("name", help="a short name for the account (e.g. work)")
@@ -1051,6 +1119,38 @@ def build_parser() -> argparse.ArgumentParser:
         "(for relays serving internal domains)",
     )
     a.set_defaults(func=cmd_account_add)
+    a = asub.add_parser("set", help="change some settings of an account (limits, timeouts...)")
+    a.add_argument("name", help="the account's name")
+    a.add_argument("--display-name", help="the name shown in From")
+    a.add_argument("--reply-to", metavar="ADDR", help="where replies go ('' for none)")
+    a.add_argument("--signature-file", metavar="F", help="UTF-8 signature file ('-': stdin)")
+    a.add_argument("--timeout", type=_seconds, help="seconds to wait for the server")
+    a.add_argument(
+        "--data-timeout", type=_seconds, help="seconds to wait for the reply to a whole message"
+    )
+    for unit in ("minute", "hour", "day"):
+        a.add_argument(
+            f"--per-{unit}", type=_count, metavar="N",
+            help=f"send at most N messages per {unit} through this account (0: no limit)",
+        )  # fmt: skip
+    a.add_argument(
+        "--retry-first", type=_seconds, metavar="SECONDS",
+        help="wait this long before the second try (default 60; doubles each time)",
+    )  # fmt: skip
+    a.add_argument(
+        "--retry-max", type=_seconds, metavar="SECONDS",
+        help="never wait longer than this between tries (default 1800)",
+    )  # fmt: skip
+    a.add_argument(
+        "--give-up-after-days", type=_seconds, metavar="DAYS",
+        help="fail a message still not sent after this many days (default 5)",
+    )  # fmt: skip
+    a.add_argument(
+        "--recipient-checks", choices=("on", "off"),
+        help="look up recipient domains in DNS before queueing (off: for internal relays)",
+    )  # fmt: skip
+    a.add_argument("--default", action="store_true", help="make this the default account")
+    a.set_defaults(func=cmd_account_set)
     a = asub.add_parser("list", help="list accounts")
     a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.set_defaults(func=cmd_account_list)

@@ -436,6 +436,50 @@ def test_account_without_password_has_no_password(profile: Any, account: Recordi
     assert run_json(profile, "account", "list")[0]["has_password"] is False
 
 
+def test_account_set_changes_only_what_it_is_given(
+    profile: Any, account: RecordingServer, tmp_path: Path
+) -> None:
+    before = run_json(profile, "account", "show", "work")
+    signature = tmp_path / "sig.txt"
+    signature.write_text("Me\nExample Ltd\n")
+    r = profile.run(
+        "account", "set", "work", "--per-minute", "5", "--per-day", "500", "--timeout", "12",
+        "--retry-max", "3600", "--give-up-after-days", "2", "--reply-to", "team@example.org",
+        "--signature-file", str(signature), "--recipient-checks", "off",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Updated account 'work': ")
+    after = run_json(profile, "account", "show", "work")
+    assert after["limits"] == {"per_minute": 5, "per_hour": 0, "per_day": 500}
+    assert after["retry"] == {"first_delay": 60.0, "max_delay": 3600.0, "give_up_after": 172800.0}
+    assert (after["timeout"], after["check_recipients"]) == (12.0, False)
+    assert (after["reply_to"], after["signature"]) == ("team@example.org", "Me\nExample Ltd")
+    changed = ("limits", "retry", "timeout", "check_recipients", "reply_to", "signature")
+    unchanged = {k: v for k, v in before.items() if k not in changed}
+    assert {k: after[k] for k in unchanged} == unchanged  # host, port, name, password...
+    # A limit set again keeps the others.
+    assert profile.run("account", "set", "work", "--per-hour", "60").returncode == 0
+    limits = run_json(profile, "account", "show", "work")["limits"]
+    assert limits == {"per_minute": 5, "per_hour": 60, "per_day": 500}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["work"], 64, "Give at least one setting to change"),
+        (["work", "--per-minute", "-3"], 64, "'-3' is not a whole number"),
+        (["work", "--timeout", "0"], 64, "'0' is not a positive number"),
+        (["nobody", "--timeout", "3"], 78, "There is no account named 'nobody'"),
+    ],
+)
+def test_account_set_refuses_bad_input(
+    profile: Any, account: RecordingServer, args: list[str], code: int, words: str
+) -> None:
+    r = profile.run("account", "set", *args)
+    assert r.returncode == code
+    assert words in r.stderr and "Traceback" not in r.stderr
+
+
 def test_account_test_starttls_auth(profile: Any, smtp_server: Any) -> None:
     server = smtp_server("starttls", users={"me": PASSWORD})
     add_account(profile, server, password=PASSWORD)

@@ -12,6 +12,7 @@ COMMANDS = [
     [],
     ["account"],
     ["account", "add"],
+    ["account", "set"],
     ["account", "list"],
     ["account", "show"],
     ["account", "remove"],
