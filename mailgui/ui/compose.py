@@ -52,7 +52,6 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QFont,
-    QIcon,
     QImage,
     QKeySequence,
     QShortcut,
@@ -103,6 +102,7 @@ from mailgui.core.server_limits import ServerLimits
 from mailgui.core.sizes import human_size
 from mailgui.ui.context import AppContext
 from mailgui.ui.drafts_view import let_go, pasted_folder
+from mailgui.ui.icons import action_icon
 from mailgui.ui.inline_images import (
     ImageLoader,
     LoadedImage,
@@ -285,15 +285,15 @@ class ComposeWindow(QMainWindow):
     # --- construction -----------------------------------------------------------------
 
     def _build_actions(self) -> None:
-        # Theme icons where the desktop has them; otherwise clean text-only buttons.
-        self.send_action = QAction(QIcon.fromTheme("mail-send"), self.tr("Send"), self)
+        # The desktop theme's icons where it has them, else mailgui's own (ui/icons.py).
+        self.send_action = QAction(action_icon("mail-send"), self.tr("Send"), self)
         self.send_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.send_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.send_action.setToolTip(self.tr("Send the message (Ctrl+Return)"))
         self.send_action.triggered.connect(lambda: self.send())
 
         self.send_later_action = QAction(
-            QIcon.fromTheme("appointment-new"), self.tr("Send later…"), self
+            action_icon("appointment-new"), self.tr("Send later…"), self
         )
         self.send_later_action.setIconText(self.tr("Send later…"))
         self.send_later_action.setShortcut(QKeySequence("Ctrl+Shift+Return"))
@@ -302,7 +302,7 @@ class ComposeWindow(QMainWindow):
         )
         self.send_later_action.triggered.connect(self.show_schedule)
 
-        self.attach_action = QAction(QIcon.fromTheme("mail-attachment"), self.tr("Attach…"), self)
+        self.attach_action = QAction(action_icon("mail-attachment"), self.tr("Attach…"), self)
         self.attach_action.setIconText(self.tr("Attach…"))  # buttons drop the "…" otherwise
         self.attach_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
         self.attach_action.setToolTip(
@@ -691,13 +691,13 @@ class ComposeWindow(QMainWindow):
         """Rich text switch and the formats it offers (bold, lists, quote, link, size)."""
         bar = QToolBar(self.editor)
         bar.setObjectName("format_bar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         bar.setContentsMargins(0, 0, 0, 0)
         self.format_bar = bar
         body = self.body_edit
 
-        def action(text: str, tip: str, shortcut: str | None, slot: object) -> QAction:
-            act = QAction(text, self)
+        def action(text: str, tip: str, shortcut: str | None, slot: object, icon: str) -> QAction:
+            act = QAction(action_icon(icon), text, self)
             act.setToolTip(tip)
             if shortcut:
                 act.setShortcut(QKeySequence(shortcut))
@@ -724,44 +724,43 @@ class ComposeWindow(QMainWindow):
         bar.addWidget(self.rich_check)
         bar.addSeparator()
         self.bold_action = action(
-            self.tr("B"), self.tr("Bold (Ctrl+B)"), "Ctrl+B", self._toggle_bold
-        )
+            self.tr("Bold"), self.tr("Bold (Ctrl+B)"), "Ctrl+B", self._toggle_bold,
+            "format-text-bold",
+        )  # fmt: skip
         self.italic_action = action(
-            self.tr("I"), self.tr("Italic (Ctrl+I)"), "Ctrl+I", self._toggle_italic
-        )
+            self.tr("Italic"), self.tr("Italic (Ctrl+I)"), "Ctrl+I", self._toggle_italic,
+            "format-text-italic",
+        )  # fmt: skip
         self.underline_action = action(
-            self.tr("U"), self.tr("Underline (Ctrl+U)"), "Ctrl+U", self._toggle_underline
-        )
-        for act, style in (
-            (self.bold_action, "font-weight: bold"),
-            (self.italic_action, "font-style: italic"),
-            (self.underline_action, "text-decoration: underline"),
-        ):
+            self.tr("Underline"), self.tr("Underline (Ctrl+U)"), "Ctrl+U",
+            self._toggle_underline, "format-text-underline",
+        )  # fmt: skip
+        for act in (self.bold_action, self.italic_action, self.underline_action):
             act.setCheckable(True)
-            button = bar.widgetForAction(act)
-            if button is not None:
-                button.setStyleSheet(f"QToolButton {{ {style}; min-width: 22px; }}")
         bar.addSeparator()
         self.bullets_action = action(
-            self.tr("• List"), self.tr("Bulleted list"), None, lambda: self._toggle_list(False)
-        )
+            self.tr("Bulleted list"), self.tr("Bulleted list"), None,
+            lambda: self._toggle_list(False), "format-list-unordered",
+        )  # fmt: skip
         self.numbers_action = action(
-            self.tr("1. List"), self.tr("Numbered list"), None, lambda: self._toggle_list(True)
-        )
+            self.tr("Numbered list"), self.tr("Numbered list"), None,
+            lambda: self._toggle_list(True), "format-list-ordered",
+        )  # fmt: skip
         self.quote_action = action(
-            self.tr("❝ Quote"), self.tr("Quote the paragraph"), None, self._toggle_quote
-        )
+            self.tr("Quote"), self.tr("Quote the paragraph"), None, self._toggle_quote,
+            "format-text-blockquote",
+        )  # fmt: skip
         self.link_action = action(
-            self.tr("Link…"), self.tr("Link the selection (Ctrl+K)"), "Ctrl+K", self._insert_link
-        )
-        self.link_action.setIconText(self.tr("Link…"))  # buttons drop the "…" otherwise
+            self.tr("Link…"), self.tr("Link the selection (Ctrl+K)"), "Ctrl+K",
+            self._insert_link, "insert-link",
+        )  # fmt: skip
         self.image_action = action(
             self.tr("Image…"),
             self.tr("Insert a picture into the text (or paste or drop one)"),
             None,
             self._choose_images,
+            "insert-image",
         )
-        self.image_action.setIconText(self.tr("Image…"))
         for act in (self.bullets_action, self.numbers_action, self.quote_action):
             act.setCheckable(True)
         bar.addSeparator()

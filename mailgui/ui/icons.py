@@ -7,7 +7,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 STATES = ("queued", "sending", "deferred", "scheduled", "sent", "failed")
@@ -52,4 +52,20 @@ def state_icon(state: str) -> QIcon:
     if not loaded.isNull():
         for size in (16, 32):
             icon.addPixmap(loaded.scaled(size, size))
+    return icon
+
+
+def action_icon(name: str) -> QIcon:
+    """The desktop theme's icon ``name`` (a freedesktop name: mail-send, edit-delete...),
+    else mailgui's own drawing of it (resources/actions, made by scripts/action_icons.py),
+    in its light-ink variant on a dark palette. Lazy: nothing is drawn before a paint."""
+    if QIcon.hasThemeIcon(name):
+        return QIcon.fromTheme(name)
+    dark = QGuiApplication.palette().window().color().lightness() < 128
+    parts = ("actions", "dark", f"{name}.svg") if dark else ("actions", f"{name}.svg")
+    node = files("mailgui").joinpath("resources", *parts)
+    if isinstance(node, Path):
+        return QIcon(str(node))
+    icon = QIcon()  # inside a zip: no file for Qt to read lazily
+    icon.addPixmap(_pixmap(node.read_bytes(), "SVG"))
     return icon

@@ -215,43 +215,44 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
 
-    def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None) -> QAction:
+    def _action(
+        self, text: str, slot: Any, shortcut: Any = None, icon: str | None = None
+    ) -> QAction:
+        """``icon``: a freedesktop icon name (the theme's, else mailgui's own drawing)."""
         from PySide6.QtGui import QAction, QKeySequence
 
         action = QAction(self.tr(text), self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
+            from mailgui.ui.icons import action_icon
+
+            action.setIcon(action_icon(icon))
         action.triggered.connect(slot)
         return action
 
     def _build_actions(self) -> None:
         from PySide6.QtCore import Qt
         from PySide6.QtGui import QKeySequence
-        from PySide6.QtWidgets import QStyle
 
         from mailgui.ui.drafts_view import DraftsMenu
 
-        sp = QStyle.StandardPixmap
         self.act_new = self._action(
-            "&New message", self.new_message, QKeySequence.StandardKey.New, sp.SP_FileIcon
+            "&New message", self.new_message, QKeySequence.StandardKey.New, "mail-message-new"
         )
-        self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S", sp.SP_ArrowForward)
-        self.act_edit = self._action(
-            "&Edit…", self.edit_selected, "Ctrl+E", sp.SP_FileDialogDetailedView
-        )
+        self.act_send = self._action("Send &now", self.send_now, "Ctrl+Shift+S", "mail-send")
+        self.act_edit = self._action("&Edit…", self.edit_selected, "Ctrl+E", "document-edit")
         self.act_edit.setToolTip(
             self.tr("Change the message; it leaves the outbox while you edit it (a draft)")
         )
-        self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", sp.SP_BrowserReload)
-        self.act_retry_all = self._action("Retry &all", self.retry_all, "Ctrl+Shift+R")
+        self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", "view-refresh")
+        self.act_retry_all = self._action(
+            "Retry &all", self.retry_all, "Ctrl+Shift+R", "mail-send-receive"
+        )
         self.act_delete = self._action(
-            "&Delete", self.delete_selected, QKeySequence.StandardKey.Delete, sp.SP_TrashIcon
+            "&Delete", self.delete_selected, QKeySequence.StandardKey.Delete, "edit-delete"
         )
-        self.act_accounts = self._action(
-            "&Accounts…", self.show_accounts, "Ctrl+,", sp.SP_DirHomeIcon
-        )
+        self.act_accounts = self._action("&Accounts…", self.show_accounts, "Ctrl+,", "system-users")
         self.act_quit = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
         self.act_about = self._action("&About mailgui", self.about)
         self.act_open_log = self._action("Open &log", self.open_log)
