@@ -4,7 +4,7 @@ The window only renders. Database work happens in the OutboxHandle's thread,
 SMTP in the Sender's thread; both report back through signals with plain data.
 
 At the app's start the window paints its empty frame first (its size and place, the
-title "mailgui — Opening the outbox…") and is built right after that paint
+title "Opening the outbox…") and is built right after that paint
 (``build_later``, ui/app.py): the modules behind the outbox view (the ``Qt`` namespace
 alone is ~30 ms of enum conversion) are imported inside the methods that need them, so
 importing this module costs next to nothing. The frame shows no text of its own: the
@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
         self._built = False
         self._when_built: list[Callable[[], None]] = []
         self._after_first_paint: FirstPaint | None = None
-        self._title = self.tr("mailgui — Outbox") + (self.tr(" (demo)") if demo_server else "")
+        # Qt adds " — mailgui" (the application's display name) itself.
+        self._title = self.tr("Outbox") + (self.tr(" (demo)") if demo_server else "")
         self.setWindowTitle(self._title)
         self.settings = QSettings(
             str(ctx.profile.config_dir / "window.ini"), QSettings.Format.IniFormat
@@ -113,7 +114,7 @@ class MainWindow(QMainWindow):
             self.resize(1100, 640)
         self._options = (watch_network, start_threads, sender_after_first_paint)
         if build_later:  # the window manager draws the title: no font needed here
-            self.setWindowTitle(self.tr("mailgui — Opening the outbox…"))
+            self.setWindowTitle(self.tr("Opening the outbox…"))
         else:
             self.build()
 
@@ -519,7 +520,7 @@ class MainWindow(QMainWindow):
     def _flush_finished(self, counts: dict[str, int]) -> None:
         sent = counts.get("sent", 0)
         if sent:
-            self._notify(self.tr("Sent"), self.tr("{0} message(s) sent.").format(sent))
+            self._notify(self.tr("Sent"), self.tr("%n message(s) sent.", "", sent))
 
     @Slot(bool)
     def _set_online(self, online: bool) -> None:
@@ -858,9 +859,11 @@ class MainWindow(QMainWindow):
                 self,
                 self.tr("Messages are waiting"),
                 self.tr(
-                    "{0} message(s) are still waiting to be sent. Keep sending them in "
-                    "the background (from the tray icon)?"
-                ).format(waiting),
+                    "%n message(s) are still waiting to be sent. Keep sending them in "
+                    "the background (from the tray icon)?",
+                    "",
+                    waiting,
+                ),
                 QMessageBox.StandardButton.Yes
                 | QMessageBox.StandardButton.No
                 | QMessageBox.StandardButton.Cancel,

@@ -445,7 +445,7 @@ class OutboxModel(QAbstractTableModel):
         if column == COL_SUBJECT:
             return r.subject or None
         if column == COL_STATE and r.pending and r.state not in ("sent", "failed"):
-            return self.tr("Message {0}, {1} recipient(s) waiting").format(r.id, len(r.pending))
+            return self.tr("Message {0}, %n recipient(s) waiting", "", len(r.pending)).format(r.id)
         return None
 
     @Slot()
