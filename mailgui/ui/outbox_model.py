@@ -22,6 +22,7 @@ from typing import Any, Final
 from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QModelRoleDataSpan,
     QObject,
@@ -642,6 +643,65 @@ def apply_default_layout(view: QTableView) -> None:
         header.resizeSection(column, width)
     view.setSortingEnabled(True)
     header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)  # newest first
+    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    FitColumns(view)
+
+
+# Account, To, Subject and Last error share the width the other columns leave, so.
+_FLEXIBLE = {COL_ACCOUNT: 1, COL_TO: 3, COL_SUBJECT: 4, COL_ERROR: 4}
+
+
+class FitColumns(QObject):
+    """Keeps the outbox table as wide as its view: the fixed columns (state, size, tries,
+    next try) keep their fitted widths and Account, To, Subject and Last error share the
+    rest, down to a readable minimum. So "Next try" and "Last error" stay in sight and
+    there is no horizontal scroll bar, at 1100 px or beside the demo panel (down to a
+    view of about 700 px). A column the person resizes by hand keeps that width."""
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._fitting = False
+        self._by_hand: set[int] = set()
+        metrics = view.fontMetrics()
+        self._minimum = {  # enough to tell rows apart; the rest is elided ("…")
+            COL_ACCOUNT: metrics.horizontalAdvance("Account ") + metrics.averageCharWidth(),
+            COL_TO: metrics.horizontalAdvance("someone@"),
+            COL_SUBJECT: metrics.horizontalAdvance("A subject"),
+            COL_ERROR: metrics.horizontalAdvance("Connection r"),
+        }
+        view.horizontalHeader().sectionResized.connect(self._resized)
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    @Slot(int, int, int)
+    def _resized(self, column: int, _old: int, _new: int) -> None:
+        if not self._fitting and column in _FLEXIBLE:
+            self._by_hand.add(column)
+
+    def fit(self) -> None:
+        header = self._view.horizontalHeader()
+        shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
+        flexible = [c for c in shown if c in _FLEXIBLE and c not in self._by_hand]
+        if not flexible:
+            return
+        taken = sum(header.sectionSize(c) for c in shown if c not in flexible)
+        room = self._view.viewport().width() - taken
+        weight = sum(_FLEXIBLE[c] for c in flexible)
+        spare = max(0, room - sum(self._minimum[c] for c in flexible))
+        widths = {c: self._minimum[c] + spare * _FLEXIBLE[c] // weight for c in flexible}
+        # what rounding leaves goes to the last one, so the row ends at the view's edge
+        widths[flexible[-1]] += max(0, room - sum(widths.values()))
+        self._fitting = True
+        try:
+            for column, width in widths.items():
+                header.resizeSection(column, width)
+        finally:
+            self._fitting = False
 
 
 def column_widths(view: QTableView) -> dict[int, int]:
