@@ -108,25 +108,27 @@ class Lookup:
         self._resolver: dns.resolver.Resolver | None = None
         self._lock = threading.Lock()
         self._denies_all: bool | None = None  # see denies_everything
+        self._probe_lock = threading.Lock()
 
     def denies_everything(self) -> bool:
         """True when the DNS server says that even the DNS root does not exist: it answers
         "no such domain" to every name (captive portals, hotel networks, some sandboxes),
         so its NXDOMAIN says nothing about a recipient's domain. Asked once per Lookup."""
-        if self._denies_all is None:
-            try:
-                denies = self._query(".", "NS") is None
-            except DnsUnavailable:
-                denies = False  # cannot tell; the checks' own look-ups will fail the same way
-            if denies and not self._denies_all:
-                from mailgui.core.log import get_logger
+        with self._probe_lock:  # checks run in parallel: ask (and log) once
+            if self._denies_all is None:
+                try:
+                    denies = self._query(".", "NS") is None
+                except DnsUnavailable:
+                    denies = False  # cannot tell; the checks' own look-ups fail the same way
+                if denies:
+                    from mailgui.core.log import get_logger
 
-                get_logger(__name__).warning(
-                    "the DNS server answers 'no such domain' even for the DNS root; "
-                    "recipient domains are not reported as missing"
-                )
-            self._denies_all = denies
-        return self._denies_all
+                    get_logger(__name__).warning(
+                        "the DNS server answers 'no such domain' even for the DNS root; "
+                        "recipient domains are not reported as missing"
+                    )
+                self._denies_all = denies
+            return self._denies_all
 
     @property
     def found_denying(self) -> bool:
