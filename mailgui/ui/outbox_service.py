@@ -199,8 +199,8 @@ class OutboxService(QObject):
 
     def _report_poll_error(self, exc: Exception) -> None:
         text = self._error_text(exc)
-        log.warning("reading the outbox failed: %s", exc)
-        if text != self._poll_error:  # say it once, not every poll
+        if text != self._poll_error:  # say (and log) it once, not every poll
+            log.warning("reading the outbox failed: %s", exc)
             self._poll_error = text
             self.failed.emit("", text)
 

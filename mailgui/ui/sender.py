@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
 
+from mailgui.core.errors import OutboxReplacedError
+from mailgui.core.log import get_logger
 from mailgui.core.outbox import Outbox
 from mailgui.core.sender_lock import SenderLock
 from mailgui.ui.context import AppContext
+
+log = get_logger(__name__)
 
 if TYPE_CHECKING:  # imported by the sender thread: the first window does not need it
     from mailgui.core.delivery import Delivery
@@ -109,6 +113,9 @@ class _Worker(QObject):
             report = self._delivery.flush(
                 include_deferred=include_deferred, should_stop=self.stopping.is_set
             )
+        except OutboxReplacedError as exc:
+            self._stop_for(exc)
+            return
         except Exception as exc:  # never let the thread die; the outbox is unchanged
             self.activity.emit(self.tr("The sender hit an error: {0}").format(exc))
             self._schedule()
@@ -147,7 +154,11 @@ class _Worker(QObject):
     def _check_changes(self) -> None:
         if self._outbox is None:
             return
-        version = self._outbox.data_version()
+        try:
+            version = self._outbox.data_version()
+        except OutboxReplacedError as exc:
+            self._stop_for(exc)
+            return
         if self._lock is not None and not self._lock.held and self._may_send():
             self._version = version  # the agent stopped: this window sends again, now
             self.flush(False)
@@ -155,6 +166,19 @@ class _Worker(QObject):
             self._version = version
             if self._outbox.counts()["queued"]:
                 self.flush(False)
+
+    def _stop_for(self, exc: OutboxReplacedError) -> None:
+        """The outbox's files were replaced under this process (core/outbox_files.py):
+        nothing it wrote would be read, so it sends no more until mailgui restarts, and
+        lets another mailgui (the agent, a new window) take the sending over."""
+        log.error("%s", exc)
+        self._outbox, self._delivery = None, None
+        for timer in (self._timer, self._poll):
+            if timer is not None:
+                timer.stop()
+        if self._lock is not None:
+            self._lock.release()
+        self.activity.emit(str(exc))
 
     @Slot(bool)
     def set_online(self, online: bool) -> None:

@@ -110,3 +110,36 @@ def test_window_takes_over_sending_when_the_agent_stops(qtbot, ctx, smtp_server)
     finally:
         assert w.shutdown()
         agent_lock.release()
+
+
+def test_window_stops_sending_when_its_outbox_files_are_replaced(qtbot, ctx, monkeypatch) -> None:
+    """The outbox guard (core/outbox_files.py) trips in this process: the window says
+    so once, in the guard's words (a dialog), its sender stops polling and lets go of
+    the sender lock (the agent or a restarted window sends instead)."""
+    import os
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from mailgui.core import outbox_files
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: shown.append(text))
+
+    w = MainWindow(ctx, watch_network=False)
+    qtbot.addWidget(w)
+    real = os.path.realpath(ctx.profile.outbox_file)
+    try:
+        qtbot.waitUntil(lambda: w.lbl_activity.text().startswith("Idle"), timeout=10_000)
+        assert not lock_is_free(ctx)
+        with qtbot.waitSignal(
+            w.sender.activity, check_params_cb=lambda t: "start it again" in t, timeout=15_000
+        ):
+            outbox_files._poisoned[real] = f"{real}-wal was deleted while mailgui had it open"
+        qtbot.waitUntil(lambda: lock_is_free(ctx), timeout=5_000)
+        assert "start it again" in w.lbl_activity.text()
+        qtbot.waitUntil(lambda: bool(shown), timeout=5_000)  # the outbox view's poll
+        qtbot.wait(1200)  # two more of its polls (500 ms): still one dialog
+        assert len(shown) == 1 and "quit every mailgui" in shown[0]
+    finally:
+        outbox_files._poisoned.pop(real, None)
+        assert w.shutdown()
