@@ -727,7 +727,7 @@ class AccountsDialog(QDialog):
             label.setStyleSheet("font-weight: 600; margin-top: 6px;")
             form.addRow(label)
 
-        section(self.tr("Identity"))
+        section(self.tr("Sender"))  # "Identity" is the other tab's word
         form.addRow(self.tr("Account &name:"), self.name_edit)
         form.addRow(self.tr("&Your name:"), self.display_name_edit)
         form.addRow(self.tr("&Email address:"), self.email_edit)
@@ -785,14 +785,12 @@ class AccountsDialog(QDialog):
         actions.addWidget(self.busy_label)
         actions.addWidget(self.busy)
         actions.addWidget(self.cancel_test_button)
-        actions.addStretch(1)
-        right.addSpacing(4)
-        right.addLayout(actions)
-        self.result_panel = ResultPanel()
-        right.addWidget(self.result_panel)
         right.addStretch(1)
+        self.result_panel = ResultPanel()  # under the tabs, beside the message: in view
 
+        # Find settings and Test connection beside Save and Close, never scrolled away.
         bottom = QHBoxLayout()
+        bottom.addLayout(actions)
         bottom.addStretch(1)
         self.buttons = QDialogButtonBox()
         self.save_button = self.buttons.addButton(
@@ -837,6 +835,7 @@ class AccountsDialog(QDialog):
         side.addWidget(self.title)
         side.addWidget(self.keyring_warning)
         side.addWidget(self.pages, 1)
+        side.addWidget(self.result_panel)
         side.addWidget(self.message)
         side.addLayout(bottom)
         outer.addLayout(side, 1)

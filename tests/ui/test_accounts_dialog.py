@@ -802,3 +802,17 @@ def test_screenshots(
     dlg.resize(760, 480)  # small: the form scrolls, nothing is squeezed
     shot(qtbot, dlg, "/tmp/accounts_small.png")
     questions.fallback = QMessageBox.StandardButton.Discard
+
+
+def test_find_settings_and_test_connection_stay_in_view_at_900_by_560(
+    qtbot: Any, dialog: AccountsDialog
+) -> None:
+    """Beside Save and Close, not at the end of a form that scrolls."""
+    dialog.resize(900, 560)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for button in (dialog.find_button, dialog.test_button, dialog.save_button):
+        assert button.isVisibleTo(dialog)
+        where = button.mapTo(dialog, button.rect().bottomRight())
+        assert dialog.rect().contains(where), button.text()
+        assert not dialog._scroll.isAncestorOf(button), button.text()
