@@ -223,6 +223,16 @@ def compose_shots(out: Path) -> int:
 
     compose._done = True
     compose.close()
+
+    check = ComposeWindow(ctx, handle)  # pre-flight: no subject, a promised attachment
+    check.resize(760, 600)
+    check.show()
+    check.to_edit.setText("bob@example.org")
+    check.body_edit.insertPlainText("Hi Bob, the report is attached.\n")
+    check.send()
+    shot(check, "compose-preflight")
+    check._done = True
+    check.close()
     handle.shutdown()
     if dns is not None:
         dns.stop()

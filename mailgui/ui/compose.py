@@ -411,8 +411,10 @@ class ComposeWindow(QMainWindow):
         self.keep_editing_button = QPushButton(self.tr("Keep editing"), self.preflight)
         self.keep_editing_button.setAutoDefault(True)
         self.keep_editing_button.clicked.connect(self._dismiss_preflight)
-        pf_buttons.addWidget(self.send_anyway_button)
+        # Keep editing first and the one Enter presses: sending past a warning is a choice.
         pf_buttons.addWidget(self.keep_editing_button)
+        pf_buttons.addWidget(self.send_anyway_button)
+        QWidget.setTabOrder(self.keep_editing_button, self.send_anyway_button)
         pf_buttons.addStretch(1)
         self.preflight._layout.addLayout(pf_buttons)
         self.preflight._layout.setAlignment(pf_buttons, Qt.AlignmentFlag.AlignTop)
@@ -1336,6 +1338,7 @@ class ComposeWindow(QMainWindow):
         if not findings:
             self.preflight.hide()
             return
+        fixes: list[QPushButton] = []
         for finding in findings:
             row = QWidget(self.preflight)
             row.setObjectName(f"finding_{finding.key}")
@@ -1353,15 +1356,23 @@ class ComposeWindow(QMainWindow):
             fix.setAutoDefault(True)
             fix.clicked.connect(lambda _c=False, f=finding: self._fix(f))
             layout.addWidget(fix)
-            if finding.dismissable:
-                dismiss = QToolButton(row)
-                dismiss.setObjectName(f"dismiss_{finding.key}")
-                dismiss.setText("✕")
-                dismiss.setAutoRaise(True)
-                dismiss.setToolTip(self.tr("Dismiss: send without fixing this"))
-                dismiss.clicked.connect(lambda _c=False, f=finding: self.dismiss_finding(f.key))
-                layout.addWidget(dismiss)
+            fixes.append(fix)
+            # Says what it closes: this one finding, not the panel.
+            dismiss = QToolButton(row)
+            dismiss.setObjectName(f"dismiss_{finding.key}")
+            dismiss.setText(self.tr("Ignore"))
+            dismiss.setToolTip(self.tr("Send without fixing this one"))
+            dismiss.clicked.connect(lambda _c=False, f=finding: self.dismiss_finding(f.key))
+            layout.addWidget(dismiss)
+            if not finding.dismissable:  # kept as room, so the fix buttons line up
+                policy = dismiss.sizePolicy()
+                policy.setRetainSizeWhenHidden(True)
+                dismiss.setSizePolicy(policy)
+                dismiss.hide()
             self._preflight_rows.addWidget(row)
+        widest = max(b.sizeHint().width() for b in fixes)
+        for fix in fixes:  # one column of fix buttons, whatever their words
+            fix.setMinimumWidth(widest)
         blocking = any(not f.dismissable for f in findings)
         self.send_anyway_button.setEnabled(not blocking)
         self.send_anyway_button.setToolTip(
@@ -1372,7 +1383,7 @@ class ComposeWindow(QMainWindow):
             if blocking:
                 self.fix_button(findings[0].key).setFocus()
             else:
-                self.send_anyway_button.setFocus()
+                self.keep_editing_button.setFocus()  # Enter goes back to the text
 
     def fix_button(self, key: str) -> QPushButton:
         button = self.preflight.findChild(QPushButton, f"fix_{key}")

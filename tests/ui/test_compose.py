@@ -310,8 +310,15 @@ def test_empty_subject_warns_inline_and_send_anyway_sends(
     assert manual.calls == []
     assert QApplication.activeModalWidget() is None  # inline, not a pop-up
 
+    # Enter keeps editing: sending past a warning is never the default.
+    assert window.focusWidget() is window.keep_editing_button
+    qtbot.keyClick(window.keep_editing_button, Qt.Key.Key_Return)
+    assert manual.calls == [] and not window.preflight.isVisible()
+    assert window.focusWidget() is window.subject_edit
+    send_keys(qtbot, window)
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Tab)  # the keyboard way to send anyway
     assert window.focusWidget() is window.send_anyway_button
-    qtbot.keyClick(window.send_anyway_button, Qt.Key.Key_Return)  # the keyboard way
+    qtbot.keyClick(window.send_anyway_button, Qt.Key.Key_Return)
     assert len(manual.calls) == 1
     assert manual.calls[0][2].subject == ""
     assert not window.preflight.isVisible()
