@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +99,7 @@ from mailgui.core.log import get_logger
 from mailgui.core.message import Draft, InlineImage
 from mailgui.core.preflight import encoded_size, mentioned_attachment
 from mailgui.core.recipient_checks import domains_of
+from mailgui.core.send_later import presets
 from mailgui.core.server_limits import ServerLimits
 from mailgui.core.sizes import human_size
 from mailgui.ui.context import AppContext
@@ -369,10 +371,31 @@ class ComposeWindow(QMainWindow):
         self.schedule_edit.setDisplayFormat("ddd d MMM yyyy  HH:mm")  # unambiguous anywhere
         self.schedule_bar.label.setBuddy(self.schedule_edit)
         self.schedule_bar._layout.addWidget(self.schedule_edit)
+        self.schedule_zone = QLabel(self.schedule_bar)  # "CET (UTC+01:00)": whose 09:30
+        self.schedule_zone.setObjectName("schedule_zone")
+        self.schedule_bar._layout.addWidget(self.schedule_zone)
+        self.schedule_bar._layout.addSpacing(8)
+        self.schedule_presets: dict[str, QPushButton] = {}
+        self._presets: dict[str, float] = {}  # key -> epoch seconds, made when it opens
+        for key, text in (
+            ("hour", self.tr("In an hour")),
+            ("tomorrow", self.tr("Tomorrow morning")),
+            ("monday", self.tr("Monday morning")),
+        ):
+            preset = QPushButton(text, self.schedule_bar)
+            preset.setObjectName(f"preset_{key}")
+            preset.setAutoDefault(True)
+            preset.clicked.connect(lambda _c=False, k=key: self._use_preset(k))
+            self.schedule_bar._layout.addWidget(preset)
+            self.schedule_presets[key] = preset
         self.schedule_bar._layout.addStretch(1)
         self.schedule_button = self.schedule_bar.add_button(self.tr("Schedule"))
         self.schedule_button.setDefault(True)
         self.schedule_button.clicked.connect(self._schedule_chosen)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):  # Enter in the time accepts it
+            accept = QShortcut(QKeySequence(key), self.schedule_edit)
+            accept.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            accept.activated.connect(self._schedule_chosen)
         self.schedule_bar.add_close_button(self.tr("Cancel (send later)"))
         outer.addWidget(self.schedule_bar)
 
@@ -1219,9 +1242,30 @@ class ComposeWindow(QMainWindow):
             start = self._scheduled_at  # changing the draft's time: start from it
         self.schedule_edit.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(self._clock())))
         self.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(start)))
+        now = QDateTime.fromSecsSinceEpoch(int(self._clock()))
+        offset = now.offsetFromUtc()
+        sign, offset = ("+" if offset >= 0 else "−"), abs(offset)
+        utc = f"UTC{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}"
+        zone = now.timeZoneAbbreviation()
+        self.schedule_zone.setText(utc if zone in ("", utc, "UTC") and offset else zone or utc)
+        self.schedule_zone.setToolTip(self.tr("Times are in your computer's time zone ({0}).")
+                                      .format(utc))  # fmt: skip
+        self._presets = {p.key: p.when.timestamp() for p in presets(self._local_now())}
+        for key, button in self.schedule_presets.items():
+            button.setVisible(key in self._presets)
+            if key in self._presets:
+                button.setToolTip(self._when_text(self._presets[key]))
         self.preflight.hide()  # scheduling checks again
         self.schedule_bar.show()
         self.schedule_edit.setFocus()
+
+    def _local_now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock()).astimezone()
+
+    def _use_preset(self, key: str) -> None:
+        """Put the preset's time in the picker; Schedule (or Enter) sends it then."""
+        self.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(self._presets[key])))
+        self.schedule_button.setFocus()
 
     @Slot()
     def _schedule_chosen(self) -> None:

@@ -440,6 +440,32 @@ def test_send_later_schedules_at_the_chosen_time_without_undo(
     assert row.send_at == when
 
 
+def test_send_later_presets_show_the_zone_and_enter_schedules(
+    qtbot: QtBot, make_window: Any, manual: ManualOutboxHandle
+) -> None:
+    """ "Tomorrow morning" puts 08:00 tomorrow in the picker (what core.send_later
+    says), the time zone is shown beside it, and Enter in the picker schedules."""
+    from datetime import datetime, timedelta
+
+    window = make_window(manual)
+    fill(qtbot, window, to="ann@example.org", subject="Tomorrow", body="See you.")
+    window.send_later_action.trigger()
+    assert window.schedule_zone.text()  # "UTC", "CET"...
+    assert "time zone" in window.schedule_zone.toolTip()
+    assert window.schedule_presets["hour"].isVisible()
+    assert window.schedule_presets["tomorrow"].toolTip().endswith("08:00")
+    qtbot.mouseClick(window.schedule_presets["tomorrow"], Qt.MouseButton.LeftButton)
+    now = datetime.now().astimezone()
+    morning = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    expected = int((morning + timedelta(hours=8)).timestamp())
+    assert window.schedule_edit.dateTime().toSecsSinceEpoch() == expected
+    assert window.focusWidget() is window.schedule_button
+    window.schedule_edit.setFocus()
+    qtbot.keyClick(window.schedule_edit, Qt.Key.Key_Return)
+    assert len(manual.calls) == 1
+    assert manual.calls[0][3] == expected
+
+
 def test_send_later_refuses_a_time_in_the_past(
     qtbot: QtBot, make_window: Any, manual: ManualOutboxHandle
 ) -> None:
