@@ -916,6 +916,10 @@ def render_details(info: dict[str, Any]) -> str:
         f"<p><b>State:</b> {esc(row.state)} &nbsp; <b>Account:</b> {esc(row.account)} &nbsp; "
         f"<b>Tries:</b> {row.attempts}</p>"
     )
+    if row.state == "scheduled" and row.send_at is not None:
+        parts.append(f"<p><b>Sends at:</b> {esc(_local_time(row.send_at))}</p>")
+    elif row.state == "deferred" and row.next_attempt_at is not None:
+        parts.append(f"<p><b>Next try:</b> {esc(_local_time(row.next_attempt_at))}</p>")
     if row.last_error and row.state != "sent":
         parts.append(f"<p><b>Last error:</b> {esc(row.last_error)}</p>")
     if row.recipient_errors:
@@ -934,5 +938,23 @@ def render_details(info: dict[str, Any]) -> str:
         parts.append(f"<p><b>History</b></p><table>{items}</table>")
     headers = info.get("headers") or ""
     if headers:
-        parts.append(f"<p><b>Headers</b></p><pre>{esc(headers)}</pre>")
+        parts.append(f"<p><b>Headers</b></p><pre>{esc(decoded_headers(headers))}</pre>")
     return "".join(parts)
+
+
+def _local_time(when: float) -> str:
+    """Like "Tue 08 Dec 2026 09:30 CET": the day, and whose clock."""
+    return time.strftime("%a %d %b %Y %H:%M %Z", time.localtime(when))
+
+
+def decoded_headers(raw: str) -> str:
+    """The header block with RFC 2047 words decoded ("=?utf-8?q?Gr=C3=BC=C3=9Fe?=" reads
+    "Grüße") and folded lines joined, one header a line, as a person reads them."""
+    from email import policy
+    from email.parser import HeaderParser
+
+    try:
+        message = HeaderParser(policy=policy.default).parsestr(raw, headersonly=True)
+        return "\n".join(f"{name}: {value}" for name, value in message.items())
+    except Exception:  # a header the parser cannot read: show it as it came
+        return raw

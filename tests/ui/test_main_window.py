@@ -213,3 +213,32 @@ def test_edit_a_failed_message_fix_the_address_and_resend(qtbot, ctx, smtp_serve
                     timeout=10_000)  # fmt: skip
     (got,) = server.wait_for(1)
     assert got.rcpt_tos == ["robert@example.org"]
+
+
+def test_details_decode_encoded_headers_and_show_the_send_time() -> None:
+    import time as time_module
+
+    from mailgui.core.outbox import MessageRow
+    from mailgui.ui.main_window import render_details
+
+    when = time_module.time() + 86400
+    row = MessageRow(
+        id=1, account="work", state="scheduled", subject="Grüße", sender="me@example.org",
+        envelope_from="me@example.org", to=["bob@example.org"], cc=[], bcc=[],
+        pending=["bob@example.org"], message_id="<1@example.org>", size=10, smtputf8=False,
+        created_at=when - 86400, queued_at=when - 86400, send_at=when, next_attempt_at=None,
+        sent_at=None, attempts=0, last_error=None, recipient_errors={}, claimed_by=None,
+        claimed_at=None, updated_at=when - 86400,
+    )  # fmt: skip
+    raw = (
+        "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+        "To: =?utf-8?b?SsO8cmdlbg==?= <j@example.org>,\r\n bob@example.org\r\n"
+    )
+    shown = render_details({"row": row, "events": [], "headers": raw})
+    assert "Subject: Grüße" in shown
+    assert "To: Jürgen &lt;j@example.org&gt;, bob@example.org" in shown
+    assert "=?utf-8?" not in shown
+    assert (
+        "<b>Sends at:</b> " + time_module.strftime("%a %d %b %Y %H:%M", time_module.localtime(when))
+        in shown
+    )
