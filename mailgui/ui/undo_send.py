@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 if TYPE_CHECKING:
@@ -73,8 +74,15 @@ class UndoSendNotice(QWidget):
 
         self.label = QLabel(self)
         self.undo_button = QPushButton(self.tr("Undo"), self)
-        self.undo_button.setToolTip(self.tr("Keep the message from leaving and edit it again"))
+        self.undo_button.setToolTip(
+            self.tr("Keep the message from leaving and edit it again (Ctrl+Z)")
+        )
         self.undo_button.clicked.connect(self.undo)
+        # Ctrl+Z in the window undoes the send; only while this notice shows (a hidden
+        # widget's shortcut does not fire), so it never steals an editor's undo.
+        self.undo_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self)
+        self.undo_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.undo_shortcut.activated.connect(self.undo)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 6, 0)
         layout.setSpacing(6)

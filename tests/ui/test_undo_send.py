@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -63,8 +64,9 @@ def write(window: ComposeWindow) -> None:
     window.body_edit.setPlainText("Noon at the usual place?")
 
 
+@pytest.mark.parametrize("how", ["button", "ctrl+z"])
 def test_undo_within_the_delay_sends_nothing_and_reopens_the_message(
-    qtbot: QtBot, ctx: AppContext, smtp_server: Any
+    qtbot: QtBot, ctx: AppContext, smtp_server: Any, how: str
 ) -> None:
     server = smtp_server("none")
     setup_profile(ctx, server.port, undo=3)
@@ -85,7 +87,12 @@ def test_undo_within_the_delay_sends_nothing_and_reopens_the_message(
         assert notice.label.text() in ("Sending in 3 s", "Sending in 2 s")
         assert w.grab().save("/tmp/main_undo.png")
 
-        notice.undo_button.click()
+        if how == "button":
+            notice.undo_button.click()
+        else:
+            w.activateWindow()  # a window shortcut: the outbox window has the keyboard
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=3000)
+            qtbot.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
         assert not notice.isVisible()
         qtbot.waitUntil(lambda: len(compose_windows()) == 1, timeout=5000)
         back = compose_windows()[0]
