@@ -2,8 +2,10 @@
 
 :class:`DnsServer` answers authoritatively from records a test adds (``add("example.test",
 "MX", "10 mx.example.test.")``): a name it has no records for is NXDOMAIN, a name with
-records but none of the asked type is an empty NOERROR answer, and a name passed to
-``hang`` gets no answer at all (the resolver times out). ``refuse_all=True`` makes a server
+records but none of the asked type is an empty NOERROR answer, a name passed to
+``hang`` gets no answer at all (the resolver times out), and one passed to ``hold`` is
+answered only once ``release`` is called (a look-up kept in flight for as long as a test
+needs, within the resolver's timeout). ``refuse_all=True`` makes a server
 that answers REFUSED to everything: the session-wide guard that ``MAILGUI_NAMESERVER``
 points at by default, so no test can ever reach the system resolver or the internet.
 
@@ -37,7 +39,10 @@ class _Zone(BaseResolver):  # type: ignore[misc]
         with owner._lock:
             owner.queries[(qname, qtype)] += 1
             hang = qname in owner._hang
+            held = qname in owner._held
             records = list(owner._records.get(qname, []))
+        if held:
+            owner._released.wait(owner.hold_limit)  # bounded: a forgotten release only delays
         reply = request.reply()
         if owner.refuse_all:
             reply.header.rcode = RCODE.REFUSED
@@ -61,6 +66,9 @@ class DnsServer:
         self.queries: Counter[tuple[str, str]] = Counter()
         self._records: dict[str, list[tuple[str, RR]]] = {}
         self._hang: set[str] = set()
+        self._held: set[str] = set()
+        self._released = threading.Event()
+        self.hold_limit = 10.0  # seconds a held query waits for ``release`` at most
         self._lock = threading.Lock()
         self._server = DNSServer(_Zone(self), address="127.0.0.1", port=0, logger=_Quiet())
         self.port: int = self._server.server.server_address[1]
@@ -86,6 +94,16 @@ class DnsServer:
             self._hang.add(name.rstrip(".").lower())
         return self
 
+    def hold(self, name: str) -> DnsServer:
+        """Answer queries for ``name`` only after ``release`` (or ``hold_limit`` seconds)."""
+        with self._lock:
+            self._held.add(name.rstrip(".").lower())
+        return self
+
+    def release(self) -> None:
+        """Send the answers held back by ``hold``, and answer at once from now on."""
+        self._released.set()
+
     def asked(self, name: str, rtype: str) -> int:
         with self._lock:
             return self.queries[(name.rstrip(".").lower(), rtype)]
@@ -95,6 +113,7 @@ class DnsServer:
         return self
 
     def stop(self) -> None:
+        self.release()  # no handler thread left waiting
         self._server.stop()
         self._server.server.server_close()
 

@@ -8,6 +8,7 @@ attachments can be large) runs in Qt's thread pool and comes back as plain data.
 
 from __future__ import annotations
 
+import functools
 import html
 import time
 from dataclasses import dataclass
@@ -189,7 +190,6 @@ class ReceivedView(QWidget):
         self._received: list[Received] = []
         self._details: dict[int, Details] = {}
         self._pending = 0  # the request id whose answer we want
-        self._requests: set[int] = set()  # ours, in flight (the relay carries others too)
 
         self.setWindowTitle(self.tr("Received (demo)"))
         self.resize(820, 620)
@@ -235,7 +235,6 @@ class ReceivedView(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([200, 400])
 
-        background.relay().done.connect(self._on_details)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -396,15 +395,11 @@ class ReceivedView(QWidget):
         self.body_view.setPlainText(self.tr("Loading…"))
         self.raw_view.setPlainText("")
         received = self._received[summary.index]
-        request = background.run(lambda: _describe_safely(summary.index, received))
-        self._pending = request
-        self._requests.add(request)
+        job = functools.partial(_describe_safely, summary.index, received)
+        self._pending = background.run(job, self._on_details)
 
-    @Slot(int, object)
     def _on_details(self, request: int, details: Details) -> None:
-        if request not in self._requests:
-            return  # another requester's job
-        self._requests.discard(request)
+        """In the GUI thread, and only while this view exists (``background.run``)."""
         self._details.setdefault(details.index, details)
         if request == self._pending:
             self._pending = 0

@@ -8,9 +8,11 @@ them: ``let_go`` when a draft was queued or discarded, ``MessageToDraft.sweep`` 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
@@ -190,53 +192,71 @@ class MessageToDraft(QObject):
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one at a time, in order
         self._busy: set[int] = set()  # ids being taken out (a double-click is one Edit)
 
     def start(self, msg_id: int) -> None:
         if msg_id in self._busy:
             return
         self._busy.add(msg_id)
-        self._pool.start(lambda: self._run(msg_id))
+        background.run(functools.partial(_take_out, self._ctx, msg_id), self._on_done, _pool())
 
     def sweep(self) -> None:
         """Remove the folders written for drafts that no saved draft points at any more
-        (left by a crash, or by a quit during Undo). In this object's pool, so never in
-        the middle of a take-out, whose folder has no draft yet."""
+        (left by a crash, or by a quit during Undo). In the take-outs' own pool, so never
+        in the middle of a take-out, whose folder has no draft yet."""
         store, roots = draft_store(self._ctx), draft_folders(self._ctx)
-        self._pool.start(lambda: _remove_unused(store, roots))
+        background.run(lambda: _remove_unused(store, roots), pool=_pool())
 
-    def _run(self, msg_id: int) -> None:  # in the pool's thread
-        from mailgui.core.editing import take_out_for_editing
-        from mailgui.core.errors import MailguiError
-
-        ctx = self._ctx
-        try:
-            with ctx.open_outbox() as outbox:
-                saved, row = take_out_for_editing(
-                    outbox, msg_id, draft_store(ctx), draft_folders(ctx)[0]
-                )
-        except MailguiError as exc:
-            self._done(msg_id)
-            self.refused.emit(msg_id, exc.message)
-            return
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("message %s could not be taken out to edit: %s", msg_id, exc)
-            self._done(msg_id)
+    def _on_done(self, _request: int, outcome: _TakeOut) -> None:
+        """In the GUI thread, and only while this object exists (``background.run``)."""
+        msg_id = outcome.msg_id
+        self._busy.discard(msg_id)
+        if outcome.refused is not None:
+            self.refused.emit(msg_id, outcome.refused)
+        elif outcome.failed is not None:
             self.refused.emit(
                 msg_id,
                 self.tr(
                     "Message {0} could not be opened for editing ({1}); it stays in the outbox."
-                ).format(msg_id, exc),
+                ).format(msg_id, outcome.failed),
             )
-            return
-        self._done(msg_id)
-        self.taken.emit(msg_id, saved.id, row.state, float(row.send_at or 0.0))
-
-    def _done(self, msg_id: int) -> None:
-        self._busy.discard(msg_id)
+        else:
+            self.taken.emit(msg_id, outcome.draft_id, outcome.state, outcome.send_at)
 
     def wait(self, timeout_ms: int = 3000) -> bool:
         """On quit: let a take-out that started finish (it is one short transaction)."""
-        return bool(self._pool.waitForDone(timeout_ms))
+        return bool(_pool().waitForDone(timeout_ms))
+
+
+def _pool() -> QThreadPool:
+    return background.pool("drafts", 1)  # one at a time, in order
+
+
+@dataclass(frozen=True)
+class _TakeOut:
+    """What taking message ``msg_id`` out to edit came to: plain data for the GUI."""
+
+    msg_id: int
+    draft_id: str = ""
+    state: str = ""
+    send_at: float = 0.0
+    refused: str | None = None  # the core's sentence: it stays in the outbox
+    failed: str | None = None  # a database or disk error's text
+
+
+def _take_out(ctx: AppContext, msg_id: int) -> _TakeOut:
+    """In the drafts pool; never raises for what the outbox or the disk can do."""
+    from mailgui.core.editing import take_out_for_editing
+    from mailgui.core.errors import MailguiError
+
+    try:
+        with ctx.open_outbox() as outbox:
+            saved, row = take_out_for_editing(
+                outbox, msg_id, draft_store(ctx), draft_folders(ctx)[0]
+            )
+    except MailguiError as exc:
+        return _TakeOut(msg_id, refused=exc.message)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("message %s could not be taken out to edit: %s", msg_id, exc)
+        return _TakeOut(msg_id, failed=str(exc))
+    return _TakeOut(msg_id, saved.id, row.state, float(row.send_at or 0.0))

@@ -28,7 +28,6 @@ from PySide6.QtCore import (
     Qt,
     QUrl,
     Signal,
-    Slot,
 )
 from PySide6.QtGui import QColor, QImage, QTextCursor, QTextDocument, QTextImageFormat
 
@@ -211,18 +210,17 @@ class ImageLoader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._paths: dict[int, str] = {}  # requests in flight → their file ("" if pasted)
-        background.relay().done.connect(self._on_done)
 
     def load_file(self, path: str | Path) -> int:
         file = Path(path)
-        request = background.run(lambda: _safe(_load_file, file))
+        request = background.run(lambda: _safe(_load_file, file), self._on_done)
         self._paths[request] = str(path)
         return request
 
     def load_image(self, picture: QImage) -> int:
         copy = QImage(picture)  # implicitly shared: safe to read in another thread
         number = next(_pasted)
-        request = background.run(lambda: _safe(_load_data, copy, number))
+        request = background.run(lambda: _safe(_load_data, copy, number), self._on_done)
         self._paths[request] = ""
         return request
 
@@ -235,7 +233,7 @@ class ImageLoader(QObject):
         message's), or one ``source`` reads in the pool (a saved draft's file). One
         that cannot be shown is written into ``keep_in`` and reported as failed with
         that path, for the window to attach."""
-        request = background.run(lambda: _safe(_decode, source, keep_in))
+        request = background.run(lambda: _safe(_decode, source, keep_in), self._on_done)
         self._paths[request] = ""
         return request
 
@@ -243,11 +241,9 @@ class ImageLoader(QObject):
     def pending(self) -> int:
         return len(self._paths)
 
-    @Slot(int, object)
     def _on_done(self, request: int, result: object) -> None:
-        path = self._paths.pop(request, None)
-        if path is None:
-            return  # another requester's job
+        """In the GUI thread, and only while this loader exists (``background.run``)."""
+        path = self._paths.pop(request)
         if isinstance(result, LoadedImage):
             self.loaded.emit(request, result)
         elif isinstance(result, _Unshown):

@@ -13,7 +13,7 @@ import functools
 import html
 from collections.abc import Iterable
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from mailgui.core.log import get_logger
 from mailgui.core.recipient_checks import CHECK_TIMEOUT, Finding, check_domain
@@ -27,15 +27,7 @@ log = get_logger(__name__)
 FIX_SCHEME = "fix-domain:"  # link target of a "did you mean" suggestion: fix-domain:OLD:NEW
 
 
-_pool_instance: QThreadPool | None = None
-
-
-def _pool() -> QThreadPool:
-    global _pool_instance
-    if _pool_instance is None:
-        _pool_instance = QThreadPool(QCoreApplication.instance())
-        _pool_instance.setMaxThreadCount(4)
-    return _pool_instance
+POOL_THREADS = 4  # checks at once; more wait their turn
 
 
 def _check(domain: str) -> list[Finding]:
@@ -59,7 +51,6 @@ class DomainChecker(QObject):
         super().__init__(parent)
         self._results: dict[str, list[Finding]] = {}
         self._running: dict[int, str] = {}  # request id -> domain
-        background.relay().done.connect(self._on_done)
 
     def request(self, domains: Iterable[str]) -> None:
         """Start checks for the domains not checked or being checked yet."""
@@ -69,7 +60,9 @@ class DomainChecker(QObject):
                 continue
             if domain.startswith("["):  # an address literal has no DNS to ask
                 continue
-            self._running[background.run(functools.partial(_check, domain), _pool())] = domain
+            pool = background.pool("recipient-checks", POOL_THREADS)
+            job = functools.partial(_check, domain)
+            self._running[background.run(job, self._on_done, pool)] = domain
 
     def findings(self, domain: str) -> list[Finding]:
         return self._results.get(domain.lower().rstrip("."), [])
@@ -79,11 +72,9 @@ class DomainChecker(QObject):
             return bool(self._running)
         return domain.lower().rstrip(".") in self._running.values()
 
-    @Slot(int, object)
     def _on_done(self, request: int, findings: list[Finding]) -> None:
-        domain = self._running.pop(request, None)
-        if domain is None:
-            return  # another requester's job
+        """In the GUI thread, and only while this checker exists (``background.run``)."""
+        domain = self._running.pop(request)
         self._results[domain] = findings
         self.checked.emit(domain, findings)
 

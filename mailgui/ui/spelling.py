@@ -3,21 +3,24 @@ the context menu offers corrections.
 
 The words come from pyspellchecker (pure Python, maintained, word lists for English,
 German, French, Spanish, Portuguese, Italian, Dutch and a few more; no system
-library). Its list takes most of a second to load, so it loads in a thread and the
-highlighting starts when it is there: the window opens and takes keys at once.
+library). Its list takes most of a second to load, so it loads in a pool of its own
+(``background``: a window closed meanwhile simply gets nothing) and the highlighting
+starts when it is there: the window opens and takes keys at once.
 Without pyspellchecker installed there is simply no spell check.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any
 
-from PySide6.QtCore import QLocale, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QLocale, Signal
 from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
 from mailgui.core.log import get_logger
+from mailgui.ui import background
 
 __all__ = ["SpellHighlighter", "available", "language_for"]
 
@@ -44,12 +47,18 @@ def language_for(locale: QLocale | None = None) -> str:
     return code if code in _LANGUAGES else "en"
 
 
-class _Loader(QObject):
-    loaded = Signal(object)
-
-
 _cache: dict[str, Any] = {}  # one word list per language, shared by every window
 _cache_lock = threading.Lock()
+
+
+def _load(language: str) -> Any:
+    """In the spelling pool: the word list, or None (no library, no list: no spell
+    check, never a crash)."""
+    try:
+        return _checker(language)
+    except Exception as exc:
+        log.info("no spell check: %s", exc)
+        return None
 
 
 def _checker(language: str) -> Any:
@@ -77,25 +86,14 @@ class SpellHighlighter(QSyntaxHighlighter):
         self._format = QTextCharFormat()
         self._format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
         self._format.setUnderlineColor(QColor("#d32f2f"))
-        self._loader = _Loader(self)
-        self._loader.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
-        # Not a daemon: quitting while the word list loads waits for it (well under a
-        # second) instead of finalizing the interpreter under a thread that imports.
-        threading.Thread(target=self._load, args=(language,), name="mailgui-spelling").start()
+        # One thread: windows opened while a list loads wait in the queue, not in threads.
+        pool = background.pool("spelling", 1)
+        background.run(functools.partial(_load, language), self._on_loaded, pool)
 
-    def _load(self, language: str) -> None:
-        try:
-            checker = _checker(language)
-        except Exception as exc:  # no library, no list: no spell check, never a crash
-            log.info("no spell check: %s", exc)
+    def _on_loaded(self, _request: int, checker: Any) -> None:
+        """In the GUI thread, and only while this highlighter exists (``background``)."""
+        if checker is None:
             return
-        try:
-            self._loader.loaded.emit(checker)
-        except RuntimeError:  # the window closed while the list loaded
-            pass
-
-    @Slot(object)
-    def _on_loaded(self, checker: Any) -> None:
         self.checker = checker
         self.rehighlight()
         self.ready.emit()

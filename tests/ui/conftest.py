@@ -20,6 +20,28 @@ if TYPE_CHECKING:
     from mailgui.ui.outbox_service import OutboxHandle
 
 
+BACKGROUND_WAIT_MS = 10_000  # every job is bounded on its own (DNS: 1.5 s): a backstop
+
+
+@pytest.fixture(autouse=True)
+def background_jobs_end(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test (its windows closed by then: this fixture is set up first, so
+    torn down last), wait for every background pool, delete the closed windows and
+    hand out what the jobs finished, so no job of one test ends in the next one."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from mailgui.ui import background
+
+    if QCoreApplication.instance() is None:
+        return
+    ended = background.wait(BACKGROUND_WAIT_MS)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # closed windows
+    background.deliver()  # what is left (results for windows just deleted are dropped)
+    QCoreApplication.processEvents()
+    assert ended, f"background jobs of {request.node.name} still ran after {BACKGROUND_WAIT_MS} ms"
+
+
 @pytest.fixture
 def ctx(profile: object) -> AppContext:
     """An AppContext on an isolated profile (MAILGUI_HOME, plaintext keyring and XDG
@@ -74,3 +96,11 @@ def window(qtbot: Any, ctx: AppContext) -> Iterator[Callable[[], MainWindow]]:
             editor._done = True  # close without the save prompt
             editor.close()
         assert w.shutdown()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _english_plurals(qapp: Any) -> None:
+    """As the app does at start (ui/app.py): "1 message sent", not "1 message(s) sent"."""
+    from mailgui.ui import plurals
+
+    plurals.install()

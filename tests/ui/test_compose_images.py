@@ -21,7 +21,7 @@ from mailgui.core.accounts import Account
 from mailgui.core.addresses import Mailbox
 from mailgui.core.drafts import DraftStore, SavedDraft
 from mailgui.core.message import Draft, InlineImage
-from mailgui.ui import background
+from mailgui.ui import inline_images
 from mailgui.ui.compose import ComposeWindow
 from mailgui.ui.context import AppContext
 from mailgui.ui.inline_images import LoadedImage, placeholder
@@ -268,19 +268,23 @@ def photos_html(photos: list[InlineImage]) -> str:
 
 
 class DecodeThreads:
-    """Which thread produced each decoded picture: ``relay().done`` is emitted by the
-    pool job itself, so a direct connection runs in the job's thread."""
+    """Which thread decoded each picture: ``inline_images._decode``, wrapped while this
+    records (the pool job calls it by its module name)."""
 
     def __init__(self) -> None:
         self.threads: dict[str, int] = {}
-        background.relay().done.connect(self._record, Qt.ConnectionType.DirectConnection)
+        self._real = real = inline_images._decode
 
-    def _record(self, _request: int, result: object) -> None:
-        if isinstance(result, LoadedImage):
-            self.threads[result.image.cid] = threading.get_ident()
+        def decode(*args: Any) -> object:
+            result = real(*args)
+            if isinstance(result, LoadedImage):
+                self.threads[result.image.cid] = threading.get_ident()
+            return result
+
+        inline_images._decode = decode  # type: ignore[assignment]
 
     def close(self) -> None:
-        background.relay().done.disconnect(self._record)
+        inline_images._decode = self._real  # type: ignore[assignment]
 
 
 def test_a_reopened_draft_shows_at_once_and_its_pictures_are_decoded_in_the_pool(
