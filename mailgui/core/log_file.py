@@ -19,15 +19,30 @@ class OnFirstRecord(logging.Handler):
         self._file: logging.FileHandler | None = None
         self._failed = False
         self._mailgui = True
+        self._opening = False
+        self._early: list[logging.LogRecord] = []
 
-    def emit(self, record: logging.LogRecord) -> None:  # called under self.lock
+    def emit(self, record: logging.LogRecord) -> None:  # called under self.lock (an RLock)
         if self._file is None and not self._failed:
+            if self._opening:
+                # Logged from a signal handler while this thread imports logging.handlers
+                # (the agent's SIGTERM right after its start): importing it again here
+                # would meet the half-made module ("cannot access submodule"). Kept for
+                # when the file is open.
+                self._early.append(record)
+                return
+            self._opening = True
             try:
                 self._file = private_log(self._path)
             except OSError:
                 self._failed = True  # no log rather than no mailgui
+            finally:
+                self._opening = False
         if self._file is not None:
             self._file.emit(record)
+            early, self._early = self._early, []
+            for later in early:
+                self._file.emit(later)
 
     def flush(self) -> None:
         if self._file is not None:

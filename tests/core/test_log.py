@@ -96,3 +96,26 @@ def test_sendmail_that_logs_nothing_imports_no_logging_and_one_that_logs_writes_
     assert sendmail("root") == b"True"  # a bare local name is logged
     text = (tmp_path / "state" / "mailgui.log").read_text()
     assert "recipient 'root' has no domain; delivering it to the account's address" in text
+
+
+def test_a_record_logged_while_the_file_opens_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's SIGTERM handler logs "stopping" while the first record is still
+    opening the file (importing logging.handlers); that second record used to import
+    it again and fail ("cannot access submodule 'handlers' of module 'logging'")."""
+    from mailgui.core import log_file
+
+    handler = log_file.OnFirstRecord(tmp_path / "mailgui.log")
+    real = log_file.private_log
+
+    def opening(path: Path) -> logging.FileHandler:
+        # what the signal handler does in the middle of the import
+        handler.handle(logging.makeLogRecord({"msg": "stopping", "levelno": 20}))
+        return real(path)
+
+    monkeypatch.setattr(log_file, "private_log", opening)
+    handler.handle(logging.makeLogRecord({"msg": "agent started", "levelno": 20}))
+    handler.close()
+    text = (tmp_path / "mailgui.log").read_text()
+    assert text.index("agent started") < text.index("stopping")
