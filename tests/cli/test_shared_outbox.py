@@ -462,25 +462,16 @@ def run_scenario(
 
 @pytest.mark.slow
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("kills", [0, KILLS], ids=["running", "killed-mid-run"])
 @pytest.mark.parametrize("kind", ["agent", "app"])
 def test_a_long_running_sender_and_many_short_processes_share_the_outbox(
     kind: Kind,
+    kills: int,
     dns_server: DnsServer,
     profile: Profile,
     smtp_server: SmtpServerFactory,
     tmp_path: Path,
 ) -> None:
-    run_scenario(profile, smtp_server("none"), dns_server, tmp_path, kind, kills=0)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(90)
-@pytest.mark.parametrize("kind", ["agent", "app"])
-def test_the_long_running_sender_killed_mid_run_loses_nothing(
-    kind: Kind,
-    dns_server: DnsServer,
-    profile: Profile,
-    smtp_server: SmtpServerFactory,
-    tmp_path: Path,
-) -> None:
-    run_scenario(profile, smtp_server("none"), dns_server, tmp_path, kind, kills=KILLS)
+    """Killed mid-run (SIGKILL, then started again, KILLS times): nothing is lost, and
+    at most one message per kill is delivered twice."""
+    run_scenario(profile, smtp_server("none"), dns_server, tmp_path, kind, kills=kills)
