@@ -169,8 +169,7 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     if args.reply_to is not None:
         acct = acct._replace(reply_to=args.reply_to.strip())
     if args.signature_file is not None:
-        signature = _read_text(args.signature_file, "signature file")
-        acct = acct._replace(signature=signature.replace("\r\n", "\n").rstrip("\n"))
+        acct = acct._replace(signature=_read_signature(args.signature_file))
     acct.validate()
     if password is not None:
         passwords.store(acct.name, password)  # first: no keyring, no account
@@ -208,8 +207,7 @@ def cmd_account_set(args: argparse.Namespace) -> int:
     if args.reply_to is not None:
         changes["reply_to"] = args.reply_to.strip()
     if args.signature_file is not None:
-        signature = _read_text(args.signature_file, "signature file")
-        changes["signature"] = signature.replace("\r\n", "\n").rstrip("\n")
+        changes["signature"] = _read_signature(args.signature_file)
     for option in ("timeout", "data_timeout"):
         if getattr(args, option) is not None:
             changes[option] = getattr(args, option)
@@ -220,8 +218,12 @@ def cmd_account_set(args: argparse.Namespace) -> int:
         changes["limits"] = acct.limits._replace(
             **{k: v for k, v in limits.items() if v is not None}
         )
-    retry = {"first_delay": args.retry_first, "max_delay": args.retry_max}
-    retry["give_up_after"] = args.give_up_after_days and args.give_up_after_days * 86400.0
+    days = args.give_up_after_days
+    retry = {
+        "first_delay": args.retry_first,
+        "max_delay": args.retry_max,
+        "give_up_after": None if days is None else days * 86400.0,
+    }
     if any(v is not None for v in retry.values()):
         changes["retry"] = acct.retry._replace(**{k: v for k, v in retry.items() if v is not None})
     if not changes and not args.default:
@@ -232,6 +234,11 @@ def cmd_account_set(args: argparse.Namespace) -> int:
     default = "; it is the default account" if args.default else ""
     print(f"Updated account {acct.name!r}: {said}{default}.")
     return EX_OK
+
+
+def _read_signature(path: str) -> str:
+    """A signature file's text as accounts keep it: LF line ends, no trailing newline."""
+    return _read_text(path, "signature file").replace("\r\n", "\n").rstrip("\n")
 
 
 def _count(text: str) -> int:

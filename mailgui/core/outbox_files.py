@@ -15,9 +15,9 @@ here opens the database file while this process may hold a connection to it:
   every write, it checks that the files SQLite has open in this process are still the
   ones at the outbox's path (not unlinked, not replaced). When they are not, every
   write in this process is refused (``core.outbox`` raises ``OutboxReplacedError``): the
-  shared memory
-  index is shared by all of a process's connections, so no connection of this process
-  can be trusted until all of them are closed, that is until mailgui restarts.
+  shared memory index is shared by all of a process's connections, so no connection of
+  this process can be trusted until all of them are closed, that is until mailgui
+  restarts.
 
 The guard reads ``/proc/self/fd`` (Linux; elsewhere it is off). It watches the database,
 ``-wal`` and ``-shm``: SQLite never deletes those while a connection is open, whereas a
@@ -65,10 +65,12 @@ class FileGuard:
         self.real = os.path.realpath(path)
         # fd -> (suffix, st_dev, st_ino) of what it pointed to when last scanned
         self._known: dict[int, tuple[str, int, int]] = {}
+        self._all_found = False  # the last scan found a descriptor of each watched file
         self._proc = os.path.isdir(_PROC_FDS)
 
     def _scan(self) -> None:
         self._known = {}
+        self._all_found = False
         if not self._proc:
             return
         names = {f"{self.real}{s}": s for s in WATCHED}
@@ -87,13 +89,14 @@ class FileGuard:
             except (ValueError, OSError):
                 continue  # the listing's own descriptor, or one closed meanwhile
             self._known[fd] = (suffix, st.st_dev, st.st_ino)
+        self._all_found = len({s for s, _, _ in self._known.values()}) == len(WATCHED)
 
     def problem(self) -> str | None:
         """What is wrong with the files this process has open, in words, or None."""
         if self.real in _poisoned:
             return _poisoned[self.real]
         found = self._check()
-        if found is None and len({s for s, _, _ in self._known.values()}) < len(WATCHED):
+        if found is None and not self._all_found:
             self._scan()  # first use, or SQLite opened its files since: look again
             found = self._check(rescanned=True)
         if found is not None:

@@ -80,9 +80,7 @@ def store_kind() -> str:
     (a file anyone who reads your files can read) or "secure" (a real keyring)."""
     try:
         _backend()
-    except KeyringUnavailableError:
-        return "none"
-    except Exception:  # a backend that fails to load: nothing can be stored either
+    except Exception:  # refused (KeyringUnavailableError), or a backend that fails to load
         return "none"
     return "plaintext" if is_plaintext() else "secure"
 

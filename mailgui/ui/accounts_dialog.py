@@ -1163,8 +1163,7 @@ class AccountsDialog(QDialog):
 
     @Slot()
     def _update_security_ui(self) -> None:
-        if hasattr(self, "keyring_warning"):
-            self._update_keyring_warning()
+        self._update_keyring_warning()
         direct = self.is_direct()
         # Direct delivery has no server of its own: no server fields, nothing to test.
         self.form.setRowVisible(self.direct_warning, direct)

@@ -40,6 +40,7 @@ from PySide6.QtCore import (
     QStringListModel,
     Qt,
     QTimer,
+    QTimeZone,
     QUrl,
     Signal,
     Slot,
@@ -1243,11 +1244,10 @@ class ComposeWindow(QMainWindow):
         self.schedule_edit.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(self._clock())))
         self.schedule_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(start)))
         now = QDateTime.fromSecsSinceEpoch(int(self._clock()))
-        offset = now.offsetFromUtc()
-        sign, offset = ("+" if offset >= 0 else "−"), abs(offset)
-        utc = f"UTC{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}"
-        zone = now.timeZoneAbbreviation()
-        self.schedule_zone.setText(utc if zone in ("", utc, "UTC") and offset else zone or utc)
+        utc = now.timeZone().displayName(now, QTimeZone.NameType.OffsetName)  # "UTC+01:00"
+        zone = now.timeZoneAbbreviation()  # "CET", or "" where the system has no name
+        self.schedule_zone.setText(zone if zone and not (zone == "UTC" and now.offsetFromUtc())
+                                   else utc)  # fmt: skip
         self.schedule_zone.setToolTip(self.tr("Times are in your computer's time zone ({0}).")
                                       .format(utc))  # fmt: skip
         self._presets = {p.key: p.when.timestamp() for p in presets(self._local_now())}
