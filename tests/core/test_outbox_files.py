@@ -13,16 +13,15 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_outbox import outgoing  # the outbox tests' message builder
 
 from mailgui.core import outbox_files
 from mailgui.core.errors import OutboxReplacedError, StorageError
 from mailgui.core.outbox import Outbox
 from mailgui.core.outbox_files import make_private
-from mailgui.core.outgoing import Outgoing
 
 # A second process: adds N messages through its own Outbox, then closes it (which makes
 # SQLite checkpoint and delete the WAL when it believes it is the last user).
@@ -41,22 +40,6 @@ with Outbox(path) as box:
             date=datetime.now(UTC), subject=f"m{n}", sender="me@example.org",
             to=["bob@example.org"], cc=[], bcc=[], smtputf8=False))
 """
-
-
-def outgoing(n: int) -> Outgoing:
-    return Outgoing(
-        envelope_from="me@example.org",
-        recipients=["bob@example.org"],
-        data=b"Subject: x\r\n\r\nbody\r\n",
-        message_id=f"<{n}@example.org>",
-        date=datetime.now(UTC),
-        subject=f"m{n}",
-        sender="me@example.org",
-        to=["bob@example.org"],
-        cc=[],
-        bcc=[],
-        smtputf8=False,
-    )
 
 
 def other_process_adds(path: Path, start: int, count: int) -> None:
@@ -133,7 +116,7 @@ def test_a_lost_lock_is_loud_not_silent(tmp_path: Path) -> None:
         second.close()
     got = subjects(path)
     assert {f"m{n}" for n in range(1000, 1050)} <= got
-    assert "m1" not in got and "m2" not in got
+    assert "test 1" not in got and "test 2" not in got
 
 
 def test_an_outbox_moved_aside_while_open_is_noticed(tmp_path: Path) -> None:
@@ -149,7 +132,7 @@ def test_an_outbox_moved_aside_while_open_is_noticed(tmp_path: Path) -> None:
     outbox_files._poisoned.clear()  # as in a new process (the restart)
     with Outbox(path) as fresh:  # a new, empty outbox at the old name
         fresh.add("work", outgoing(2))
-    assert subjects(path) == {"m2"}
+    assert subjects(path) == {"test 2"}
 
 
 def test_a_healthy_outbox_is_never_flagged(tmp_path: Path) -> None:
