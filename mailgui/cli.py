@@ -15,7 +15,7 @@ import atexit
 import gc
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -31,13 +31,12 @@ from mailgui.core.errors import (
     UsageError,
 )
 
-CHECK_DEADLINE = 1.0  # seconds `send` waits at most for recipient checks (after queueing)
-
 if TYPE_CHECKING:
     import argparse
 
     from mailgui.core.accounts import Account, AccountStore
     from mailgui.core.delivery import Delivery, FlushReport
+    from mailgui.core.engine import Engine, Queued
     from mailgui.core.outbox import MessageRow, Outbox
     from mailgui.core.paths import Profile
 
@@ -55,18 +54,23 @@ def _profile() -> Profile:
     return profile
 
 
+_ENGINE: list[Engine] = []  # the one engine of this process, made on first use
+
+
+def _engine() -> Engine:
+    if not _ENGINE:
+        from mailgui.core.engine import Engine
+
+        _ENGINE.append(Engine(_profile()))
+    return _ENGINE[0]
+
+
 def _store() -> AccountStore:
-    from mailgui.core.accounts import AccountStore
-
-    return AccountStore(_profile().accounts_file)
+    return _engine().accounts
 
 
-def _delivery(outbox: Outbox, store: AccountStore) -> Delivery:
-    """The delivery engine, recording each server's SIZE for the compose window."""
-    from mailgui.core.delivery import Delivery
-    from mailgui.core.server_limits import ServerLimits
-
-    return Delivery(outbox, store, listener=ServerLimits.of(_profile()).on_delivery_event)
+def _delivery(outbox: Outbox) -> Delivery:
+    return _engine().delivery(outbox)
 
 
 def _outbox() -> Outbox:
@@ -335,15 +339,14 @@ def cmd_account_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_account_test(args: argparse.Namespace) -> int:
-    from mailgui.core import passwords
     from mailgui.core.transport import Session
 
-    acct = _store().get(args.name)
+    engine = _engine()
+    acct = engine.account(args.name)
     if acct.direct:
         print(f"Account {acct.name!r} delivers directly; there is no server to test.")
         return EX_OK
-    password = passwords.load(acct.name) if acct.username else None
-    with Session(acct, password) as session:
+    with Session(acct, engine.credentials.login(acct)) as session:
         info = session.open()
     print(f"Connected to {acct.server}.")
     if info.tls_version:
@@ -390,73 +393,35 @@ def cmd_account_discover(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-_NULL_MX = "accepts no mail (it publishes a null MX record)"
-
-
-def _start_recipient_checks(addresses: list[str]) -> Callable[[Outbox, int], int | None]:
-    """Check recipient domains in the background; nothing waits for them yet, so they
-    never delay queueing. The returned function, called once the message is durably in
-    the outbox, waits (at most CHECK_DEADLINE seconds from the start) and then warns on
-    stderr, and takes a recipient whose domain accepts no mail (null MX) out of the
-    message for good. It returns an exit code when that left nobody to send to (the
-    message failed), else None. Without DNS, or on a timeout, it says nothing."""
-    import threading
-    import time
-
-    from mailgui.core.recipient_checks import Finding, check_recipients
-    from mailgui.core.resolver import domain_of
-
-    found: list[Finding] = []
-    end = time.monotonic() + CHECK_DEADLINE + 0.2
-    # Not a daemon: the interpreter waits for it at exit (bounded: each look-up times out
-    # after recipient_checks.CHECK_TIMEOUT, at most three in a row for a domain) instead
-    # of finalizing while it imports dnspython, which crashed CPython 3.11 (SIGSEGV in
-    # _PyImport_AcquireLock during exit).
-    thread = threading.Thread(
-        target=lambda: found.extend(check_recipients(addresses, deadline=CHECK_DEADLINE)),
-        name="mailgui-recipient-checks",
+def _report_checks(queued: Queued) -> int | None:
+    """Say on stderr what the recipient checks found and what the policy did (a null-MX
+    recipient taken out for good); an exit code when nobody was left to send to."""
+    for f in queued.findings:
+        if f.level == "warn":
+            _say(f"Warning: {f.message}")
+        elif f.level == "note":
+            _say(f"Note: {f.message}")
+    blocked = queued.blocked_domains
+    if not blocked:
+        return None
+    if queued.row is None:  # another sender (the app, the agent) took it first
+        for f in queued.findings:
+            if f.level == "block":
+                _say(f"Warning: {f.message}")
+        return None
+    if not queued.failed:
+        for addr, reason in queued.refused.items():
+            _say(f"Not sending to {addr}: {reason[0].lower()}{reason[1:]}")
+        return None
+    domains = ", ".join(blocked)
+    _say(
+        f"Message {queued.id} was not sent and has failed: the domain {domains} accepts no "
+        "mail (null MX record); check the address."
+        if len(blocked) == 1
+        else f"Message {queued.id} was not sent and has failed: the domains {domains} "
+        "accept no mail (null MX records); check the addresses."
     )
-    thread.start()
-
-    def finish(outbox: Outbox, msg_id: int) -> int | None:
-        thread.join(max(0.0, end - time.monotonic()))
-        findings = list(found)
-        for f in findings:
-            if f.level == "warn":
-                _say(f"Warning: {f.message}")
-            elif f.level == "note":
-                _say(f"Note: {f.message}")
-        blocked = {f.domain: f for f in findings if f.level == "block"}
-        if not blocked:
-            return None
-        row = outbox.get(msg_id)
-        reasons = {
-            addr: f"The domain {domain} {_NULL_MX}, so nothing was sent to this address; check it."
-            for addr in row.pending
-            if (domain := domain_of(addr)) in blocked
-        }
-        if not reasons:
-            return None
-        changed = outbox.refuse_recipients(msg_id, reasons)
-        if changed is None:  # another sender (the app, the agent) took it first
-            for f in blocked.values():
-                _say(f"Warning: {f.message}")
-            return None
-        if changed.state != "failed":
-            for addr, reason in reasons.items():
-                _say(f"Not sending to {addr}: {reason[0].lower()}{reason[1:]}")
-            return None
-        domains = ", ".join(sorted(blocked))
-        _say(
-            f"Message {msg_id} was not sent and has failed: the domain {domains} accepts no "
-            "mail (null MX record); check the address."
-            if len(blocked) == 1
-            else f"Message {msg_id} was not sent and has failed: the domains {domains} "
-            "accept no mail (null MX records); check the addresses."
-        )
-        return EX_UNAVAILABLE
-
-    return finish
+    return EX_UNAVAILABLE
 
 
 # --- composing and queueing -----------------------------------------------------------
@@ -512,8 +477,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         raise UsageError("Give the message text with --body, --body-file or --html-file.")
     if args.body is not None and args.body_file is not None:
         raise UsageError("Give the text either with --body or with --body-file, not both.")
-    store = _store()
-    acct = store.get(args.account) if args.account else store.default()
+    engine = _engine()
+    acct = engine.account(args.account)
     text = args.body if args.body is not None else None
     if args.body_file is not None:
         text = _read_text(args.body_file, "body file")
@@ -529,16 +494,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         html=html,
         attachments=[Path(p) for p in args.attach or []],
     )
-    checks = None
-    if acct.check_recipients:  # they run while the message is built; nothing waits for them
-        checks = _start_recipient_checks([m.addr for m in draft.to + draft.cc + draft.bcc])
+    # The checks run while the message is built; nothing waits for them before it is queued.
+    checks = engine.check_recipients(acct, [m.addr for m in draft.to + draft.cc + draft.bcc])
     out = build(draft)
     with _outbox() as outbox:
-        msg_id = outbox.add(acct.name, out, send_at=send_at)  # durable before any DNS answer
+        # Durable before any DNS answer; then the checks' findings (also with --queue-only
+        # and --at: it is queued already): a null-MX recipient is taken out before the try.
+        queued = engine.queue(outbox, acct, out, send_at=send_at, checks=checks)
+        msg_id = queued.id
         del out  # a big message is in the outbox now; do not hold a second copy while sending
-        # Then the checks (also with --queue-only and --at: it is queued already): warnings,
-        # and a null-MX recipient is taken out before the one try below.
-        refused = checks(outbox, msg_id) if checks is not None else None
+        refused = _report_checks(queued)
         if refused is not None:
             if args.json:
                 _print_json(outbox.get(msg_id).as_json())
@@ -564,7 +529,7 @@ def _attempt(
     account: str | None = None,
 ) -> int:
     """Try the given (or all due) messages once now and report like `send`."""
-    report = _delivery(outbox, _store()).flush(include_deferred=True, ids=ids, account=account)
+    report = _delivery(outbox).flush(include_deferred=True, ids=ids, account=account)
     rows = [outbox.get(i) for i in (ids if single and ids else report.ids)]
     if as_json:
         _print_json(rows[0].as_json() if single else [r.as_json() for r in rows])
@@ -574,6 +539,8 @@ def _attempt(
 
 def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool) -> None:
     """Errors always go to stderr; the progress lines on stdout only without --json."""
+    from mailgui.core.engine import NULL_MX
+
     out = (lambda _text: None) if quiet else print
     if not rows:
         out("Nothing to send.")
@@ -583,7 +550,7 @@ def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool)
         if row.state == "sent":
             out(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
             for addr, reply in row.recipient_errors.items():
-                if _NULL_MX in reply:  # taken out before the try, and said so then
+                if NULL_MX in reply:  # taken out before the try, and said so then
                     continue
                 _say(f"The server refused {addr} ({reply}); the others got the message.")
         elif row.state == "failed":
@@ -717,16 +684,16 @@ def cmd_sendmail(argv: list[str]) -> int:
     args = _parse_sendmail_args(argv)
     raw = sys.stdin.buffer.read()
     msg = read_submitted(raw)
-    store = _store()
+    engine = _engine()
     local_from = _local_from(msg)
     from_header = header_sender(msg)
     acct = None
     if args.account:
-        acct = store.get(args.account)
+        acct = engine.account(args.account)
     elif from_header is not None:
-        acct = store.find_by_email(from_header.addr)
+        acct = engine.accounts.find_by_email(from_header.addr)
     if acct is None:
-        acct = store.default()
+        acct = engine.account()
     sender = _account_mailbox(acct)
     if local_from:
         sender = Mailbox(check_text("name in the From header", local_from), sender.addr)
@@ -744,13 +711,13 @@ def cmd_sendmail(argv: list[str]) -> int:
         envelope_from=envelope_from,
     )
     with _outbox() as outbox:
-        msg_id = outbox.add(acct.name, out)
+        msg_id = engine.queue(outbox, acct, out).id
         if args.wait:
             return _attempt(outbox, [msg_id], False, single=True)
         if args.queue_only:
             return EX_OK
         try:  # queued is done; one quiet try now, the outcome is in the outbox and the log
-            _delivery(outbox, store).flush(include_deferred=True, ids=[msg_id])
+            _delivery(outbox).flush(include_deferred=True, ids=[msg_id])
         except MailguiError:
             pass
     return EX_OK

@@ -1,9 +1,9 @@
 """The headless sender behind ``mailgui agent``: the GUI sender's twin, without Qt.
 
-It keeps the outbox moving: it flushes on start, when the next deferred or
-scheduled message falls due (``Outbox.next_wakeup``), when another process
-queued something (``Outbox.data_version``), when the account settings change
-and when the network returns (a default route appears again). It sends only
+It keeps the outbox moving on the schedule every sender follows
+(``core.flush_schedule``: on start, when a message falls due, when another process
+queued one, when the account settings change and when the network returns, that is
+when a default route appears again; nothing while there is none). It sends only
 while it holds the profile's sender lock (``sender_lock.py``), so a GUI and an
 agent on one profile never both follow the schedule. ``stop()`` (SIGTERM) lets
 the message on the wire finish, and cuts the connection after ``stop_grace``
@@ -16,21 +16,22 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from mailgui.core import flush_schedule
 from mailgui.core.accounts import AccountStore
 from mailgui.core.delivery import Delivery, FlushReport
+from mailgui.core.engine import Engine
 from mailgui.core.errors import OutboxReplacedError
+from mailgui.core.events import Connecting, DeliveryEvent, Sending
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile
 from mailgui.core.sender_lock import SenderLock
-from mailgui.core.server_limits import ServerLimits
 
 log = get_logger("mailgui.agent")
 
 POLL_S = 2.0  # how often to look for work queued by others, settings and the network
-MAX_SLEEP_S = 60.0  # flush at least this often, whatever the schedule says
+MAX_SLEEP_S = flush_schedule.MAX_SLEEP_S
 STOP_GRACE_S = 5.0  # on stop, how long the message on the wire may take to finish
 
 _RTF_UP = 0x1
@@ -59,13 +60,6 @@ def network_up() -> bool | None:
     return False
 
 
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime_ns / 1e9
-    except OSError:
-        return None
-
-
 class Agent:
     """Runs until ``stop()``; everything that talks to the world can be replaced."""
 
@@ -81,7 +75,7 @@ class Agent:
         delivery_factory: Callable[[Outbox, AccountStore], Delivery] | None = None,
     ) -> None:
         self.profile = profile
-        self._limits = ServerLimits.of(profile)
+        self.engine = Engine(profile)
         self.poll = poll
         self.max_sleep = max_sleep
         self.stop_grace = stop_grace
@@ -154,47 +148,41 @@ class Agent:
         return 0
 
     def _loop(self, outbox: Outbox) -> None:
-        store = AccountStore(self.profile.accounts_file)
-        factory = self.delivery_factory or (
-            lambda ob, st: Delivery(ob, st, listener=self._on_event)
+        self._delivery = (
+            self.delivery_factory(outbox, self.engine.accounts)
+            if self.delivery_factory is not None
+            else self.engine.delivery(outbox, listener=self._on_event)
         )
-        self._delivery = factory(outbox, store)
         log.info("agent started for %s", self.profile.outbox_file)
-        online = self.network()
-        settings = _mtime(self.profile.accounts_file)
-        self._flush(outbox, False, "start")
-        version = outbox.data_version()
-        last_flush = self.clock()
+        memory = flush_schedule.remember(self._look(outbox))._replace(sender=True)
+        waiting: str | None = None
         while not self.stopping.is_set():
-            when = outbox.next_wakeup()
-            now = self.clock()
-            wait = self.max_sleep if when is None else min(max(when - now, 0.0), self.max_sleep)
+            seen = self._look(outbox)
+            flush, memory, now_waiting, _ = flush_schedule.step(
+                memory, seen, max_sleep=self.max_sleep
+            )
+            if now_waiting != waiting and now_waiting == "offline":
+                log.info("offline (no default route): messages wait in the outbox")
+            waiting = now_waiting
+            if flush is not None:
+                self._flush(outbox, flush.include_deferred, flush.reason)
+                memory = flush_schedule.flushed(
+                    memory, version=outbox.data_version(), now=self.clock()
+                )
+                seen = self._look(outbox)
+            wait = flush_schedule.sleep_for(seen, max_sleep=self.max_sleep)
             if self._sleep(min(wait, self.poll)):
                 break
-            now = self.clock()
-            reason, include_deferred = None, False
-            state = self.network()
-            if state is True and online is False:
-                reason, include_deferred = "the network is back", True
-            online = state if state is not None else online
-            stamp = _mtime(self.profile.accounts_file)
-            if stamp != settings:
-                settings = stamp
-                reason, include_deferred = "the account settings changed", True
-            current = outbox.data_version()
-            if current != version:
-                version = current
-                if reason is None and outbox.counts().get("queued"):
-                    reason = "a message was queued"
-            if reason is None and when is not None and now >= when:
-                reason = "a message is due"
-            if reason is None and now - last_flush >= self.max_sleep:
-                reason = "periodic check"
-            if reason is None:
-                continue
-            self._flush(outbox, include_deferred, reason)
-            version = outbox.data_version()
-            last_flush = self.clock()
+
+    def _look(self, outbox: Outbox) -> flush_schedule.Seen:
+        return flush_schedule.Seen(
+            now=self.clock(),
+            due_at=outbox.next_wakeup(),
+            online=self.network(),
+            settings=flush_schedule.stamp(self.profile.accounts_file),
+            version=outbox.data_version(),
+            queued=lambda: outbox.counts().get("queued", 0),
+        )
 
     def _flush(self, outbox: Outbox, include_deferred: bool, reason: str) -> FlushReport | None:
         assert self._delivery is not None
@@ -220,9 +208,9 @@ class Agent:
                 log.info("next try at %s", at)
         return report
 
-    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
-        self._limits.on_delivery_event(kind, data)
-        if kind == "connecting":
-            log.info("connecting to %s for account %r", data["server"], data["account"])
-        elif kind == "sending":
-            log.info("sending message %d", data["id"])
+    def _on_event(self, event: DeliveryEvent) -> None:
+        match event:
+            case Connecting(account=account, server=server):
+                log.info("connecting to %s for account %r", server, account)
+            case Sending(id=msg_id):
+                log.info("sending message %d", msg_id)

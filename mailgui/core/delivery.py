@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from mailgui.core import passwords
 from mailgui.core.accounts import Account, AccountStore, RetryPolicy
+from mailgui.core.credentials import Credentials, Login, Passwords
 from mailgui.core.errors import (
     EX_CONFIG,
     EX_DATAERR,
@@ -31,6 +31,15 @@ from mailgui.core.errors import (
     SecurityError,
     TransientError,
     UsageError,
+)
+from mailgui.core.events import (
+    Connected,
+    Connecting,
+    DeliveryEvent,
+    Finished,
+    Listener,
+    Sending,
+    Transferred,
 )
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import Held, MessageRow, Outbox, new_claimer
@@ -65,7 +74,23 @@ class SMTPSession(Protocol):
     def close(self) -> None: ...
 
 
-SessionFactory = Callable[[Account, "str | None"], SMTPSession]
+SessionFactory = Callable[[Account, "Login | None"], SMTPSession]
+
+
+class AfterDelivery(Protocol):
+    """A step after messages went out, with its own retry (the Sent copy, issue 16):
+    it runs at the end of every flush, over the outbox, and never sends a message
+    again. What it reports joins the flush's outcomes."""
+
+    def flush(
+        self,
+        outbox: Outbox,
+        accounts: AccountStore,
+        *,
+        account: str | None,
+        ids: Sequence[int] | None,
+        include_deferred: bool,
+    ) -> list[Outcome]: ...
 
 
 def _rate_refused(error: MailguiError | None) -> bool:
@@ -83,15 +108,12 @@ def _words(error: MailguiError | None) -> str:
     return str(error)
 
 
-Listener = Callable[[str, dict[str, Any]], None]
-
-
-def _direct_router(account: Account, password: str | None) -> SMTPSession:
+def _direct_router(account: Account, login: Login | None) -> SMTPSession:
     """Direct accounts only: the MX router (and its DNS resolver) is imported on first
     use, not by every command that delivers through a relay (sendmail's start)."""
     from mailgui.core.direct import DirectRouter
 
-    return DirectRouter(account, password)
+    return DirectRouter(account, login)
 
 
 @dataclass
@@ -131,26 +153,28 @@ class Delivery:
         *,
         session_factory: SessionFactory = Session,
         direct_factory: SessionFactory = _direct_router,
-        password_lookup: Callable[[str], str | None] = passwords.load,
+        credentials: Credentials | None = None,
         clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
+        after: Sequence[AfterDelivery] = (),
     ) -> None:
         self.outbox = outbox
         self.accounts = accounts
         self.session_factory = session_factory
         self.direct_factory = direct_factory  # direct accounts: each domain's MX (direct.py)
-        self.password_lookup = password_lookup
+        self.credentials: Credentials = credentials or Passwords()
         self.clock = clock
         self.listener = listener
+        self.after = list(after)
         self.claimer = new_claimer()
         self._session: SMTPSession | None = None
         # An outcome waiting to be written with the next claim (see _flush_account).
         self._unrecorded: Callable[[], None] | None = None
         self._merging = False
 
-    def _emit(self, kind: str, **data: Any) -> None:
+    def _emit(self, event: DeliveryEvent) -> None:
         if self.listener is not None:
-            self.listener(kind, data)
+            self.listener(event)
 
     def flush(
         self,
@@ -172,6 +196,18 @@ class Delivery:
             if should_stop():
                 break
             self._flush_account(name, report, include_deferred, ids, started, should_stop)
+        for step in self.after:
+            if should_stop():
+                break
+            report.outcomes.extend(
+                step.flush(
+                    self.outbox,
+                    self.accounts,
+                    account=account,
+                    ids=ids,
+                    include_deferred=include_deferred,
+                )
+            )
         return report
 
     def _flush_account(
@@ -271,20 +307,27 @@ class Delivery:
             session.abort()
 
     def _connect(self, acct: Account) -> SMTPSession:
-        password = self.password_lookup(acct.name) if acct.username else None
-        self._emit("connecting", account=acct.name, server=acct.server)
+        login = self.credentials.login(acct) if acct.username else None
+        try:
+            return self._open(acct, login)
+        except AuthError:
+            # A source that can renew its secret (an OAuth2 refresh) gets one more try;
+            # a password does not (Passwords.refused): tried again it can lock the account.
+            renewed = self.credentials.refused(acct, login) if login is not None else None
+            if renewed is None:
+                raise
+            return self._open(acct, renewed)
+
+    def _open(self, acct: Account, login: Login | None) -> SMTPSession:
+        self._emit(Connecting(acct.name, acct.server))
         factory = self.direct_factory if acct.direct else self.session_factory
-        session = factory(acct, password)
+        session = factory(acct, login)
         self._session = session
         info = session.open()
         log.info("connected to %s (%s)", acct.server, info.tls_version or "no TLS")
-        self._emit(
-            "connected",
-            account=acct.name,
-            server=acct.server,
-            tls=info.tls_version,
-            size_limit=getattr(info, "size_limit", None),  # the compose window's pre-flight
-        )
+        # the SIZE is for the compose window's pre-flight (ServerLimits)
+        size_limit = getattr(info, "size_limit", None)  # a test's session may have none
+        self._emit(Connected(acct.name, acct.server, info.tls_version, size_limit))
         return session
 
     def _hold(
@@ -322,7 +365,7 @@ class Delivery:
             report.outcomes.append(Outcome(row.id, "deferred", TransientError(text)))
 
     def _send_one(self, session: SMTPSession, acct: Account, row: MessageRow) -> Outcome:
-        self._emit("sending", id=row.id, account=acct.name, size=row.size)
+        self._emit(Sending(row.id, acct.name, row.size))
         last_touch = self.clock()
 
         def progress(done: int, total: int) -> None:
@@ -331,7 +374,7 @@ class Delivery:
             if now - last_touch > HEARTBEAT:
                 self.outbox.touch(row.id, self.claimer)
                 last_touch = now
-            self._emit("progress", id=row.id, done=done, total=total)
+            self._emit(Transferred(row.id, done, total))
 
         try:
             data = self.outbox.body(row.id)
@@ -386,7 +429,7 @@ class Delivery:
 
         def announce() -> None:
             log.info("message %d sent via %s: %s", row.id, acct.server, reply)
-            self._emit("outcome", id=row.id, state="sent", error=None)
+            self._emit(Finished(row.id, "sent", None))
 
         self._finish(
             lambda: self.outbox.finish(
@@ -433,7 +476,7 @@ class Delivery:
 
         def announce() -> None:
             log.warning("message %d %s: %s", row.id, state, text)
-            self._emit("outcome", id=row.id, state=state, error=text)
+            self._emit(Finished(row.id, state, text))
 
         self._finish(
             lambda: self.outbox.finish(

@@ -21,6 +21,7 @@ import ssl
 from collections.abc import Callable
 
 from mailgui.core.accounts import Account
+from mailgui.core.credentials import Login
 from mailgui.core.errors import (
     ConfigError,
     DeliveryError,
@@ -110,7 +111,7 @@ class DirectRouter:
     def __init__(
         self,
         account: Account,
-        password: str | None = None,
+        login: Login | str | None = None,  # direct delivery signs in nowhere
         *,
         lookup: Lookup | None = None,
         port: int | None = None,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mailgui.core.events import Connected
 from mailgui.core.files import read_json_object, write_private
 from mailgui.core.log import get_logger
 
 if TYPE_CHECKING:
+    from mailgui.core.events import DeliveryEvent
     from mailgui.core.paths import Profile
 
 __all__ = ["ServerLimits"]
@@ -29,15 +31,15 @@ class ServerLimits:
     def of(cls, profile: Profile) -> ServerLimits:
         return cls(profile.data_dir / "server_limits.json")
 
-    def on_delivery_event(self, kind: str, data: dict[str, Any]) -> None:
+    def on_delivery_event(self, event: DeliveryEvent) -> None:
         """A ``Delivery`` listener: keep the SIZE each server announces when connected,
         whoever sends (the GUI, ``mailgui send``, the agent)."""
-        if kind != "connected":
+        if not isinstance(event, Connected):
             return
         try:
-            self.remember(data["account"], data.get("size_limit"))
+            self.remember(event.account, event.size_limit)
         except OSError as exc:
-            log.warning("the size limit of %s was not recorded: %s", data["account"], exc)
+            log.warning("the size limit of %s was not recorded: %s", event.account, exc)
 
     def _read(self) -> dict[str, int]:
         data = read_json_object(self.path)

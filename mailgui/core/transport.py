@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from mailgui.core.accounts import Account
+from mailgui.core.credentials import Login, as_login
 from mailgui.core.errors import (
     AuthError,
     DeliveryError,
@@ -257,10 +258,12 @@ class Session:
     """An SMTP connection for one account. Use as a context manager."""
 
     def __init__(
-        self, account: Account, password: str | None, *, local_hostname: str | None = None
+        self, account: Account, login: Login | str | None, *, local_hostname: str | None = None
     ) -> None:
+        """``login``: what to sign in with (a bare string is a password); None when the
+        account has no user name or nothing is stored for it."""
         self.account = account
-        self._password = password
+        self._credential = as_login(account, login)
         self._local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
         self.info = SessionInfo(account.host, account.port, account.security)
@@ -392,7 +395,8 @@ class Session:
                 f"Account {acct.name!r} would send its password unencrypted, so mailgui "
                 "stopped; use --security starttls or tls."
             )
-        if self._password is None:
+        login = self._credential
+        if login is None:
             raise AuthError(
                 f"No password is stored for account {acct.name!r}; set it with "
                 f"'mailgui account add {acct.name} ... --password-stdin'."
@@ -403,11 +407,11 @@ class Session:
                 "the server and port, or remove the user name if it is an open relay."
             )
         try:
-            self._auth(smtp, acct.username, self._password)
+            self._auth(smtp, login.user, login.secret)
         except smtplib.SMTPAuthenticationError as exc:
             # A server may quote the credentials back; they must not reach the outbox,
             # the log or the screen.
-            said = _without_secret(exc.smtp_error, acct.username, self._password)
+            said = _without_secret(exc.smtp_error, login.user, login.secret)
             reply = Reply.parse(exc.smtp_code, said)
             if 400 <= reply.code < 500:
                 self._fail(reply, f"The server at {self.where} could not check the password")
@@ -425,7 +429,7 @@ class Session:
             raise AuthError(
                 f"Logging in to {self.where} failed ({exc}); check the account settings."
             ) from None
-        self.info.authenticated_as = acct.username
+        self.info.authenticated_as = login.user
 
     @staticmethod
     def _auth(smtp: smtplib.SMTP, user: str, password: str) -> None:

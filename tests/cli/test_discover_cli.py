@@ -175,7 +175,7 @@ def test_send_queues_before_any_dns_answer(
     import subprocess
     import time
 
-    from mailgui.cli import CHECK_DEADLINE
+    from mailgui.core.engine import CHECK_DEADLINE
 
     server = smtp_server("none")
     profile.env["MAILGUI_NAMESERVER"] = dns_server.address

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import pytest
 from smtp_servers import SmtpServerFactory
+from waiting import until
 
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
@@ -23,15 +23,6 @@ from mailgui.core.message import Draft, build
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
 from mailgui.core.paths import Profile
 from mailgui.core.sender_lock import SenderLock
-
-
-def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def make_profile(tmp_path: Path) -> Profile:
@@ -70,12 +61,18 @@ def test_network_return_sends_deferred_messages_at_once(
         outbox.finish(msg_id, claimer, "deferred", note="offline", next_attempt_at=later)
 
     online = [False]
-    agent = Agent(profile, poll=0.05, network=lambda: online[0])
+    asked: list[bool] = []  # once per round of the agent's loop
+
+    def network() -> bool:
+        asked.append(online[0])
+        return online[0]
+
+    agent = Agent(profile, poll=0.05, network=network)
     thread = threading.Thread(target=agent.run)
     thread.start()
     try:
-        until(lambda: agent.flushes >= 1)
-        time.sleep(0.3)
+        until(lambda: len(asked) >= 4, what="four rounds of the loop")
+        assert agent.flushes == 0, "nothing is flushed while offline (core.flush_schedule)"
         assert server.messages == [], "deferred messages wait while offline"
         online[0] = True
         server.wait_for(1)
@@ -87,14 +84,25 @@ def test_network_return_sends_deferred_messages_at_once(
         assert outbox.get(msg_id).state == "sent"
 
 
-def test_agent_waits_for_the_lock_and_stops_while_waiting(tmp_path: Path) -> None:
+def test_agent_waits_for_the_lock_and_stops_while_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     profile = make_profile(tmp_path)
     with SenderLock.for_profile(profile) as lock:
         assert lock.acquire()
+        tries: list[bool] = []
+        acquire = SenderLock.acquire
+
+        def counted(self: SenderLock) -> bool:
+            tries.append(acquire(self))
+            return tries[-1]
+
+        monkeypatch.setattr(SenderLock, "acquire", counted)
         agent = Agent(profile, poll=0.05)
         thread = threading.Thread(target=agent.run)
         thread.start()
-        time.sleep(0.3)
+        until(lambda: len(tries) >= 3, what="the agent to try the lock three times")
+        assert not any(tries)
         assert agent.flushes == 0, "no flush without the lock"
         agent.stop()
         thread.join(5)
@@ -127,6 +135,7 @@ def test_network_up_answers_on_linux() -> None:
     assert network_up() in (True, False, None)
 
 
+@pytest.mark.expect_error_log("was deleted while mailgui had it open")  # and it stops
 def test_the_agent_stops_when_its_outbox_files_are_replaced(tmp_path: Path) -> None:
     """A deleted or replaced outbox file (core/outbox_files.py) stops the agent with the
     sentence (exit 75 from the command; systemd restarts it) instead of a loop of
