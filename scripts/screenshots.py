@@ -47,7 +47,7 @@ def main() -> int:
     from mailgui.core.addresses import Mailbox
     from mailgui.core.message import Draft, build
     from mailgui.core.outbox import Outbox
-    from mailgui.demo import DemoServer
+    from mailgui.demo_server import DemoServer
     from mailgui.ui.app import demo_profile, prepare_demo
     from mailgui.ui.context import AppContext
     from mailgui.ui.main_window import MainWindow

@@ -14,7 +14,7 @@ from mailgui.ui.context import AppContext  # Qt-free: imported before PySide6, s
 from mailgui.ui.single_instance import hand_over, server_name, window_lock  # Qt-free too
 
 if TYPE_CHECKING:  # the demo server (aiosmtpd, asyncio) is loaded only for --demo
-    from mailgui.demo import DemoServer
+    from mailgui.demo_server import DemoServer
 
 DEMO_ACCOUNT = "Demo"
 
@@ -90,7 +90,7 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
 
     server: DemoServer | None = None
     if demo:
-        from mailgui.demo import DemoServer
+        from mailgui.demo_server import DemoServer
 
         server = DemoServer().start()
     try:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailgui.core.sizes import human_size
-from mailgui.demo import DemoServer, Received
+from mailgui.demo_server import DemoServer, Received
 from mailgui.ui import background
 
 __all__ = ["Details", "ReceivedView", "Summary", "describe", "summarize"]

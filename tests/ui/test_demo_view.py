@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from mailgui.demo import DemoServer, Received
+from mailgui.demo_server import DemoServer, Received
 from mailgui.ui.demo_view import RAW_LIMIT, ReceivedView, describe, summarize
 
 
