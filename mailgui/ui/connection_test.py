@@ -21,14 +21,16 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from mailgui.core.accounts import Account
 from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
 from mailgui.core.sizes import human_size
 from mailgui.core.transport import Session, SessionInfo
+from mailgui.ui.worker_thread import WorkerThread, wait_all
 
 PasswordLookup = Callable[[], str | None]
 
@@ -186,15 +188,10 @@ def probe(
 
 
 class _ProbeWorker(QObject):
-    """Lives in a tester thread; runs one probe. Signal: done(dict)."""
+    """Lives in a tester thread and runs one probe; ``run`` returns its result."""
 
-    done = Signal(dict)
-
-    def __init__(
-        self, run: int, account: Account, password: str | None, lookup: PasswordLookup | None
-    ):
+    def __init__(self, account: Account, password: str | None, lookup: PasswordLookup | None):
         super().__init__()
-        self._run = run
         self._account = account
         self._password = password
         self._lookup = lookup
@@ -202,13 +199,10 @@ class _ProbeWorker(QObject):
         self._lock = threading.Lock()
         self._aborted = False
 
-    @Slot()
-    def run(self) -> None:
+    def run(self) -> dict[str, Any]:
         result = probe(self._account, self._password, self._lookup, on_session=self._attach)
         self._password = None
-        result["run"] = self._run  # which start() this answers
-        self.done.emit(result)
-        self.thread().quit()
+        return result
 
     def _attach(self, session: Session) -> None:
         with self._lock:
@@ -226,33 +220,15 @@ class _ProbeWorker(QObject):
             session.abort()
 
 
-# Every tester thread, referenced until it has ended: a QThread destroyed while running
-# kills the process, and a cancelled test (or one whose dialog closed) ends only when
-# its connection does. Finished ones are dropped on the next start.
-_live: list[tuple[QThread, _ProbeWorker]] = []
-
-
-def _ended(thread: QThread) -> bool:
-    """Finished, and its OS thread joined (wait() returns at once after finishing)."""
-    return thread.isFinished() and thread.wait(1000)
-
-
-def _reap() -> None:
-    """Drop ended threads, from the GUI thread: the worker first, then its thread. (Not
-    deleteLater in the ending thread: that races with Python releasing the wrapper.)"""
-    ended = [(t, w) for (t, w) in _live if _ended(t)]
-    _live[:] = [(t, w) for (t, w) in _live if all(t is not e for e, _ in ended)]
-    while ended:
-        thread, worker = ended.pop()
-        del worker
-        del thread
+THREAD_NAME = "mailgui-connection-test"
 
 
 def wait_for_all(timeout_ms: int = 5000) -> bool:
-    """Wait for tests still closing. True when all have ended."""
-    ok = all(thread.wait(timeout_ms) for thread, _ in _live)
-    _reap()
-    return ok
+    """Wait for tests still closing. True when all have ended.
+
+    Every tester thread is referenced (by ``worker_thread``) until it has ended: a
+    cancelled test, or one whose dialog closed, ends only when its connection does."""
+    return wait_all(timeout_ms, THREAD_NAME)
 
 
 _QUIT_WAIT_MS = 60_000  # each step of a test has its own timeout: this is only a backstop
@@ -283,13 +259,12 @@ class ConnectionTester(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._worker: _ProbeWorker | None = None
-        self._thread: QThread | None = None
+        self._current: WorkerThread[_ProbeWorker] | None = None
         self._runs = 0
         # Session.abort() can only cut a socket that exists: a cancel that lands while
         # connect() is still returning would be lost, so cancelled tests are aborted
         # again every 50 ms until their thread has ended.
-        self._aborting: list[tuple[QThread, _ProbeWorker]] = []
+        self._aborting: list[WorkerThread[_ProbeWorker]] = []
         self._abort_timer = QTimer(self)
         self._abort_timer.setInterval(50)
         self._abort_timer.timeout.connect(self._abort_again)
@@ -300,37 +275,33 @@ class ConnectionTester(QObject):
         _hook_quit()
 
     def is_running(self) -> bool:
-        return self._worker is not None
+        return self._current is not None
 
     def start(
         self, account: Account, password: str | None, lookup: PasswordLookup | None = None
     ) -> None:
         """Test ``account`` with ``password`` (or ``lookup()`` when None)."""
         self.cancel()
-        _reap()
-        thread = QThread()
-        thread.setObjectName("mailgui-connection-test")
         self._runs += 1
-        worker = _ProbeWorker(self._runs, account, password, lookup)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(self._on_done)
-        _live.append((thread, worker))
-        self._worker, self._thread = worker, thread
+        worker = _ProbeWorker(account, password, lookup)
+        thread = WorkerThread(worker, THREAD_NAME, abort=worker.abort)
+        thread.post(worker.run, reply=partial(self._on_done, self._runs))
+        self._current = thread
         self._timeout_s = account.timeout + DEADLINE_SLACK_S
         self._deadline.start(int(self._timeout_s * 1000))
         thread.start()
+        thread.stop()  # ends once the probe has run
         self.started.emit()
 
     @Slot()
     def cancel(self) -> None:
         """Stop waiting now; the connection is cut and its thread ends on its own."""
-        if self._worker is not None:
+        if self._current is not None:
             self._finish_early(_tr("The test was cancelled."), cancelled=True)
 
     @Slot()
     def _timed_out(self) -> None:
-        if self._worker is not None:
+        if self._current is not None:
             self._finish_early(
                 _tr(
                     "The server did not finish the test within {0:g} seconds; check the "
@@ -340,29 +311,27 @@ class ConnectionTester(QObject):
             )
 
     def _finish_early(self, error: str, *, cancelled: bool) -> None:
-        worker, thread = self._worker, self._thread
-        assert worker is not None and thread is not None
-        self._worker = self._thread = None
-        worker.abort()
-        self._aborting.append((thread, worker))
+        thread = self._current
+        assert thread is not None
+        self._current = None
+        thread.abort()
+        self._aborting.append(thread)
         self._abort_timer.start()
         self._deadline.stop()
         self.finished.emit({"ok": False, "lines": [], "error": error, "cancelled": cancelled})
 
     @Slot()
     def _abort_again(self) -> None:
-        # Joined (wait) before being let go, as in _reap().
-        self._aborting = [(t, w) for (t, w) in self._aborting if not _ended(t)]
-        for _thread, worker in self._aborting:
-            worker.abort()
+        self._aborting = [t for t in self._aborting if t.is_running()]
+        for thread in self._aborting:
+            thread.abort()
         if not self._aborting:
             self._abort_timer.stop()
 
-    @Slot(dict)
-    def _on_done(self, result: dict[str, Any]) -> None:
-        if self._worker is None or result.pop("run", None) != self._runs:
+    def _on_done(self, run: int, result: dict[str, Any]) -> None:
+        if self._current is None or run != self._runs:
             return  # the late answer of a cancelled test
-        self._worker = self._thread = None
+        self._current = None
         self._deadline.stop()
         self.finished.emit(result)
 

@@ -15,6 +15,7 @@ from mailgui.core.errors import KeyringUnavailableError
 
 if TYPE_CHECKING:
     from mailgui.core.accounts import AccountStore
+    from mailgui.core.engine import Engine
     from mailgui.core.outbox import Outbox
     from mailgui.core.paths import Profile
 
@@ -33,6 +34,13 @@ class AppContext:
         from mailgui.core.accounts import AccountStore
 
         return AccountStore(self.profile.accounts_file)
+
+    def engine(self) -> Engine:
+        """The engine for this profile; passwords kept for the session come first."""
+        from mailgui.core.credentials import Passwords
+        from mailgui.core.engine import Engine
+
+        return Engine(self.profile, self.accounts, credentials=Passwords(self.password))
 
     def open_outbox(self) -> Outbox:
         """A new connection for the calling thread."""

@@ -1,8 +1,8 @@
 """The outbox as the GUI sees it: every database read and write in its own thread.
 
 "The GUI only renders." ``OutboxService`` lives in a QThread with its own Outbox
-connection; ``OutboxHandle`` is the GUI-side object that owns the thread, forwards
-requests to the service through queued signals and re-emits its results.
+connection; ``OutboxHandle`` is the GUI-side object that owns the thread, posts
+requests to the service and re-emits its results (``worker_thread.WorkerThread``).
 
 Change detection is cheap: a timer polls ``PRAGMA data_version``, which moves only
 when another connection (the sender thread, the CLI) committed. Only then, or after
@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, Slot
 
 from mailgui.core.errors import MailguiError, UsageError
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
+from mailgui.ui.worker_thread import WorkerThread
 
 if TYPE_CHECKING:
     from mailgui.core.message import Draft
@@ -41,6 +42,7 @@ log = get_logger(__name__)
 
 BATCH = 200  # rows per rowsChanged: small enough that the GUI takes one in a few ms
 ACK_DELAY_MS = 10  # > QT_QPA_UPDATE_IDLE_TIME (5 ms): the paint of a batch comes first
+_TAKEN = QEvent.Type(QEvent.registerEventType())
 _PAINTED = QEvent.Type(QEvent.registerEventType())
 _LOW_PRIORITY = Qt.EventPriority.LowEventPriority.value  # what widgets ask repaints with
 
@@ -274,9 +276,10 @@ class OutboxService(QObject):
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
             return
         try:
-            self._ctx.accounts.get(account)  # an unknown account would never send
-            out = build(draft)
-            msg_id = outbox.add(account, out, send_at=send_at)
+            engine = self._ctx.engine()
+            acct = engine.account(account)  # an unknown account would never send
+            # The compose window checked the domains and refused a null MX already.
+            msg_id = engine.queue(outbox, acct, build(draft), send_at=send_at).id
         except MailguiError as exc:
             self.failed.emit(token, exc.message)
             return
@@ -321,144 +324,81 @@ class OutboxService(QObject):
         ).format(exc)
 
 
-class OutboxHandle(QObject):
+class OutboxHandle(WorkerThread[OutboxService]):
     """The GUI's handle on the outbox thread. Create, connect, then ``start()``.
 
-    Signals: those of ``OutboxService``, re-emitted in the GUI thread.
+    Signals: those of ``OutboxService`` (``handle.rowsChanged`` is the service's,
+    re-emitted in the GUI thread: see ``worker_thread.py``).
     Methods only post requests; results come back as signals.
     """
-
-    rowsChanged = Signal(list)
-    rowsRemoved = Signal(list)
-    countsChanged = Signal(dict)
-    details = Signal(int, dict)
-    queued = Signal(str, int)
-    failed = Signal(str, str)
-    loaded = Signal()
-    unscheduled = Signal(int, bool)
-
-    _retry = Signal(list)
-    _retryAll = Signal()
-    _delete = Signal(list)
-    _loadDetails = Signal(int)
-    _queueDraft = Signal(str, str, object, object)
-    _cancelScheduled = Signal(int)
-    _refresh = Signal()
-    _ack = Signal()
-    _teardown = Signal()
 
     def __init__(
         self, ctx: AppContext, parent: QObject | None = None, *, poll_ms: int = 500
     ) -> None:
-        super().__init__(parent)
-        self._thread = QThread(self)
-        self._thread.setObjectName("mailgui-outbox")
-        self._service = OutboxService(ctx, poll_ms)
-        self._service.moveToThread(self._thread)
-        self._thread.started.connect(self._service.setup)
-        self._thread.finished.connect(self._service.deleteLater)
-        self._service.rowsChanged.connect(self._on_rows)
-        for name in (
-            "rowsRemoved",
-            "countsChanged",
-            "details",
-            "queued",
-            "failed",
-            "loaded",
-            "unscheduled",
-        ):
-            getattr(self._service, name).connect(getattr(self, name))
-        self._retry.connect(self._service.retry)
-        self._retryAll.connect(self._service.retry_all)
-        self._delete.connect(self._service.delete)
-        self._loadDetails.connect(self._service.load_details)
-        self._queueDraft.connect(self._service.queue_draft)
-        self._cancelScheduled.connect(self._service.cancel_scheduled)
-        self._refresh.connect(self._service.refresh)
-        self._ack.connect(self._service.ack)
-        self._teardown.connect(self._service.teardown)
+        service = OutboxService(ctx, poll_ms)
+        super().__init__(
+            service,
+            "mailgui-outbox",
+            parent,
+            setup=service.setup,
+            teardown=service.teardown,
+            interrupt=service.stopping.set,
+        )
+        self.rowsChanged.connect(self._on_rows)  # the first receiver: see there
         self._ackTimer = QTimer(self)
         self._ackTimer.setSingleShot(True)
         self._ackTimer.setInterval(ACK_DELAY_MS)
         self._ackTimer.timeout.connect(self._ack)
-        self._closed = False
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
 
     @Slot(list)
-    def _on_rows(self, rows: list[MessageRow]) -> None:
-        try:
-            self.rowsChanged.emit(rows)  # direct connections: the model has them now
-        finally:
+    def _on_rows(self, _rows: list[MessageRow]) -> None:
+        # Called before the model's slot, in the same emission: an event posted now
+        # comes after the model has the rows and the views have asked to repaint.
+        QCoreApplication.postEvent(self, QEvent(_TAKEN))
+
+    @Slot()
+    def _ack(self) -> None:
+        self.post(self.worker.ack)
+
+    def customEvent(self, event: QEvent) -> None:
+        if event.type() == _TAKEN:
             # The views asked to repaint with a low-priority posted event; ours is
             # behind it, so the ack timer starts once they have painted the batch.
             QCoreApplication.postEvent(self, QEvent(_PAINTED), _LOW_PRIORITY)
-
-    def customEvent(self, event: QEvent) -> None:
-        if event.type() == _PAINTED:
+        elif event.type() == _PAINTED:
             self._ackTimer.start()
 
-    def start(self) -> None:
-        """Start the thread; it loads every message, then watches for changes."""
-        if not self._closed and not self._thread.isRunning():
-            self._thread.start()
-
-    def is_running(self) -> bool:
-        return bool(self._thread.isRunning())
-
     def refresh(self) -> None:
-        self._post(self._refresh)
+        self.post(self.worker.refresh)
 
     def retry(self, ids: list[int]) -> None:
-        self._post(self._retry, [int(i) for i in ids])
+        self.post(self.worker.retry, [int(i) for i in ids])
 
     def retry_all(self) -> None:
-        self._post(self._retryAll)
+        self.post(self.worker.retry_all)
 
     def delete(self, ids: list[int]) -> None:
-        self._post(self._delete, [int(i) for i in ids])
+        self.post(self.worker.delete, [int(i) for i in ids])
 
     def load_details(self, msg_id: int) -> None:
-        self._post(self._loadDetails, int(msg_id))
+        self.post(self.worker.load_details, int(msg_id))
 
     def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
         """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.
 
         The draft is copied, so the compose window may go on changing its own."""
         copy = draft.copy()
-        if self._closed:
+        if self.closed:
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
             return
-        self._post(self._queueDraft, token, account, copy, send_at)
+        self.post(self.worker.queue_draft, token, account, copy, send_at)
 
     def cancel_scheduled(self, msg_id: int) -> None:
         """Undo send; answers with ``unscheduled(id, ok)`` (False: it already left)."""
-        if self._closed:
+        if self.closed:
             self.unscheduled.emit(int(msg_id), False)
             return
-        self._post(self._cancelScheduled, int(msg_id))
-
-    def _post(self, signal: Any, *args: Any) -> None:
-        if not self._closed:
-            signal.emit(*args)
-
-    def shutdown(self, timeout_ms: int = 3000) -> bool:
-        """Stop the thread; True when it ended within ``timeout_ms``."""
-        self._closed = True
-        if not self._thread.isRunning():
-            return True
-        self._service.stopping.set()
-        self._teardown.emit()
-        if self._thread.wait(timeout_ms):
-            return True
-        log.warning("the outbox thread did not stop within %d ms", timeout_ms)
-        # Keep the running thread alive past this handle: destroying a running
-        # QThread aborts the process.
-        self._thread.setParent(None)
-        _stragglers.append(self._thread)
-        self._thread.finished.connect(lambda t=self._thread: _stragglers.remove(t))
-        return False
-
-
-_stragglers: list[QThread] = []
+        self.post(self.worker.cancel_scheduled, int(msg_id))

@@ -1,9 +1,10 @@
 """The sender: core delivery in a worker QObject moved to its own QThread.
 
 The GUI talks to it only through queued signals carrying plain data. It flushes
-on start, when asked (a message was queued, "Send now"), when the next deferred
-or scheduled message falls due, when another process (the CLI) changed the
-outbox, and when the network comes back. Offline it waits instead of hammering.
+when the schedule every sender follows says so (``core.flush_schedule``: on start,
+when a message falls due, when one was queued here or by another process, when the
+account settings change, when the network comes back) and at once on "Send now".
+Offline it waits instead of hammering.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
 
+from mailgui.core import flush_schedule
 from mailgui.core.errors import OutboxReplacedError
+from mailgui.core.events import Connecting, DeliveryEvent, Finished, Sending, Transferred
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import Outbox
 from mailgui.core.sender_lock import SenderLock
 from mailgui.ui.context import AppContext
+from mailgui.ui.worker_thread import WorkerThread
 
 log = get_logger(__name__)
 
@@ -29,7 +33,7 @@ if TYPE_CHECKING:  # imported by the sender thread: the first window does not ne
 
 POLL_MS = 2000  # how often to look for messages queued by another process
 INTERFACES_MS = 10_000  # without a reachability backend: how often to look at interfaces
-MAX_SLEEP_S = 60.0  # re-check at least this often, whatever the schedule says
+MAX_SLEEP_S = flush_schedule.MAX_SLEEP_S
 
 
 def has_network_interface() -> bool:
@@ -45,7 +49,14 @@ def has_network_interface() -> bool:
 
 
 class _Worker(QObject):
-    """Lives in the sender thread. Signals: see ``Sender``."""
+    """Lives in the sender thread; flushes when ``core.flush_schedule`` says so.
+
+    Signals:
+        activity(str): what the sender is doing, in words.
+        progress(int id, int done, int total): bytes of a message on the wire.
+        messageChanged(int id, str state, str error): one attempt's outcome.
+        flushFinished(dict): counts of outcomes by state of one flush.
+    """
 
     activity = Signal(str)
     progress = Signal(int, int, int)
@@ -61,111 +72,127 @@ class _Worker(QObject):
         self._delivery: Delivery | None = None
         self._timer: QTimer | None = None
         self._poll: QTimer | None = None
-        self._version = -1
+        self._memory: flush_schedule.Memory | None = None
+        self._waiting: str | None = None
         # Only the holder of the profile's sender lock flushes automatically; when
         # `mailgui agent` holds it, this window only shows what the agent does.
         self._lock: SenderLock | None = None
 
-    @Slot()
     def setup(self) -> None:
-        """First slot run in the thread: everything thread-bound is created here."""
-        from mailgui.core.delivery import Delivery  # SMTP, TLS, DNS: off the GUI thread
-        from mailgui.core.server_limits import ServerLimits
-
-        self._limits = ServerLimits.of(self._ctx.profile)
-
+        """First run in the thread: everything thread-bound is created here."""
         self._outbox = self._ctx.open_outbox()
         self._lock = SenderLock.for_profile(self._ctx.profile)
-        self._lock.acquire()  # False: an agent sends; retried before each automatic flush
-        self._delivery = Delivery(
-            self._outbox,
-            self._ctx.accounts,
-            password_lookup=self._ctx.password,
-            listener=self._on_event,
-        )
+        # SMTP, TLS, DNS: imported here, off the GUI thread
+        self._delivery = self._ctx.engine().delivery(self._outbox, listener=self._on_event)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(lambda: self.flush(False))
+        self._timer.timeout.connect(self.look)
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self._check_changes)
+        self._poll.timeout.connect(self.look)
         self._poll.start()
-        self._version = self._outbox.data_version()
-        # The first flush goes behind what is already posted (an "offline" report
-        # from before the thread ran must count).
-        QTimer.singleShot(0, self, lambda: self.flush(False))
+        self._memory = flush_schedule.remember(self._see())
+        # The first look goes behind what is already posted (an "offline" report from
+        # before the thread ran must count).
+        QTimer.singleShot(0, self, self.look)
 
-    @Slot(bool)
+    def _see(self, *, asked: bool = False) -> flush_schedule.Seen:
+        outbox = self._outbox
+        assert outbox is not None
+        return flush_schedule.Seen(
+            now=time.time(),
+            due_at=outbox.next_wakeup(),
+            online=self._online,
+            settings=flush_schedule.stamp(self._ctx.profile.accounts_file),
+            version=outbox.data_version(),
+            queued=lambda: outbox.counts()["queued"],
+            sender=self._may_send(),
+            asked=asked,
+        )
+
+    @Slot()
+    def look(self, *, asked: bool = False) -> None:
+        """Flush if the schedule says so, else wait for the next message's time."""
+        if self._outbox is None or self._memory is None or self.stopping.is_set():
+            return
+        try:
+            seen = self._see(asked=asked)
+        except OutboxReplacedError as exc:
+            self._stop_for(exc)
+            return
+        flush, self._memory, waiting, held = flush_schedule.step(self._memory, seen)
+        news = held is not None and held.reason in flush_schedule.NEWS
+        if waiting != self._waiting or (waiting is not None and news):
+            self._waiting = waiting
+            if waiting == "offline":
+                self.activity.emit(self.tr("Offline: messages wait in the outbox."))
+            elif waiting == "other-sender":
+                self.activity.emit(
+                    self.tr(
+                        "Another mailgui (the agent) is sending; the outbox shows its progress."
+                    )
+                )
+        if flush is not None:
+            log.debug("flush: %s", flush.reason)
+            self._flush(flush.include_deferred)
+        else:
+            self._schedule(seen)
+
     def flush(self, include_deferred: bool) -> None:
-        if self._delivery is None or self.stopping.is_set():
-            return
-        if not self._online and not include_deferred:
-            self.activity.emit(self.tr("Offline: messages wait in the outbox."))
-            self._schedule()
-            return
-        if not include_deferred and not self._may_send():
-            self.activity.emit(
-                self.tr("Another mailgui (the agent) is sending; the outbox shows its progress.")
-            )
-            self._schedule()
+        """A request: "Send now" (``include_deferred``) goes at once, as a person asked;
+        a message queued here goes when the schedule lets it."""
+        if include_deferred:
+            self._flush(True)
+        else:
+            self.look(asked=True)
+
+    def _flush(self, include_deferred: bool) -> None:
+        if self._delivery is None or self._outbox is None or self.stopping.is_set():
             return
         try:
             report = self._delivery.flush(
                 include_deferred=include_deferred, should_stop=self.stopping.is_set
             )
+            if self._memory is not None:
+                self._memory = flush_schedule.flushed(
+                    self._memory, version=self._outbox.data_version(), now=time.time()
+                )
+            seen = self._see()
         except OutboxReplacedError as exc:
             self._stop_for(exc)
             return
         except Exception as exc:  # never let the thread die; the outbox is unchanged
             self.activity.emit(self.tr("The sender hit an error: {0}").format(exc))
-            self._schedule()
+            self._retry_soon()
             return
         counts = Counter(o.state for o in report.outcomes)
         if report.outcomes:
             self.flushFinished.emit(dict(counts))
-        self._schedule()
+        self._schedule(seen)
         if not self.stopping.is_set():
-            self.activity.emit(self._idle_text())
+            self.activity.emit(self._idle_text(seen.due_at))
 
     def _may_send(self) -> bool:
         """True when this process sends automatically (it holds, or now takes, the lock).
-        "Send now" flushes anyway: the outbox's claims keep two senders apart. A lock
-        file that cannot be made now counts as held by another (the agent)."""
+        A lock file that cannot be made now counts as held by another (the agent)."""
         try:
             return self._lock is None or self._lock.acquire()
         except OSError:
             return False
 
-    def _idle_text(self) -> str:
-        assert self._outbox is not None
-        when = self._outbox.next_wakeup()
+    def _idle_text(self, when: float | None) -> str:
         if when is None:
             return self.tr("Idle")
         return self.tr("Idle; next try at {0}").format(time.strftime("%H:%M", time.localtime(when)))
 
-    def _schedule(self) -> None:
-        if self._outbox is None or self._timer is None or self.stopping.is_set():
+    def _schedule(self, seen: flush_schedule.Seen) -> None:
+        if self._timer is None or self.stopping.is_set():
             return
-        when = self._outbox.next_wakeup()
-        delay = MAX_SLEEP_S if when is None else min(max(when - time.time(), 0.0), MAX_SLEEP_S)
-        self._timer.start(int(delay * 1000) + 50)
+        self._timer.start(int(flush_schedule.sleep_for(seen) * 1000) + 50)
 
-    @Slot()
-    def _check_changes(self) -> None:
-        if self._outbox is None:
-            return
-        try:
-            version = self._outbox.data_version()
-        except OutboxReplacedError as exc:
-            self._stop_for(exc)
-            return
-        if self._lock is not None and not self._lock.held and self._may_send():
-            self._version = version  # the agent stopped: this window sends again, now
-            self.flush(False)
-        elif version != self._version:
-            self._version = version
-            if self._outbox.counts()["queued"]:
-                self.flush(False)
+    def _retry_soon(self) -> None:
+        if self._timer is not None and not self.stopping.is_set():
+            self._timer.start(int(MAX_SLEEP_S * 1000))
 
     def _stop_for(self, exc: OutboxReplacedError) -> None:
         """The outbox's files were replaced under this process (core/outbox_files.py):
@@ -180,17 +207,16 @@ class _Worker(QObject):
             self._lock.release()
         self.activity.emit(str(exc))
 
-    @Slot(bool)
     def set_online(self, online: bool) -> None:
-        was, self._online = self._online, online
-        if online and not was and self._may_send():
-            self.flush(True)  # the network is back: deferred messages go now
-        elif not online:
+        self._online = online
+        if online:
+            self.look()  # the network is back: deferred messages go now
+        else:
+            self._waiting = "offline"
             self.activity.emit(self.tr("Offline: messages wait in the outbox."))
 
-    @Slot()
     def teardown(self) -> None:
-        """Last slot run in the thread: stop timers, close the database, end the loop."""
+        """Last run in the thread: stop timers, close the database."""
         for timer in (self._timer, self._poll):
             if timer is not None:
                 timer.stop()
@@ -199,8 +225,6 @@ class _Worker(QObject):
             self._outbox = None
         if self._lock is not None:
             self._lock.release()
-        thread = self.thread()
-        thread.quit()
 
     def abort(self) -> None:
         """Called from the GUI thread when quitting takes too long."""
@@ -208,53 +232,40 @@ class _Worker(QObject):
         if self._delivery is not None:
             self._delivery.abort()
 
-    def _on_event(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "connecting":
-            self.activity.emit(self.tr("Connecting to {0}…").format(data["server"]))
-        elif kind == "sending":
-            self.activity.emit(self.tr("Sending message {0}…").format(data["id"]))
-        elif kind == "progress":
-            self.progress.emit(data["id"], data["done"], data["total"])
-        elif kind == "outcome":
-            self.messageChanged.emit(data["id"], data["state"], data["error"] or "")
-        self._limits.on_delivery_event(kind, data)
+    def _on_event(self, event: DeliveryEvent) -> None:
+        match event:
+            case Connecting(server=server):
+                self.activity.emit(self.tr("Connecting to {0}…").format(server))
+            case Sending(id=msg_id):
+                self.activity.emit(self.tr("Sending message {0}…").format(msg_id))
+            case Transferred(id=msg_id, done=done, total=total):
+                self.progress.emit(msg_id, done, total)
+            case Finished(id=msg_id, state=state, error=error):
+                self.messageChanged.emit(msg_id, state, error or "")
 
 
-class Sender(QObject):
+class Sender(WorkerThread[_Worker]):
     """The GUI's handle on the sender thread.
 
-    Signals:
-        activity(str): what the sender is doing, in words.
-        progress(int id, int done, int total): bytes of a message on the wire.
-        messageChanged(int id, str state, str error): one attempt's outcome.
-        flushFinished(dict): counts of outcomes by state of one flush.
-        onlineChanged(bool): network reachability as the platform reports it.
+    Signals: those of ``_Worker`` (activity, progress, messageChanged, flushFinished),
+    and onlineChanged(bool): network reachability as the platform reports it.
     """
 
-    activity = Signal(str)
-    progress = Signal(int, int, int)
-    messageChanged = Signal(int, str, str)
-    flushFinished = Signal(dict)
     onlineChanged = Signal(bool)
-    _flush = Signal(bool)
-    _setOnline = Signal(bool)
-    _teardown = Signal()
 
     def __init__(
         self, ctx: AppContext, parent: QObject | None = None, *, watch_network: bool = True
     ):
-        super().__init__(parent)
-        self._thread = QThread(self)
-        self._thread.setObjectName("mailgui-sender")
-        self._worker = _Worker(ctx)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.setup)
-        self._thread.finished.connect(self._worker.deleteLater)
-        for name in ("activity", "progress", "messageChanged", "flushFinished"):
-            getattr(self._worker, name).connect(getattr(self, name))
-        self._flush.connect(self._worker.flush)
-        self._setOnline.connect(self._worker.set_online)
-        self._teardown.connect(self._worker.teardown)
+        worker = _Worker(ctx)
+        super().__init__(
+            worker,
+            "mailgui-sender",
+            parent,
+            setup=worker.setup,
+            teardown=worker.teardown,
+            interrupt=worker.stopping.set,
+            abort=worker.abort,
+        )
         self.online = True
         self._network: QNetworkInformation | None = None
         self._interfaces: QTimer | None = None
@@ -293,27 +304,17 @@ class Sender(QObject):
         if online != self.online:
             self.online = online
             self.onlineChanged.emit(online)
-            self._setOnline.emit(online)
+            self.post(self.worker.set_online, online)
 
     def start(self) -> None:
-        self._worker._online = self.online  # the thread is not running yet: no race
-        self._thread.start()
+        self.worker._online = self.online  # the thread is not running yet: no race
+        super().start()
 
     def request_flush(self, include_deferred: bool = False) -> None:
         """Ask for a flush; ``include_deferred`` ignores back-off ("Send now")."""
-        self._flush.emit(include_deferred)
+        self.post(self.worker.flush, include_deferred)
 
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
+    def shutdown(self, timeout_ms: int = 5000, abort_wait_ms: int | None = None) -> bool:
         """Stop after the current message; cut the connection if that takes too long.
         True when the thread ended within the bound (then nothing is left sending)."""
-        if not self._thread.isRunning():
-            return True
-        self._worker.stopping.set()
-        self._teardown.emit()
-        if self._thread.wait(timeout_ms):
-            return True
-        self._worker.abort()
-        return bool(self._thread.wait(timeout_ms))
+        return super().shutdown(timeout_ms, abort_wait_ms)

@@ -7,50 +7,39 @@ The result is plain data: ``Discovery.as_json()`` (see ``account discover --json
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from mailgui.core.discovery import discover
 from mailgui.core.errors import MailguiError
+from mailgui.ui.worker_thread import WorkerThread
+from mailgui.ui.worker_thread import wait_all as _wait_all
 
-_live: list[tuple[QThread, QObject]] = []  # running threads, kept until they end
-
-
-def _reap() -> None:
-    for thread, worker in list(_live):
-        if thread.isFinished():
-            thread.wait()
-            _live.remove((thread, worker))
+THREAD_NAME = "mailgui-find-settings"
 
 
 def wait_all(timeout_ms: int = 10_000) -> bool:
     """On quit: let running look-ups end (each is bounded by its timeouts)."""
-    ok = all(thread.wait(timeout_ms) for thread, _ in _live)
-    _reap()
-    return ok
+    return _wait_all(timeout_ms, THREAD_NAME)
 
 
-class _Worker(QObject):
-    done = Signal(int, dict)
+class _Finder(QObject):
+    """Lives in a look-up thread; ``run`` returns the result for one address."""
 
-    def __init__(self, run_id: int, address: str) -> None:
+    def __init__(self, address: str) -> None:
         super().__init__()
-        self.run_id = run_id
         self.address = address
 
-    @Slot()
-    def run(self) -> None:
+    def run(self) -> dict[str, Any]:
         try:
             result: dict[str, Any] = discover(self.address).as_json()
         except MailguiError as exc:
             result = {"error": exc.message}
         except Exception as exc:  # never let a bug kill the thread silently
             result = {"error": f"Looking for settings failed ({type(exc).__name__}: {exc})."}
-        self.done.emit(self.run_id, result)
-        thread = self.thread()
-        if thread is not None:
-            thread.quit()
+        return result
 
 
 class SettingsFinder(QObject):
@@ -74,23 +63,18 @@ class SettingsFinder(QObject):
         return self._running is not None
 
     def start(self, address: str) -> None:
-        _reap()
         self._runs += 1
-        thread = QThread()
-        thread.setObjectName("mailgui-find-settings")
-        worker = _Worker(self._runs, address)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(self._on_done)
-        _live.append((thread, worker))
+        worker = _Finder(address)
+        thread = WorkerThread(worker, THREAD_NAME)
+        thread.post(worker.run, reply=partial(self._on_done, self._runs))
         self._running = self._runs
         thread.start()
+        thread.stop()  # ends once the look-up has run (it is kept until then)
 
     def cancel(self) -> None:
         """Forget the running look-up (it ends on its own; its result is dropped)."""
         self._running = None
 
-    @Slot(int, dict)
     def _on_done(self, run_id: int, result: dict[str, Any]) -> None:
         if run_id != self._running:
             return
