@@ -1,7 +1,10 @@
 """Checks before a message is queued: plain functions the compose window shows inline.
 
-Nothing here blocks sending by itself; the window decides which findings can be
-dismissed ("Send anyway") and which must be fixed (no recipients).
+``check`` takes what the window holds (``Composed``: the fields as typed, before the
+addresses are parsed) and returns its ``Finding``s, in the order the window lists them.
+A finding is data (a key, a level, the numbers or word it is about); the window words
+it and offers its fix. Nothing here blocks sending by itself: a "block" finding must be
+fixed (no recipients), a "warn" one may be waived with "Send anyway".
 """
 
 from __future__ import annotations
@@ -9,8 +12,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["ATTACHMENT_WORDS", "encoded_size", "mentioned_attachment"]
+__all__ = [
+    "ATTACHMENT_WORDS",
+    "Composed",
+    "Finding",
+    "check",
+    "encoded_size",
+    "mentioned_attachment",
+    "size_matters",
+]
+
+Level = Literal["block", "warn"]
 
 # Words that announce a file, in a few languages (lower case; matched as whole words
 # or, for the few phrases, as written). Quoted lines ("> ...") are not looked at: a
@@ -61,3 +76,57 @@ def encoded_size(text_chars: int, html_chars: int, attachment_sizes: Iterable[in
 
     body = int(1.1 * (text_chars + html_chars))
     return 2048 + body + sum(b64(n) + 300 for n in attachment_sizes)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What the rules look at: the message as the compose window holds it."""
+
+    recipients: tuple[str, ...] = ()  # the To, Cc and Bcc fields as typed (parsed or not)
+    subject: str = ""
+    text: str = ""  # the body as plain text
+    attachments: int = 0  # files attached
+    size_limit: int | None = None  # the server's SIZE (its last EHLO), when known
+    # About how many bytes once encoded (``encoded_size``); None when not measured:
+    # measuring walks the whole text, so the window does it only when ``size_matters``.
+    encoded_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth a second look before sending. ``word`` is the word that
+    announced an attachment ("attachment"); ``size`` and ``limit`` are the message's
+    encoded size and the server's limit, in bytes ("size")."""
+
+    key: str  # "recipients", "subject", "attachment", "size"
+    level: Level
+    word: str = ""
+    size: int = 0
+    limit: int = 0
+
+    @property
+    def dismissable(self) -> bool:
+        """True when "Send anyway" may waive it."""
+        return self.level == "warn"
+
+
+def size_matters(size_limit: int | None, attachments: int, inline_images: int) -> bool:
+    """Whether the message's size is worth measuring: the server announced a limit and
+    files or pictures travel with the text (a text alone never comes near one)."""
+    return bool(size_limit) and bool(attachments or inline_images)
+
+
+def check(composed: Composed) -> list[Finding]:
+    """What deserves a second look, in the order the window lists it."""
+    found: list[Finding] = []
+    if not any(field.strip() for field in composed.recipients):
+        found.append(Finding("recipients", "block"))
+    if not composed.subject.strip():
+        found.append(Finding("subject", "warn"))
+    word = mentioned_attachment(composed.text) or mentioned_attachment(composed.subject)
+    if word and not composed.attachments:
+        found.append(Finding("attachment", "warn", word=word))
+    size, limit = composed.encoded_size, composed.size_limit
+    if limit and size is not None and size > limit:
+        found.append(Finding("size", "warn", size=size, limit=limit))
+    return found

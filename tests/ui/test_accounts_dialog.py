@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring
+import keyring.backend
 import keyring.backends.fail
 import keyrings.alt.file
 import pytest
@@ -97,10 +98,16 @@ def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
 def dialog(qtbot: Any, ctx: AppContext, questions: Questions) -> Iterator[AccountsDialog]:
     dlg = AccountsDialog(ctx)
     qtbot.addWidget(dlg)
+    settle(qtbot, dlg)  # the keyring warning waits for the keyring's answer
     yield dlg
     questions.fallback = QMessageBox.StandardButton.Discard  # closing at teardown
     dlg._tester.cancel()
     assert connection_test.wait_for_all(10_000)
+
+
+def settle(qtbot: Any, dlg: AccountsDialog) -> None:
+    """Wait until the dialog's keyring calls (in a worker thread) have answered."""
+    qtbot.waitUntil(lambda: not dlg.is_keyring_busy(), timeout=5000)
 
 
 def fill(
@@ -382,6 +389,7 @@ def test_no_keyring_asks_and_keeps_password_in_memory(
     questions.answers = [QMessageBox.StandardButton.Yes]
     fill(qtbot, dialog)
     assert dialog.save()
+    settle(qtbot, dialog)
     assert questions.asked == [
         (
             "No password store",
@@ -406,11 +414,114 @@ def test_no_keyring_and_no_means_not_stored(
     questions.answers = [QMessageBox.StandardButton.No]
     fill(qtbot, dialog)
     assert dialog.save()
+    settle(qtbot, dialog)
     assert ctx.accounts.get("Work").username == "ada"  # the settings are saved
     with pytest.raises(KeyringUnavailableError):
         ctx.password("Work")
     assert files_containing(tmp_path, PASSWORD) == []
     assert "without the password" in dialog.message.text()
+
+
+class SlowKeyring(keyring.backend.KeyringBackend):
+    """A keyring that takes its time to store (a locked one asking for its passphrase)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.release = threading.Event()
+        self.passwords: dict[tuple[str, str], str] = {}
+        self.storing_threads: list[threading.Thread] = []
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.storing_threads.append(threading.current_thread())
+        assert self.release.wait(10), "never released"
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+def test_a_slow_keyring_does_not_block_the_dialog(
+    qtbot: Any, keyring_file: Path, ctx: AppContext, questions: Questions
+) -> None:
+    slow = SlowKeyring()
+    keyring.set_keyring(slow)
+    dlg = AccountsDialog(ctx)
+    qtbot.addWidget(dlg)
+    changed: list[bool] = []
+    dlg.accountsChanged.connect(lambda: changed.append(True))
+    try:
+        fill(qtbot, dlg)
+        started = time.monotonic()
+        assert dlg.save()  # returns while the keyring is still storing
+        assert time.monotonic() - started < 2
+        qtbot.waitUntil(lambda: bool(slow.storing_threads), timeout=5000)
+        assert slow.storing_threads[0] is not threading.main_thread()
+        assert dlg.message.text() == "✔ Saved."  # the settings are saved
+        assert ctx.accounts.get("Work").username == "ada"
+        assert dlg.is_keyring_busy() and changed == []  # not until the password is stored
+        qtbot.keyClicks(dlg.display_name_edit, " Byron")  # the form goes on working
+        assert dlg.display_name_edit.text() == "Ada Lovelace Byron"
+    finally:
+        slow.release.set()
+    with qtbot.waitSignal(dlg.accountsChanged, timeout=5000):
+        pass
+    assert slow.passwords[("mailgui", "Work")] == PASSWORD
+    assert dlg.password_edit.placeholderText() == "stored in the keyring — type to replace"
+    settle(qtbot, dlg)
+
+
+def test_keyring_calls_run_off_the_gui_thread(
+    qtbot: Any, ctx: AppContext, questions: Questions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every keyring call the dialog makes: the warning, the placeholder, saving,
+    renaming, removing."""
+    from mailgui.core import passwords
+
+    calls: list[tuple[str, bool]] = []
+    for name in ("load", "store", "forget", "store_kind"):
+        real = getattr(passwords, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append((_name, threading.current_thread() is threading.main_thread()))
+            return _real(*args)
+
+        monkeypatch.setattr(passwords, name, spy)
+    _add(ctx, "Home", password="pw-home")
+    calls.clear()
+    dlg = AccountsDialog(ctx)
+    qtbot.addWidget(dlg)
+    settle(qtbot, dlg)
+    assert dlg.password_edit.placeholderText() == "stored in the keyring — type to replace"
+    dlg.name_edit.setText("House")
+    dlg.username_edit.setText("home")
+    dlg.password_edit.setText("new-pw")
+    assert dlg.save()
+    settle(qtbot, dlg)
+    assert keyring.get_password("mailgui", "House") == "new-pw"
+    assert keyring.get_password("mailgui", "Home") is None
+    questions.answers = [QMessageBox.StandardButton.Yes]
+    with qtbot.waitSignal(dlg.accountsChanged, timeout=5000):
+        dlg.remove_account()
+    assert keyring.get_password("mailgui", "House") is None
+    assert {name for name, _ in calls} == {"load", "store", "forget", "store_kind"}
+    assert [name for name, on_gui in calls if on_gui] == []
+
+
+def test_testing_right_after_saving_finds_the_password_just_saved(
+    qtbot: Any, dialog: AccountsDialog, smtp_server: Any, ca_file: str
+) -> None:
+    """The test's lookup waits for the save's turn in the keyring thread."""
+    server = smtp_server("starttls", users={"ada": PASSWORD})
+    fill(qtbot, dialog, host=server.host, port=server.port, ca_file=ca_file)
+    assert dialog.save()
+    assert dialog.is_keyring_busy()  # the password is on its way to the keyring
+    result = run_test(qtbot, dialog)
+    assert result["ok"] is True, result
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,6 +586,7 @@ def test_rename_keeps_password_and_default(
     qtbot.addWidget(dlg)
     dlg.name_edit.setText("Office")
     assert dlg.save()
+    settle(qtbot, dlg)
     assert [a.name for a in ctx.accounts.all()] == ["Office"]
     assert ctx.accounts.default_name() == "Office"
     assert keyring.get_password("mailgui", "Office") == "pw-work"

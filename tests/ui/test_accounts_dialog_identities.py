@@ -26,7 +26,8 @@ from test_accounts_dialog import (  # noqa: F401  (fixtures)
 )
 
 from mailgui.core.accounts import Account, AccountStore, Identity
-from mailgui.ui.accounts_dialog import AccountsDialog, _CheckedLine
+from mailgui.ui.accounts_dialog import AccountsDialog
+from mailgui.ui.accounts_dialog.widgets import CheckedLine
 from mailgui.ui.context import AppContext
 
 SHOTS = Path("/tmp/shots-accounts")
@@ -154,7 +155,7 @@ def test_checked_line_waits_for_a_pause(qtbot: Any) -> None:
 
     edit = QLineEdit()
     qtbot.addWidget(edit)
-    checked = _CheckedLine(edit, lambda text: "" if text == "ok" else "not ok")
+    checked = CheckedLine(edit, lambda text: "" if text == "ok" else "not ok")
     qtbot.keyClicks(edit, "o")
     assert checked.error_text == ""
     qtbot.waitUntil(lambda: checked.error_text == "not ok", timeout=2000)

@@ -66,7 +66,7 @@ def test_an_inline_image_arrives_as_multipart_related_with_its_bytes(
     data = png(tmp_path / "chart.png", 900, 300)
     window.body_edit.setFocus()
     qtbot.keyClicks(window.body_edit, "See: ")
-    window.image_action.setEnabled(True)
+    window.format_bar.image_action.setEnabled(True)
     window.insert_images([tmp_path / "chart.png"])
     assert window.status_bar.label.text() == "Adding the picture…"
     wait_images(qtbot, window, 1)

@@ -1,0 +1,128 @@
+"""What the parts of the accounts dialog share, declared once for the type checker.
+
+``AccountsDialog`` is one QDialog made of a mixin per part (account list, server
+form, passwords, connection test, discovery). Each mixin derives from ``DialogBase``
+so it may use the widgets and methods of the others; at run time ``DialogBase`` is
+``object`` and the mixins are plain classes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__all__ = ["DialogBase"]
+
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Callable
+    from typing import Any
+
+    from PySide6.QtCore import Signal
+    from PySide6.QtWidgets import (
+        QComboBox,
+        QDialog,
+        QFormLayout,
+        QHBoxLayout,
+        QLabel,
+        QLineEdit,
+        QListWidget,
+        QPushButton,
+        QScrollArea,
+        QSpinBox,
+        QTabWidget,
+    )
+
+    from mailgui.core.accounts import Account
+    from mailgui.ui.accounts_dialog.identities import IdentitiesPage
+    from mailgui.ui.accounts_dialog.result_panel import ResultPanel
+    from mailgui.ui.connection_test import ConnectionTester
+    from mailgui.ui.context import AppContext
+    from mailgui.ui.settings_finder import SettingsFinder
+
+    class DialogBase(QDialog):
+        accountsChanged = Signal()
+        # state (dialog.py)
+        _ctx: AppContext
+        _current: Account | None
+        _loaded: tuple[Any, ...]
+        _loading: bool
+        _port_follows: bool
+        _default_name: str | None
+        _store_kind: str | None
+        _keyring_jobs: dict[int, Callable[[Any], object]]
+        _source_token: int
+        _tester: ConnectionTester
+        _finder: SettingsFinder
+        last_test_result: dict[str, Any] | None
+        last_discovery: dict[str, Any] | None
+        # widgets
+        list: QListWidget
+        add_button: QPushButton
+        remove_button: QPushButton
+        default_button: QPushButton
+        title: QLabel
+        keyring_warning: QLabel
+        form: QFormLayout
+        name_edit: QLineEdit
+        display_name_edit: QLineEdit
+        email_edit: QLineEdit
+        delivery_combo: QComboBox
+        direct_warning: QLabel
+        host_edit: QLineEdit
+        port_spin: QSpinBox
+        security_combo: QComboBox
+        security_warning: QLabel
+        username_edit: QLineEdit
+        password_edit: QLineEdit
+        ca_edit: QLineEdit
+        ca_browse: QPushButton
+        _ca_row: QHBoxLayout
+        limit_spins: builtins.list[QSpinBox]  # "list" is the account list here
+        timeout_spin: QSpinBox
+        test_button: QPushButton
+        cancel_test_button: QPushButton
+        find_button: QPushButton
+        message: QLabel
+        result_panel: ResultPanel
+        identities_page: IdentitiesPage
+        pages: QTabWidget
+        _scroll: QScrollArea
+        _identities_scroll: QScrollArea
+
+        # methods one part calls on another
+        def _show_message(self, text: str, *, error: bool = False) -> None: ...
+        def _clear_message(self) -> None: ...
+        def _reload(self, select: str | None) -> None: ...
+        def _load(self, account: Account | None) -> None: ...
+        def _update_buttons(self) -> None: ...
+        def _may_discard(self) -> bool:
+            raise NotImplementedError
+
+        def _snapshot(self) -> tuple[Any, ...]:
+            raise NotImplementedError
+
+        def _apply_snapshot(self, values: tuple[Any, ...]) -> None: ...
+        def is_dirty(self) -> bool:
+            raise NotImplementedError
+
+        def is_direct(self) -> bool:
+            raise NotImplementedError
+
+        def _security(self) -> str:
+            raise NotImplementedError
+
+        def _account_from_form(self, *, for_test: bool = False) -> Account:
+            raise NotImplementedError
+
+        def _update_security_ui(self) -> None: ...
+        def _connection_settings_changed(self) -> None: ...
+        def _update_keyring_warning(self) -> None: ...
+        def _update_password_placeholder(self) -> None: ...
+        def _forget_password(self, name: str, *, then: Callable[[], object]) -> None: ...
+        def _password_lookup(self, name: str) -> Callable[[], str | None]:
+            raise NotImplementedError
+
+        def find_settings(self) -> None: ...
+
+else:
+    DialogBase = object

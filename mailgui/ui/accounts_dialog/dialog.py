@@ -1,0 +1,288 @@
+"""The accounts dialog: list, add, edit, remove, choose the default, test a server.
+
+Two tabs: "Account" (who, how mail leaves: a relay server, or direct delivery, which
+the form says plainly is weaker) and "Identities" (the account's own Reply-To and
+signature, and more identities: other names or addresses sending through the same
+account). Every identity field is checked as it is typed, the reason shown under it.
+
+Settings go to ``accounts.toml`` through ``AccountStore``; passwords only to the
+keyring or, when there is none and the person agrees, to memory until mailgui quits
+(``passwords``: every keyring call runs off the GUI thread). A stored password is
+never shown back.
+
+The dialog is made of a few parts, one module each: the account list, the server
+form, passwords, Test connection (``testing``), Find settings (``discovery``), the
+Identities tab and the result panel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailgui.core.errors import ConfigError, MailguiError
+from mailgui.ui.accounts_dialog.account_list import AccountListMixin
+from mailgui.ui.accounts_dialog.discovery import DiscoveryMixin
+from mailgui.ui.accounts_dialog.identities import IdentitiesPage
+from mailgui.ui.accounts_dialog.passwords import PasswordsMixin
+from mailgui.ui.accounts_dialog.result_panel import ResultPanel
+from mailgui.ui.accounts_dialog.server_form import ServerFormMixin
+from mailgui.ui.accounts_dialog.testing import ConnectionTestMixin
+from mailgui.ui.accounts_dialog.widgets import AMBER, GREEN, RED, plain_label, styled
+from mailgui.ui.connection_test import ConnectionTester, gui_wording
+from mailgui.ui.context import AppContext
+from mailgui.ui.settings_finder import SettingsFinder
+
+__all__ = ["AccountsDialog"]
+
+
+def _scrolled(layout_or_widget: QVBoxLayout | QWidget) -> QScrollArea:
+    """A tab's content in a scroll area: each tab scrolls when the window is small."""
+    if isinstance(layout_or_widget, QWidget):
+        content = layout_or_widget
+    else:
+        content = QWidget()
+        content.setLayout(layout_or_widget)
+    # Never narrower than its rows need (the limits row), or they would overlap.
+    content.setMinimumWidth(max(520, content.minimumSizeHint().width()))
+    scroll = QScrollArea()
+    scroll.setWidget(content)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(content.minimumWidth() + scroll.verticalScrollBar().sizeHint().width())
+    return scroll
+
+
+class AccountsDialog(
+    AccountListMixin,
+    ServerFormMixin,
+    PasswordsMixin,
+    ConnectionTestMixin,
+    DiscoveryMixin,
+    QDialog,
+):
+    """Add, edit, remove and test sending accounts.
+
+    Signals:
+        accountsChanged(): an account was saved, removed or made the default (for a
+            save or a removal, once the keyring has stored or forgotten its password).
+    """
+
+    accountsChanged = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._current = None  # the saved account being edited; None = new
+        self._loaded: tuple[Any, ...] = ()
+        self._loading = False
+        self._port_follows = True
+        self._default_name: str | None = None
+        self._store_kind: str | None = None  # passwords.store_kind(), once it answers
+        self._keyring_jobs: dict[int, Callable[[Any], object]] = {}  # request → reaction
+        self._source_token = 0  # the password lookup whose answer the form waits for
+        self.last_test_result: dict[str, Any] | None = None
+        self.last_discovery: dict[str, Any] | None = None
+        self._tester = ConnectionTester(self)
+        self._tester.finished.connect(self._test_finished)
+        self._finder = SettingsFinder(self)
+        self._finder.finished.connect(self._settings_found)
+        self.setWindowTitle(self.tr("Accounts"))
+        self._build()
+        self.resize(900, 720)
+        self._ask_store_kind()
+        self._reload(select=None)
+
+    # --- building --------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QHBoxLayout(self)
+        outer.setSpacing(14)
+        outer.addLayout(self._build_account_list())
+
+        # Right: the form for one account, in two tabs (Account, Identities).
+        right = QVBoxLayout()
+        self.title = QLabel()
+        title_font = QFont(self.title.font())
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.2)
+        title_font.setBold(True)
+        self.title.setFont(title_font)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.keyring_warning = styled(plain_label(), AMBER)
+        right.addLayout(self._build_server_form())
+
+        self.message = plain_label()  # under the tabs: seen from both
+        self.message.setObjectName("formMessage")
+        self.message.hide()
+
+        actions = QHBoxLayout()
+        actions.addWidget(self._build_find_button())
+        self._build_test_actions(actions)
+        right.addStretch(1)
+        self.result_panel = ResultPanel()  # under the tabs, beside the message: in view
+
+        # Find settings and Test connection beside Save and Close, never scrolled away.
+        bottom = QHBoxLayout()
+        bottom.addLayout(actions)
+        bottom.addStretch(1)
+        self.buttons = QDialogButtonBox()
+        self.save_button = self.buttons.addButton(
+            self.tr("&Save"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.close_button.setAutoDefault(False)
+        self.save_button.clicked.connect(self.save)
+        self.close_button.clicked.connect(self.reject)
+        bottom.addWidget(self.buttons)
+
+        # Each tab scrolls when the window is small; the buttons always stay in view.
+        self._scroll = _scrolled(right)
+        self.identities_page = IdentitiesPage()
+        self.identities_page.changed.connect(self._clear_message_if_error)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self._scroll, self.tr("Account"))
+        self._identities_scroll = _scrolled(self.identities_page)
+        self.pages.addTab(self._identities_scroll, self.tr("Identities"))
+        for edit in (self.display_name_edit, self.email_edit):
+            edit.textChanged.connect(self._own_identity_changed)
+        side = QVBoxLayout()
+        side.addWidget(self.title)
+        side.addWidget(self.keyring_warning)
+        side.addWidget(self.pages, 1)
+        side.addWidget(self.result_panel)
+        side.addWidget(self.message)
+        side.addLayout(bottom)
+        outer.addLayout(side, 1)
+        # Only now is the button inside the dialog, so the dialog records it as its
+        # default (Enter in the form); earlier, Qt would pick the first button (Add).
+        self.save_button.setDefault(True)
+        self._set_tab_order()
+
+        self.save_button.setShortcut(QKeySequence.StandardKey.Save)  # Ctrl+S as well
+        for edit in (self.host_edit, self.username_edit, self.password_edit, self.ca_edit):
+            edit.textChanged.connect(self._connection_settings_changed)
+        self.port_spin.valueChanged.connect(self._connection_settings_changed)
+        self.security_combo.currentIndexChanged.connect(self._connection_settings_changed)
+        self._update_keyring_warning()
+
+    def _set_tab_order(self) -> None:
+        order: list[QWidget] = [
+            self.list,
+            self.add_button,
+            self.remove_button,
+            self.default_button,
+            self.pages.tabBar(),
+            self.name_edit,
+            self.display_name_edit,
+            self.email_edit,
+            self.delivery_combo,
+            self.host_edit,
+            self.security_combo,
+            self.port_spin,
+            self.username_edit,
+            self.password_edit,
+            self.ca_edit,
+            self.ca_browse,
+            *self.limit_spins,
+            self.timeout_spin,
+            self.test_button,
+            self.cancel_test_button,
+            # the Identities tab (only one tab's fields are visible, so no overlap)
+            self.identities_page.reply_to_edit,
+            self.identities_page.signature_edit,
+            self.identities_page.list,
+            self.identities_page.add_button,
+            self.identities_page.remove_button,
+            self.identities_page.name_edit,
+            self.identities_page.email_edit,
+            self.identities_page.id_reply_to_edit,
+            self.identities_page.id_signature_edit,
+            self.save_button,
+            self.close_button,
+        ]
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
+
+    # --- saving ----------------------------------------------------------------------
+
+    @Slot()
+    def save(self) -> bool:
+        """Validate and save the form; True when saved. Errors show under the form.
+        The password follows in the keyring thread; accountsChanged once it is stored."""
+        self._clear_message()
+        try:
+            account = self._account_from_form()
+        except MailguiError as exc:
+            self._show_message(gui_wording(exc.message), error=True)
+            return False
+        original = self._current
+        renamed = original is not None and original.name != account.name
+        store = self._ctx.accounts
+        try:
+            existing = {a.name for a in store.all()}
+            if (original is None or renamed) and account.name in existing:
+                raise ConfigError(
+                    self.tr("An account named “{0}” already exists; choose another name.").format(
+                        account.name
+                    )
+                )
+            was_default = original is not None and store.default_name() == original.name
+            store.save(account, make_default=was_default)
+            if original is not None and renamed:
+                self._move_password(original.name, account.name)
+                store.remove(original.name)
+        except MailguiError as exc:
+            self._show_message(gui_wording(exc.message), error=True)
+            return False
+
+        self._store_typed_password(account)  # before the reload looks the password up
+        self._reload(select=account.name)
+        self._show_message(self.tr("Saved."))
+        return True
+
+    # --- the message under the form ----------------------------------------------------
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        """The one place form errors appear: a line under the form, no pop-ups."""
+        self.message.setText(("✘ " if error else "✔ ") + text)
+        styled(self.message, RED if error else GREEN)
+        self.message.setVisible(bool(text))
+
+    def _clear_message(self) -> None:
+        self.message.clear()
+        self.message.hide()
+
+    @Slot()
+    def _clear_message_if_error(self) -> None:
+        if self.message.isVisibleTo(self) and self.message.text().startswith("✘ "):
+            self._clear_message()
+
+    # --- closing -------------------------------------------------------------------------
+
+    def reject(self) -> None:
+        if not self._may_discard():
+            return
+        self._tester.cancel()
+        super().reject()
+
+    def done(self, result: int) -> None:
+        self._tester.cancel()
+        self._finder.cancel()
+        super().done(result)
