@@ -368,7 +368,7 @@ def scenario_flush(count: int) -> None:
 
     app = QApplication(sys.argv[:1])
     _ctx, w = _main_window(app)
-    w.sender.set_online(False)  # hold the messages until the measurement runs
+    w.mail_sender.set_online(False)  # hold the messages until the measurement runs
     w.show()
     wait_until(app, lambda: bool(w.lbl_count.text()), 20, "the outbox to load")
     queue_messages(Path(os.environ["MAILGUI_HOME"]), count)
@@ -379,7 +379,7 @@ def scenario_flush(count: int) -> None:
     meter = StallMeter()
     meter.start()
     started = time.monotonic()
-    w.sender.set_online(True)
+    w.mail_sender.set_online(True)
     # Cheap to check (the counts the window is sent), then once: every row shows "sent".
     wait_until(app, lambda: counts.get("sent") == count, 120, "every message to be sent")
     wait_until(app, lambda: set(_states(w)) == {"sent"}, 30, "every row to show it")
@@ -423,8 +423,8 @@ def scenario_attach(path: str) -> None:
     wait_until(app, lambda: time.monotonic() > settle, 5, "the compose window to settle")
     stamps: dict[str, float] = {}
     w.outbox.queued.connect(lambda *_: stamps.setdefault("queued", time.monotonic()))
-    w.sender.progress.connect(lambda *_: stamps.setdefault("first_progress", time.monotonic()))
-    w.sender.messageChanged.connect(lambda *_: stamps.setdefault("outcome", time.monotonic()))
+    w.mail_sender.progress.connect(lambda *_: stamps.setdefault("first_progress", time.monotonic()))
+    w.mail_sender.messageChanged.connect(lambda *_: stamps.setdefault("outcome", time.monotonic()))
     meter = StallMeter()
     meter.start()
     started = time.monotonic()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QSystemTrayIcon
 
     from mailgui.core.outbox import MessageRow
-    from mailgui.demo import DemoServer  # loaded only in --demo mode (aiosmtpd, asyncio)
+    from mailgui.demo_server import DemoServer  # loaded only in --demo mode (aiosmtpd, asyncio)
     from mailgui.ui.drafts_view import MessageToDraft
     from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
     from mailgui.ui.outbox_service import OutboxHandle
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self._title)
         self.setWindowIcon(app_icon())
         self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
-        self.sender: Sender = Sender(self.ctx, self, watch_network=watch_network)
+        self.mail_sender: Sender = Sender(self.ctx, self, watch_network=watch_network)
         self.model: OutboxModel = OutboxModel(self)
         self.proxy: OutboxFilter = OutboxFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
             then()
 
     def _start_background(self) -> None:
-        self.sender.start()
+        self.mail_sender.start()
         self._message_to_draft().sweep()  # files of drafts a crash left behind
 
     # --- building -----------------------------------------------------------------------
@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.lbl_count)
         sb.addPermanentWidget(self.lbl_online)
-        self._set_online(self.sender.online)
+        self._set_online(self.mail_sender.online)
 
     def _build_tray(self) -> None:
         from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -358,12 +358,12 @@ class MainWindow(QMainWindow):
         self.outbox.countsChanged.connect(self._counts_changed)
         self.outbox.details.connect(self._details_loaded)
         self.outbox.failed.connect(self._outbox_failed)
-        self.outbox.queued.connect(lambda _token, _id: self.sender.request_flush(False))
-        self.sender.activity.connect(self.lbl_activity.setText)
-        self.sender.progress.connect(self._progress)
-        self.sender.messageChanged.connect(self._message_changed)
-        self.sender.onlineChanged.connect(self._set_online)
-        self.sender.flushFinished.connect(self._flush_finished)
+        self.outbox.queued.connect(lambda _token, _id: self.mail_sender.request_flush(False))
+        self.mail_sender.activity.connect(self.lbl_activity.setText)
+        self.mail_sender.progress.connect(self._progress)
+        self.mail_sender.messageChanged.connect(self._message_changed)
+        self.mail_sender.onlineChanged.connect(self._set_online)
+        self.mail_sender.flushFinished.connect(self._flush_finished)
         self.model.rowsInserted.connect(lambda *_: self._update_empty())
         self.model.rowsRemoved.connect(lambda *_: self._update_empty())
         self.proxy.modelReset.connect(self._update_empty)
@@ -729,19 +729,19 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def send_now(self) -> None:
-        self.sender.request_flush(True)
+        self.mail_sender.request_flush(True)
 
     @Slot()
     def retry_selected(self) -> None:
         ids = [r.id for r in self._selected() if r.state != "sent" and r.state != "sending"]
         if ids:
             self.outbox.retry(ids)
-            self.sender.request_flush(True)
+            self.mail_sender.request_flush(True)
 
     @Slot()
     def retry_all(self) -> None:
         self.outbox.retry_all()
-        self.sender.request_flush(True)
+        self.mail_sender.request_flush(True)
 
     @Slot()
     def delete_selected(self) -> None:
@@ -776,7 +776,7 @@ class MainWindow(QMainWindow):
         from mailgui.ui.accounts_dialog import AccountsDialog
 
         dialog = AccountsDialog(self.ctx, self)
-        dialog.accountsChanged.connect(lambda: self.sender.request_flush(False))
+        dialog.accountsChanged.connect(lambda: self.mail_sender.request_flush(False))
         dialog.exec()
         self._update_empty()
 
@@ -898,7 +898,7 @@ class MainWindow(QMainWindow):
         self._save()
         if self._to_draft is not None:
             self._to_draft.wait()
-        sent_ok = self.sender.shutdown()
+        sent_ok = self.mail_sender.shutdown()
         outbox_ok = self.outbox.shutdown()
         if self.tray is not None:
             self.tray.hide()

@@ -186,7 +186,9 @@ class OutboxModel(QAbstractTableModel):
             return None
         return self._value(entry, index.column(), role)
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
+    # PySide6's stub types the span as "QModelRoleDataSpan | QModelRoleData" and without
+    # __iter__, though Qt only ever passes a span and PySide6 iterates it.
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # type: ignore[override]
         """Every role a cell paints with, in one call from C++ into Python instead of
         seven ``data()`` calls. Alone it gains little, but while the outbox thread runs
         Python (loading rows) each such call waits for the GIL: the 10 000-row load
@@ -195,7 +197,7 @@ class OutboxModel(QAbstractTableModel):
         if not 0 <= row < len(self._entries):
             return
         entry, column, value_of = self._entries[row], index.column(), self._value
-        for item in roleDataSpan:
+        for item in roleDataSpan:  # type: ignore[attr-defined]
             value = value_of(entry, column, item.role())
             if value is None:
                 item.clearData()  # the delegate reuses the span from cell to cell
@@ -604,7 +606,7 @@ class OutboxFilter(QSortFilterProxyModel):
             return True
         return self._model.state_at(source_row) in states
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # type: ignore[override]
         """Straight to ``OutboxModel.multiData`` (Qt's filter model would ask for each
         role apart, each a call from C++ into Python)."""
         if self._model is not None and index.isValid():

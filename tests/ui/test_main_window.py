@@ -67,14 +67,14 @@ def test_offline_then_back_online(qtbot, ctx, smtp_server, window) -> None:
     server = smtp_server("none")
     add_account(ctx, server.port)
     w = window()
-    w.sender.set_online(False)
+    w.mail_sender.set_online(False)
     assert "Offline" in w.lbl_online.text()
     ids = queue(ctx, 3)
     qtbot.waitUntil(lambda: len(states(w)) == 3, timeout=5000)
     qtbot.wait(2500)  # longer than the sender's poll: offline, it must not send
     assert set(states(w).values()) == {"queued"} and server.messages == []
-    with qtbot.waitSignal(w.sender.flushFinished, timeout=10_000):
-        w.sender.set_online(True)
+    with qtbot.waitSignal(w.mail_sender.flushFinished, timeout=10_000):
+        w.mail_sender.set_online(True)
     qtbot.waitUntil(lambda: set(states(w).values()) == {"sent"}, timeout=10_000)
     assert len(server.wait_for(3)) == 3 and sorted(states(w)) == sorted(ids)
 
@@ -122,8 +122,9 @@ def test_quit_leaves_nothing_sending(qtbot, ctx, fake_server, window) -> None:
 
 @contextlib.contextmanager
 def server_in_own_process() -> Iterator[tuple[int, Callable[[], int]]]:
-    """tests/counting_server.py: (its port, a function that asks how many it accepted)."""
-    script = Path(__file__).parents[1] / "counting_server.py"
+    """``smtp_servers.serve_in_process``: (its port, a function that asks how many it
+    accepted)."""
+    script = Path(__file__).parents[1] / "smtp_servers.py"
     with subprocess.Popen(
         [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     ) as proc:
@@ -158,7 +159,7 @@ def test_event_loop_never_stalls_while_300_messages_go_out(qtbot, ctx, window) -
 def _flush_300_and_measure(qtbot, ctx, window, port: int) -> float:
     add_account(ctx, port)
     w = window()
-    w.sender.set_online(False)  # hold them until the measurement runs
+    w.mail_sender.set_online(False)  # hold them until the measurement runs
     w.show()
     qtbot.waitExposed(w)
     queue(ctx, 300)
@@ -169,7 +170,7 @@ def _flush_300_and_measure(qtbot, ctx, window, port: int) -> float:
     try:
         gaps.start()
         started = time.monotonic()
-        w.sender.set_online(True)
+        w.mail_sender.set_online(True)
         qtbot.waitUntil(lambda: set(states(w).values()) == {"sent"}, timeout=60_000)
         took = time.monotonic() - started
         gaps.stop()

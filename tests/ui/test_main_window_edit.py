@@ -33,7 +33,7 @@ def offline_window(ctx: AppContext, window: Any, port: int) -> Any:
     is queued stays in the outbox until the test has edited it."""
     add_account(ctx, port)
     w = window()
-    w.sender.set_online(False)
+    w.mail_sender.set_online(False)
     return w
 
 
@@ -111,7 +111,7 @@ def test_edit_queued_message_takes_it_out_and_resending_delivers_it(
     new_id = sent.args[0]
     assert new_id != msg_id  # queued again: a new message (new Message-ID)
     assert draft_store(ctx).all() == []  # the draft became the message
-    w.sender.set_online(True)
+    w.mail_sender.set_online(True)
     w.send_now()
     (received,) = server.wait_for(1)
     assert sorted(received.rcpt_tos) == ["bob@example.org", "eve@example.org"]
@@ -233,7 +233,7 @@ def test_a_kept_time_that_passed_is_said_then_sent_now(
         assert editor.send(force=True)
     new_id = sent.args[0]
     assert in_outbox(ctx, new_id)[0].state == "queued"
-    w.sender.set_online(True)
+    w.mail_sender.set_online(True)
     w.send_now()
     (received,) = server.wait_for(1)
     assert sorted(received.rcpt_tos) == ["bob@example.org", "eve@example.org"]

@@ -6,6 +6,8 @@ the outbox; "Send now" still sends (the outbox's claims keep two senders apart).
 
 from __future__ import annotations
 
+import pytest
+
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
 from mailgui.core.message import Draft, build
@@ -47,7 +49,7 @@ def test_window_leaves_sending_to_the_lock_holder(qtbot, ctx, smtp_server) -> No
         # (the poll, every POLL_MS): waiting for that report, not for a fixed time, is what
         # makes "nothing was sent" mean something, however slow the machine.
         with qtbot.waitSignal(
-            w.sender.activity,
+            w.mail_sender.activity,
             check_params_cb=lambda text: "Another mailgui" in text,
             timeout=15_000,
         ):
@@ -112,6 +114,7 @@ def test_window_takes_over_sending_when_the_agent_stops(qtbot, ctx, smtp_server)
         agent_lock.release()
 
 
+@pytest.mark.expect_error_log("was deleted while mailgui had it open")  # and it stops
 def test_window_stops_sending_when_its_outbox_files_are_replaced(qtbot, ctx, monkeypatch) -> None:
     """The outbox guard (core/outbox_files.py) trips in this process: the window says
     so once, in the guard's words (a dialog), its sender stops polling and lets go of
@@ -132,7 +135,7 @@ def test_window_stops_sending_when_its_outbox_files_are_replaced(qtbot, ctx, mon
         qtbot.waitUntil(lambda: w.lbl_activity.text().startswith("Idle"), timeout=10_000)
         assert not lock_is_free(ctx)
         with qtbot.waitSignal(
-            w.sender.activity, check_params_cb=lambda t: "start it again" in t, timeout=15_000
+            w.mail_sender.activity, check_params_cb=lambda t: "start it again" in t, timeout=15_000
         ):
             outbox_files._poisoned[real] = f"{real}-wal was deleted while mailgui had it open"
         qtbot.waitUntil(lambda: lock_is_free(ctx), timeout=5_000)

@@ -17,9 +17,9 @@ def test_the_sender_starts_after_the_first_paint(qtbot, ctx: AppContext) -> None
     w = MainWindow(ctx, watch_network=False, sender_after_first_paint=True)
     qtbot.addWidget(w)
     try:
-        assert not w.sender.is_running()  # the window has not painted yet
+        assert not w.mail_sender.is_running()  # the window has not painted yet
         w.show()
-        qtbot.waitUntil(w.sender.is_running, timeout=FirstPaint.FALLBACK_MS // 2)
+        qtbot.waitUntil(w.mail_sender.is_running, timeout=FirstPaint.FALLBACK_MS // 2)
     finally:
         assert w.shutdown()
 
@@ -29,7 +29,7 @@ def test_quitting_before_the_first_paint_never_starts_the_sender(qtbot, ctx: App
     qtbot.addWidget(w)
     assert w.shutdown()
     qtbot.wait(FirstPaint.FALLBACK_MS + 200)  # past the fallback for a window never painted
-    assert not w.sender.is_running()
+    assert not w.mail_sender.is_running()
 
 
 def test_a_window_built_later_paints_its_frame_first(qtbot, ctx: AppContext) -> None:
