@@ -1,23 +1,25 @@
-"""Shared fixtures: TLS certificates, SMTP test servers, an isolated mailgui environment.
+"""Shared fixtures: TLS certificates, SMTP test servers, an isolated mailgui environment,
+and the check that fails a test whose code logged an unexpected error.
 
-The servers themselves live in ``tests/smtpd.py``; see its docstring for what each records.
+The helpers behind them are plain modules beside this file (``tests/`` is on ``sys.path``:
+pyproject's ``pythonpath``): ``smtp_servers`` (the servers and what each records),
+``dns_server``, ``processes`` (``Profile``, ``started``), ``waiting`` (``until``), ``clock``
+(``Clock``) and ``error_logs``. Import from those, never from a conftest: another
+directory's conftest.py is a module named ``conftest`` too.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import pytest
 import trustme
 from dns_server import DnsServer
-
-# tests/smtp_servers.py (pytest puts tests/ on sys.path)
+from error_logs import ErrorLog, Recorder
+from processes import Profile
 from smtp_servers import (
     CertName,
     FakeServer,
@@ -30,6 +32,44 @@ from smtp_servers import (
     server_ssl_context,
     stop_all,
 )
+
+# --------------------------------------------------------------------------------------------
+# Unexpected error logs fail the test (error_logs.py)
+# --------------------------------------------------------------------------------------------
+
+_ERRORS = Recorder()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _ERRORS.install()
+
+
+@pytest.fixture(autouse=True)
+def error_log(request: pytest.FixtureRequest) -> Iterator[ErrorLog]:
+    """What the test's code logged at ERROR or above through the ``mailgui`` loggers.
+
+    A record no ``@pytest.mark.expect_error_log(...)`` allows fails the test (see
+    ``pytest_runtest_call``); one logged later, by a fixture's teardown, errors it here.
+    Defined first, so it is set up before the other fixtures and torn down after them.
+    """
+    log = ErrorLog(_ERRORS, request.node)
+    yield log
+    log.check("while the test's fixtures were torn down")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    log = getattr(item, "funcargs", {}).get("error_log")
+    try:
+        result = yield
+    except BaseException:
+        if isinstance(log, ErrorLog):
+            log.forget()  # a test that failed keeps its own failure
+        raise
+    if isinstance(log, ErrorLog):
+        log.check("during the test")
+    return result
+
 
 # --------------------------------------------------------------------------------------------
 # Certificates (session-scoped: key generation is the slow part)
@@ -74,7 +114,7 @@ def server_certs(ca: trustme.CA) -> dict[CertName, trustme.LeafCert]:
 def smtp_server(
     server_certs: dict[CertName, trustme.LeafCert], ca_file: str
 ) -> Iterator[SmtpServerFactory]:
-    """Start a :class:`smtpd.RecordingServer` (aiosmtpd) on 127.0.0.1.
+    """Start a :class:`smtp_servers.RecordingServer` (aiosmtpd) on 127.0.0.1.
 
     ``smtp_server(security="none"|"starttls"|"tls", users=None, cert="good", faults=None)``
     """
@@ -100,7 +140,7 @@ def smtp_server(
 
 @pytest.fixture
 def fake_server() -> Iterator[FakeServerFactory]:
-    """Start a scripted :class:`smtpd.FakeServer`; keywords as FakeServer's."""
+    """Start a scripted :class:`smtp_servers.FakeServer`; keywords as FakeServer's."""
     started: list[FakeServer] = []
 
     def start(**kwargs: Any) -> FakeServer:
@@ -125,53 +165,6 @@ def closed_port() -> Iterator[int]:
 # --------------------------------------------------------------------------------------------
 # An isolated environment for driving the real CLI
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A fresh mailgui home plus the environment to run ``python -m mailgui`` in it."""
-
-    home: Path
-    env: dict[str, str]
-    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "mailgui"])
-    """What ``run`` executes before its arguments (replaceable with dataclasses.replace)."""
-
-    @overload
-    def run(
-        self, *args: str | os.PathLike[str], input: bytes, timeout: float = 30
-    ) -> subprocess.CompletedProcess[bytes]: ...
-
-    @overload
-    def run(
-        self, *args: str | os.PathLike[str], input: str | None = None, timeout: float = 30
-    ) -> subprocess.CompletedProcess[str]: ...
-
-    def run(
-        self,
-        *args: str | os.PathLike[str],
-        input: str | bytes | None = None,
-        timeout: float = 30,
-    ) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
-        """Run the CLI with captured output: text (UTF-8) unless ``input`` is bytes.
-
-        Without ``input`` stdin is /dev/null, and the child gets a new session (no controlling
-        terminal), so a password prompt can neither block on nor reach the real terminal.
-        """
-        argv = [*self.command, *(os.fspath(arg) for arg in args)]
-        common: dict[str, Any] = {
-            "capture_output": True,
-            "env": self.env,
-            "timeout": timeout,
-            "start_new_session": True,
-            "check": False,
-        }
-        if isinstance(input, bytes):
-            return subprocess.run(argv, input=input, **common)
-        if input is None:
-            common["stdin"] = subprocess.DEVNULL
-        return subprocess.run(
-            argv, input=input, encoding="utf-8", errors="backslashreplace", **common
-        )
 
 
 @pytest.fixture

@@ -1,20 +1,21 @@
 """SMTP servers for mailgui's tests (plain module, the fixtures live in conftest.py).
 
-Two kinds of server, both on 127.0.0.1 and both recording what they saw:
+Three kinds of server, all on 127.0.0.1 and all recording what they saw:
 
 * :class:`RecordingServer` is a real, standards-following aiosmtpd server (plain, STARTTLS or
   implicit TLS, optional AUTH) with :class:`Faults` to inject realistic error replies. Use it
-  to prove that mailgui *sends correctly*.
+  to prove that mailgui *sends correctly*. ``python smtp_servers.py`` runs one in a process
+  of its own (see :func:`serve_in_process`).
 * :class:`FakeServer` is a tiny scripted raw-socket server for the behaviour no real server
   library will produce on request: never greeting, hanging, stripping STARTTLS, dropping the
   line after the final dot. Use it to prove that mailgui *fails safely*.
+* :class:`HostileServer` is scripted too, byte for byte, but can really do TLS (implicit, or
+  after STARTTLS): the adversarial suite's server, for the attacks on STARTTLS and for
+  replies that dribble, flood or fail at random.
 
 Everything a server records is recorded *before* it answers, so once a client has its reply
 (or has seen the disconnect) the record is already there; ``wait_for`` is only needed when the
 client runs in another process or thread.
-
-Note: this file shadows the (deprecated, removed in 3.12) stdlib module ``smtpd`` for code
-running under pytest, because pytest puts ``tests/`` first on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import (
@@ -41,6 +45,7 @@ from aiosmtpd.smtp import (
     Session,
     TLSSetupException,
 )
+from waiting import until
 
 if TYPE_CHECKING:
     import trustme
@@ -53,12 +58,16 @@ __all__ = [
     "FakeServer",
     "FakeServerFactory",
     "Faults",
+    "HostileFactory",
+    "HostileServer",
     "Received",
     "RecordingServer",
     "Scripted",
     "Security",
     "SmtpServerFactory",
+    "message_id_of",
     "reserve_closed_port",
+    "serve_in_process",
     "server_ssl_context",
 ]
 
@@ -497,7 +506,217 @@ class RecordingServer:
 
 
 # --------------------------------------------------------------------------------------------
-# FakeServer (scripted raw sockets)
+# Scripted raw-socket servers: the plumbing FakeServer and HostileServer share
+# --------------------------------------------------------------------------------------------
+
+_POLL = 0.05
+"""Seconds between checks of the stop flag in every blocking socket call."""
+
+
+class _Closed(Exception):
+    """The peer went away, or the server is stopping."""
+
+
+class _Connection:
+    """One accepted socket with a line buffer; every blocking call polls the stop flag.
+
+    Each chunk received is handed to the server's ``_received`` first (for recording).
+    """
+
+    def __init__(self, sock: socket.socket, server: _SocketServer) -> None:
+        self.sock: socket.socket = sock
+        self.server = server
+        self.tls = False
+        """Whether the session is encrypted now (implicit TLS, or after STARTTLS)."""
+        self.buf = bytearray()
+        sock.settimeout(_POLL)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _recv(self) -> bytes:
+        while not self.server._stopping.is_set():
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:  # ssl.SSLError too
+                break
+            if not chunk:
+                break
+            self.server._received(self, chunk)
+            return chunk
+        raise _Closed
+
+    def readline(self) -> bytes:
+        """One line including its LF (lines end at LF, so bare-LF lines are seen as lines)."""
+        while (end := self.buf.find(b"\n")) < 0:
+            self.buf += self._recv()
+        line = bytes(self.buf[: end + 1])
+        del self.buf[: end + 1]
+        return line
+
+    def drain(self) -> NoReturn:
+        """Read and discard until the peer closes or the server stops (raises _Closed)."""
+        self.buf.clear()
+        while True:
+            self._recv()
+
+    def sendall(self, data: bytes) -> None:
+        """Send every byte, or raise _Closed (peer gone, server stopping, 10 s stuck)."""
+        deadline = time.monotonic() + 10.0
+        while data:
+            if self.server._stopping.is_set() or time.monotonic() > deadline:
+                raise _Closed
+            try:
+                sent = self.sock.send(data)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                raise _Closed from exc
+            data = data[sent:]
+
+    def start_tls(self, context: ssl.SSLContext) -> OSError | None:
+        """The server side of a TLS handshake: None once encrypted, else the error (the
+        client gave up). Bytes the client sent before its ClientHello are dropped."""
+        self.buf.clear()
+        self.sock.settimeout(5.0)
+        try:
+            self.sock = context.wrap_socket(self.sock, server_side=True)
+        except OSError as exc:
+            return exc
+        self.sock.settimeout(_POLL)
+        self.tls = True
+        return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class _SocketServer:
+    """A listener on a free 127.0.0.1 port and a thread per connection, running
+    ``_session(conn)``; ``stop()`` closes every socket, joins the threads and re-raises a
+    crash of the server itself (a bug of the test, never to be lost in a thread)."""
+
+    def __init__(self) -> None:
+        self.host = LOCALHOST
+        self.port = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listener: socket.socket | None = None
+        self._accepting: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._open: set[_Connection] = set()
+        self._errors: list[BaseException] = []
+        self._connections = 0
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return self._connections
+
+    def start(self) -> Self:
+        """Listen on a free 127.0.0.1 port and start the accept thread; returns self."""
+        if self._listener is not None:
+            raise RuntimeError("already started")
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((LOCALHOST, 0))
+        listener.listen(64)
+        listener.settimeout(_POLL)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._accepting = self._spawn(self._accept_loop, "accept")
+        return self
+
+    def stop(self) -> None:
+        """Close every socket and join the threads; re-raises a crash of the server itself."""
+        self._stopping.set()
+        if self._accepting is not None:
+            self._accepting.join(timeout=5)  # no new connections after this
+        with self._lock:
+            threads = list(self._threads)
+            conns = list(self._open)
+        for conn in conns:
+            conn.close()
+        for thread in threads:
+            thread.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+        if self._errors:
+            raise RuntimeError(f"{self!r} crashed") from self._errors[0]
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.host}:{self.port}>"
+
+    # -- for the subclasses ---------------------------------------------------------------
+
+    def _session(self, conn: _Connection) -> None:
+        """Serve one connection; return (or raise _Closed) to close it."""
+        raise NotImplementedError
+
+    def _received(self, conn: _Connection, data: bytes) -> None:
+        """Called with every chunk received, before it is read as lines."""
+
+    # -- server threads --------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._guarded,
+            args=(target, *args),
+            name=f"{type(self).__name__}-{name}",
+            daemon=True,
+        )
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]  # load tests: many
+            self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _guarded(self, target: Callable[..., None], *args: Any) -> None:
+        try:
+            target(*args)
+        except _Closed:
+            pass
+        except BaseException as exc:  # reported by stop(), not lost in a thread
+            with self._lock:
+                self._errors.append(exc)
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn = _Connection(sock, self)
+            with self._lock:
+                self._connections += 1
+                self._open.add(conn)
+                number = self._connections
+            self._spawn(self._serve, f"conn{number}", conn)
+
+    def _serve(self, conn: _Connection) -> None:
+        try:
+            self._session(conn)
+        finally:
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# FakeServer (scripted, plain text)
 # --------------------------------------------------------------------------------------------
 
 DEFAULT_EHLO: tuple[str, ...] = ("PIPELINING", "8BITMIME", "SIZE 10240000")
@@ -515,73 +734,13 @@ _DEFAULT_REPLIES: dict[str, str] = {
 }
 _UNKNOWN_REPLY = "502 5.5.2 Error: command not recognized"
 
-_POLL = 0.05
-"""Seconds between checks of the stop flag in every blocking socket call."""
+
+def _wire(reply: str) -> bytes:
+    """A reply as sent: each "\\n"-separated line CRLF-terminated."""
+    return "".join(line + "\r\n" for line in reply.splitlines()).encode("utf-8")
 
 
-class _Closed(Exception):
-    """The peer went away, or the server is stopping."""
-
-
-class _Connection:
-    """One accepted socket with a line buffer; every blocking call polls the stop flag."""
-
-    def __init__(self, sock: socket.socket, stopping: threading.Event) -> None:
-        self.sock = sock
-        self._stopping = stopping
-        self._buf = bytearray()
-        sock.settimeout(_POLL)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _recv(self) -> bytes:
-        while not self._stopping.is_set():
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            return chunk
-        raise _Closed
-
-    def readline(self) -> bytes:
-        """One line including its LF (lines end at LF, so bare-LF lines are seen as lines)."""
-        while (end := self._buf.find(b"\n")) < 0:
-            self._buf += self._recv()
-        line = bytes(self._buf[: end + 1])
-        del self._buf[: end + 1]
-        return line
-
-    def drain(self) -> NoReturn:
-        """Read and discard until the peer closes or the server stops (raises _Closed)."""
-        self._buf.clear()
-        while True:
-            self._recv()
-
-    def send(self, reply: str) -> None:
-        """Send a reply; a multi-line reply is given as lines separated by "\\n"."""
-        data = "".join(line + "\r\n" for line in reply.splitlines()).encode("utf-8")
-        deadline = time.monotonic() + 5.0
-        while data:
-            if self._stopping.is_set() or time.monotonic() > deadline:
-                raise _Closed
-            try:
-                sent = self.sock.send(data)
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                raise _Closed from exc
-            data = data[sent:]
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-
-
-class FakeServer:
+class FakeServer(_SocketServer):
     """A scripted, misbehaving SMTP server on 127.0.0.1 (threads, raw sockets, no TLS).
 
     Defaults make a plain, cooperative ESMTP server *without* STARTTLS or AUTH in its EHLO.
@@ -603,8 +762,7 @@ class FakeServer:
         drop_after_dot: bool = False,
         hostname: str = "fake.example",
     ) -> None:
-        self.host = LOCALHOST
-        self.port = 0
+        super().__init__()
         self.greeting = greeting
         self.ehlo = list(ehlo)
         self.hostname = hostname
@@ -614,15 +772,8 @@ class FakeServer:
         starttls = self._replies.get("STARTTLS")
         if starttls is not None and starttls.could_be("220"):
             raise ValueError("FakeServer cannot do TLS: it can only refuse STARTTLS")
-        self._lock = threading.Lock()
         self._commands: list[str] = []
         self._messages: list[bytes] = []
-        self._connections = 0
-        self._errors: list[BaseException] = []
-        self._stopping = threading.Event()
-        self._listener: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
-        self._open: set[_Connection] = set()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -642,87 +793,7 @@ class FakeServer:
         with self._lock:
             return list(self._messages)
 
-    @property
-    def connections(self) -> int:
-        """Connections accepted so far."""
-        with self._lock:
-            return self._connections
-
-    def start(self) -> FakeServer:
-        """Listen on a free 127.0.0.1 port and start the accept thread; returns self."""
-        if self._listener is not None:
-            raise RuntimeError("already started")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind((LOCALHOST, 0))
-        listener.listen(16)
-        listener.settimeout(_POLL)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._spawn(self._accept_loop, "accept")
-        return self
-
-    def stop(self) -> None:
-        """Close every socket and join the threads; re-raises a crash of the fake itself."""
-        self._stopping.set()
-        with self._lock:
-            threads = list(self._threads)
-        if threads:
-            threads[0].join(timeout=5)  # the accept thread: no new connections after this
-        with self._lock:
-            threads = list(self._threads)
-            conns = list(self._open)
-        for conn in conns:
-            conn.close()
-        for thread in threads:
-            thread.join(timeout=5)
-        if self._listener is not None:
-            self._listener.close()
-        if self._errors:
-            raise RuntimeError(f"{self!r} crashed") from self._errors[0]
-
-    def __enter__(self) -> FakeServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"<FakeServer {self.host}:{self.port}>"
-
-    # -- server threads ------------------------------------------------------------------------
-
-    def _spawn(self, target: Callable[..., None], name: str, *args: Any) -> None:
-        thread = threading.Thread(
-            target=self._guarded, args=(target, *args), name=f"FakeServer-{name}", daemon=True
-        )
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
-
-    def _guarded(self, target: Callable[..., None], *args: Any) -> None:
-        try:
-            target(*args)
-        except _Closed:
-            pass
-        except BaseException as exc:  # reported by stop(), not lost in a thread
-            with self._lock:
-                self._errors.append(exc)
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn = _Connection(sock, self._stopping)
-            with self._lock:
-                self._connections += 1
-                self._open.add(conn)
-                number = self._connections
-            self._spawn(self._serve, f"conn{number}", conn)
+    # -- the session ---------------------------------------------------------------------------
 
     def _reply(self, verb: str) -> str:
         script = self._replies.get(verb)
@@ -736,19 +807,11 @@ class FakeServer:
             )
         return _DEFAULT_REPLIES.get(verb, _UNKNOWN_REPLY).format(host=self.hostname)
 
-    def _serve(self, conn: _Connection) -> None:
-        try:
-            self._session(conn)
-        finally:
-            with self._lock:
-                self._open.discard(conn)
-            conn.close()
-
     def _session(self, conn: _Connection) -> None:
         if self.greeting is None:
             conn.drain()  # the server that never greets
         assert self.greeting is not None
-        conn.send(self.greeting)
+        conn.sendall(_wire(self.greeting))
         if self.greeting.startswith("421"):
             return
         while True:
@@ -759,7 +822,7 @@ class FakeServer:
             if verb == self.hang_on:
                 conn.drain()
             reply = self._reply(verb)
-            conn.send(reply)
+            conn.sendall(_wire(reply))
             if verb == "QUIT" or reply.startswith("421"):
                 return
             if verb == "DATA" and reply.startswith("354"):
@@ -769,7 +832,7 @@ class FakeServer:
                 if self.hang_on == ".":
                     conn.drain()
                 reply = self._reply(".")
-                conn.send(reply)
+                conn.sendall(_wire(reply))
                 if reply.startswith("421"):
                     return
 
@@ -779,6 +842,290 @@ class FakeServer:
             lines.append(line)
         with self._lock:
             self._messages.append(b"".join(lines))
+
+
+# --------------------------------------------------------------------------------------------
+# HostileServer (scripted bytes, real TLS: the adversarial suite)
+# --------------------------------------------------------------------------------------------
+
+TlsMode = Literal["none", "starttls", "implicit"]
+AfterStarttls = Literal["tls", "plain", "inject"]
+Fault = Callable[[str, str], "str | None"]
+"""``fault(stage, line) -> None | "421" | "451" | "550" | "drop"``; stages: connect, EHLO,
+MAIL, RCPT, DATA (``line``: the command), body (drop only: the line goes away mid-body),
+dot (the reply to the final dot).
+A message is *accepted* (counted in ``accepted_ids``) only when its 250 was sent."""
+
+_MSG_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+
+
+def message_id_of(data: bytes) -> str:
+    """The Message-ID header of a message's bytes (AssertionError without one)."""
+    m = _MSG_ID.search(data)
+    assert m is not None, data[:400]
+    return m.group(1).decode()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bytes a :class:`HostileServer` received, and whether the session was encrypted."""
+
+    tls: bool
+    data: bytes
+
+
+class HostileServer(_SocketServer):
+    """A scripted SMTP server on 127.0.0.1 that can really do TLS, and misbehave.
+
+    Implicit TLS, or a real handshake after STARTTLS, with trustme certificates; and the
+    ways the NO STARTTLS study (Poddebniak et al., USENIX Security 2021) and the
+    fault-injection cases need: strip STARTTLS, answer it with an error or with 250, inject
+    replies into the packet that carries "220 ready", offer different capabilities before
+    and after TLS, dribble replies one byte at a time, flood garbage, close mid-reply, take
+    its time over each message (``data_delay``), and answer 421 / 451 / drop the line at
+    random (``fault``).
+
+    It records every byte it receives tagged with whether the session was encrypted at that
+    moment, so a test can prove that no AUTH, MAIL or message byte ever crossed in plaintext.
+    Replies are raw bytes (CRLF included) so a test controls every octet. ``replies``
+    overrides the reply to a verb ("." is the final dot) for every occurrence;
+    ``hangup_after`` lists verbs (and "greeting") after whose reply the line is closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls: TlsMode = "none",
+        context: ssl.SSLContext | None = None,
+        greeting: bytes = b"220 hostile.example ESMTP\r\n",
+        ehlo_plain: Sequence[str] = ("PIPELINING", "SIZE 10240000", "STARTTLS"),
+        ehlo_tls: Sequence[str] = ("PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN"),
+        starttls_reply: bytes = b"220 2.0.0 Ready to start TLS\r\n",
+        after_starttls: AfterStarttls = "tls",
+        inject: bytes = b"",
+        replies: dict[str, bytes] | None = None,
+        hangup_after: Sequence[str] = (),
+        dribble: float | None = None,
+        fault: Fault | None = None,
+        keep_bodies: bool = True,
+        record_bytes: bool = True,
+        data_delay: float = 0.0,
+    ) -> None:
+        if tls != "none" and context is None:
+            raise ValueError("TLS needs a server context")
+        super().__init__()
+        self.tls_mode = tls
+        self.context = context
+        self.greeting = greeting
+        self.ehlo_plain = list(ehlo_plain)
+        self.ehlo_tls = list(ehlo_tls)
+        self.starttls_reply = starttls_reply
+        self.after_starttls = after_starttls
+        self.inject = inject
+        self.replies = {k.upper(): v for k, v in (replies or {}).items()}
+        self.hangup_after = {k.upper() for k in hangup_after}
+        self.dribble = dribble
+        self.fault = fault
+        self.keep_bodies = keep_bodies
+        self.record_bytes = record_bytes
+        self.data_delay = data_delay
+        self.chunks: list[Chunk] = []
+        self.commands: list[tuple[bool, str]] = []
+        self.accepted: list[bytes] = []
+        self.accepted_ids: Counter[str] = Counter()
+        self.received_ids: Counter[str] = Counter()
+        self.tls_errors: list[str] = []
+        self.notes: list[str] = []
+
+    # -- what was seen ------------------------------------------------------------------
+
+    @property
+    def plaintext(self) -> bytes:
+        """Every byte received while the session was not encrypted."""
+        with self._lock:
+            return b"".join(c.data for c in self.chunks if not c.tls)
+
+    @property
+    def encrypted(self) -> bytes:
+        with self._lock:
+            return b"".join(c.data for c in self.chunks if c.tls)
+
+    def verbs(self, *, tls: bool | None = None) -> list[str]:
+        with self._lock:
+            return [
+                line.split(" ", 1)[0].split(":", 1)[0].upper()
+                for t, line in self.commands
+                if tls is None or t == tls
+            ]
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> None:
+        """Wait until ``n`` message bodies arrived (accepted or not)."""
+        until(
+            lambda: sum(self.received_ids.values()) >= n,
+            timeout=timeout,
+            what=f"{self!r} to receive {n} messages",
+            interval=0.01,
+        )
+
+    def __repr__(self) -> str:
+        return f"<HostileServer {self.tls_mode} {self.host}:{self.port}>"
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _received(self, conn: _Connection, data: bytes) -> None:
+        if self.record_bytes:
+            with self._lock:
+                self.chunks.append(Chunk(conn.tls, data))
+
+    def _send(self, conn: _Connection, data: bytes) -> None:
+        if self.dribble is None:
+            conn.sendall(data)
+            return
+        for i in range(len(data)):
+            conn.sendall(data[i : i + 1])
+            if self.dribble:
+                time.sleep(self.dribble)
+
+    def _start_tls(self, conn: _Connection) -> bool:
+        """The server side of the handshake; False (recorded) when the client gave up."""
+        assert self.context is not None
+        if conn.buf:  # a client pipelining past STARTTLS: record it, never use it
+            with self._lock:
+                self.notes.append(f"plaintext after STARTTLS: {bytes(conn.buf)!r}")
+        error = conn.start_tls(self.context)
+        if error is not None:
+            with self._lock:
+                self.tls_errors.append(f"{type(error).__name__}: {error}")
+            return False
+        return True
+
+    def _fault(self, stage: str, line: str = "") -> str | None:
+        return self.fault(stage, line) if self.fault is not None else None
+
+    def _faulted(self, conn: _Connection, stage: str, line: str = "") -> bool | None:
+        """Apply a fault: None = none; True = the session is over; False = replied, go on."""
+        what = self._fault(stage, line)
+        if what is None:
+            return None
+        if what == "drop":
+            return True
+        if what == "421":
+            self._send(conn, b"421 4.3.2 Service shutting down\r\n")
+            return True
+        self._send(
+            conn,
+            b"451 4.3.0 Try again later\r\n"
+            if what == "451"
+            else b"550 5.7.1 Refused by policy\r\n",
+        )
+        return False
+
+    def _session(self, conn: _Connection) -> None:
+        if self.tls_mode == "implicit" and not self._start_tls(conn):
+            return
+        if self._faulted(conn, "connect"):
+            return
+        self._send(conn, self.greeting)
+        if self.greeting.startswith(b"421") or "GREETING" in self.hangup_after:
+            return
+        in_mail = False
+        while True:
+            raw = conn.readline()
+            text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            if self.record_bytes:  # off for load tests: the record would grow the process
+                with self._lock:
+                    self.commands.append((conn.tls, text))
+            verb = text.split(" ", 1)[0].split(":", 1)[0].upper()
+            if verb in self.replies:
+                self._send(conn, self.replies[verb])
+                if self.replies[verb].startswith(b"421") or verb in self.hangup_after:
+                    return
+                continue
+            if verb in ("EHLO", "MAIL", "RCPT", "DATA"):
+                done = self._faulted(conn, verb, text)
+                if done:
+                    return
+                if done is False:
+                    continue
+            if verb in ("EHLO", "HELO"):
+                caps = self.ehlo_tls if conn.tls else self.ehlo_plain
+                if verb == "HELO":
+                    caps = []
+                lines = ["hostile.example", *caps]
+                self._send(
+                    conn,
+                    b"".join(
+                        f"250{'-' if i < len(lines) - 1 else ' '}{line}\r\n".encode()
+                        for i, line in enumerate(lines)
+                    ),
+                )
+            elif verb == "STARTTLS":
+                if conn.tls:
+                    self._send(conn, b"503 5.5.1 TLS already active\r\n")
+                    continue
+                self._send(conn, self.starttls_reply)
+                if not self.starttls_reply.startswith(b"220"):
+                    continue
+                if self.after_starttls == "plain":
+                    continue  # pretend, and go on in plaintext
+                if self.after_starttls == "inject":
+                    # Wait for the ClientHello, then put plaintext in front of our
+                    # ServerHello: a man in the middle writing into the stream.
+                    select.select([conn.sock], [], [], 5.0)
+                    conn.sendall(self.inject)
+                if not self._start_tls(conn):
+                    return
+            elif verb == "AUTH":
+                self._send(conn, b"235 2.7.0 Authentication successful\r\n")
+            elif verb == "MAIL":
+                in_mail = True
+                self._send(conn, b"250 2.1.0 Ok\r\n")
+            elif verb == "RCPT":
+                self._send(conn, b"250 2.1.5 Ok\r\n" if in_mail else b"503 5.5.1 MAIL first\r\n")
+            elif verb == "DATA":
+                self._send(conn, b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                body = self._body(conn)
+                if body is None:
+                    return
+                in_mail = False
+                if self.data_delay:
+                    time.sleep(self.data_delay)
+                done = self._faulted(conn, "dot")
+                if done:
+                    return
+                if done is False:
+                    continue
+                if "." in self.replies:
+                    self._send(conn, self.replies["."])
+                    if "." in self.hangup_after:
+                        return
+                    continue
+                with self._lock:
+                    if self.keep_bodies:
+                        self.accepted.append(body)
+                    self.accepted_ids[message_id_of(body)] += 1
+                self._send(conn, b"250 2.0.0 Ok: queued\r\n")
+            elif verb in ("RSET", "NOOP"):
+                in_mail = verb == "NOOP" and in_mail
+                self._send(conn, b"250 2.0.0 Ok\r\n")
+            elif verb == "QUIT":
+                self._send(conn, b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                self._send(conn, b"502 5.5.2 Command not recognized\r\n")
+
+    def _body(self, conn: _Connection) -> bytes | None:
+        """The DATA body, dot-unstuffed (None: the fault hook dropped the line)."""
+        lines: list[bytes] = []
+        drop_mid = self._fault("body") == "drop"
+        while (line := conn.readline()) != b".\r\n":
+            lines.append(line[1:] if line.startswith(b".") else line)
+            if drop_mid and len(lines) > 3:
+                return None
+        body = b"".join(lines)
+        with self._lock:
+            self.received_ids[message_id_of(body)] += 1
+        return body
 
 
 # --------------------------------------------------------------------------------------------
@@ -812,6 +1159,13 @@ class FakeServerFactory(Protocol):
     ) -> FakeServer: ...
 
 
+class HostileFactory(Protocol):
+    """Type of the adversarial suite's ``hostile`` fixture: :class:`HostileServer`'s
+    keywords, plus ``cert`` (the name of the certificate it presents with TLS)."""
+
+    def __call__(self, **kwargs: Any) -> HostileServer: ...
+
+
 def stop_all(servers: list[Any]) -> None:
     """Stop every server a test started, then re-raise the first crash of one of them."""
     errors = []
@@ -822,3 +1176,27 @@ def stop_all(servers: list[Any]) -> None:
             errors.append(exc)
     if errors:
         raise errors[0]
+
+
+# --------------------------------------------------------------------------------------------
+# A server in a process of its own
+# --------------------------------------------------------------------------------------------
+
+
+def serve_in_process() -> None:
+    """``python smtp_servers.py``: a plain :class:`RecordingServer` in this process.
+
+    For the GUI stall measurements: a server on a thread of the test process would take the
+    interpreter lock from the GUI thread being measured (the app never has a server inside
+    it). Prints its port, then answers each line "count" on stdin with the number of
+    messages accepted so far; exits when stdin closes.
+    """
+    with RecordingServer("none") as server:
+        print(server.port, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "count":
+                print(len(server.messages), flush=True)
+
+
+if __name__ == "__main__":
+    serve_in_process()

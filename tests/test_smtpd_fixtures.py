@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Profile
-
-# tests/smtp_servers.py (pytest puts tests/ on sys.path)
+from processes import Profile
 from smtp_servers import (
     DEFAULT_EHLO,
     LOCALHOST,

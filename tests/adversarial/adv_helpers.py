@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+FULL = os.environ.get("MAILGUI_ADV_FULL") == "1"
+"""MAILGUI_ADV_FULL=1: the full sizes of the issue (5 000-message load, more kills)."""
 PASSWORD = "pw-Adv3rsarial-Marker-9f2c"
 """The marker password: it must never turn up anywhere but the keyring and inside TLS."""
 USERNAME = "me-user"
@@ -104,6 +107,7 @@ def engine(
     import time
 
     from mailgui.core.accounts import Account, AccountStore
+    from mailgui.core.credentials import Passwords
     from mailgui.core.delivery import Delivery
     from mailgui.core.outbox import Outbox
 
@@ -119,5 +123,5 @@ def engine(
     values.update(settings)
     store.save(Account(name="work", email=SENDER, **values))
     outbox = Outbox(tmp_path / "outbox.sqlite3", clock=clock)
-    delivery = Delivery(outbox, store, clock=clock, password_lookup=lambda name: password)
+    delivery = Delivery(outbox, store, clock=clock, credentials=Passwords(lambda name: password))
     return outbox, store, delivery

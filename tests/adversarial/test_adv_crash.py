@@ -13,8 +13,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from adv_fixtures import FULL, HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
-from adv_helpers import build_message
+from adv_helpers import FULL, build_message
+from processes import started
+from smtp_servers import HostileFactory
+from waiting import until
 
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile as Paths
@@ -44,37 +46,29 @@ def test_sigkill_at_random_points_of_a_flush(profile: Any, hostile: HostileFacto
     points: list[str] = []
     for _ in range(KILLS):
         before = sum(server.received_ids.values())
-        proc = subprocess.Popen(
-            [*profile.command, "outbox", "flush", "--json"], env=profile.env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
+        with started(profile, "outbox", "flush", "--json", stdout=subprocess.DEVNULL) as proc:
             if rng.random() < 0.3:  # anywhere: start-up, opening the outbox, connecting
                 time.sleep(rng.uniform(0.0, 0.6))
                 where = "time"
             else:  # mid-flush, after a random number of messages, plus a few ms
                 target = before + rng.randint(1, 25)
-                deadline = time.monotonic() + 20
-                while sum(server.received_ids.values()) < target and proc.poll() is None:
-                    assert time.monotonic() < deadline, "the flush stalled"
-                    time.sleep(0.0005)
+
+                def sent_or_done(target: int = target) -> bool:
+                    return sum(server.received_ids.values()) >= target or proc.poll() is not None
+
+                until(sent_or_done, what="the flush to send", interval=0.0005)
                 time.sleep(rng.uniform(0.0, 0.004))
                 where = "messages"
-            if proc.poll() is not None:
-                break  # it finished everything before the kill
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-            kills += 1
-            points.append(f"{where}:{sum(server.received_ids.values()) - before}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-            assert proc.stderr is not None
-            err = proc.stderr.read().decode()
-            proc.stderr.close()
-            assert "Traceback" not in err, err
+            finished = proc.poll() is not None  # everything sent before the kill
+            if not finished:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+                kills += 1
+                points.append(f"{where}:{sum(server.received_ids.values()) - before}")
+            _, err = proc.communicate(timeout=10)
+        assert "Traceback" not in err, err
+        if finished:
+            break
 
     # One last, undisturbed flush finishes the work.
     r = profile.run("outbox", "flush", "--json", timeout=120)

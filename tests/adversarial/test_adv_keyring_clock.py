@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_fixtures import HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
 from adv_helpers import (
     PASSWORD,
     SUBJECT,
@@ -21,9 +20,10 @@ from adv_helpers import (
     secret_forms,
     send,
 )
+from clock import DAY, Clock
+from smtp_servers import HostileFactory
 
 HERE = Path(__file__).parent
-DAY = 86400.0
 
 
 def with_backend(profile: Any, backend: str) -> Any:
@@ -87,14 +87,6 @@ def test_sending_when_the_keyring_goes_away(
 # --- the clock jumps forward ----------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_overdue_scheduled_messages_go_out_once_after_resume(
     tmp_path: Path, hostile: HostileFactory
 ) -> None:
@@ -114,9 +106,10 @@ def test_overdue_scheduled_messages_go_out_once_after_resume(
     assert delivery.flush().outcomes == []
     assert delivery.flush(include_deferred=True).outcomes == []  # nor a manual flush
     # A second sender (CLI next to the GUI) finds nothing either.
+    from mailgui.core.credentials import Passwords
     from mailgui.core.delivery import Delivery
 
-    other = Delivery(outbox, store, clock=clock, password_lookup=lambda name: None)
+    other = Delivery(outbox, store, clock=clock, credentials=Passwords(lambda name: None))
     assert other.flush(include_deferred=True).outcomes == []
     assert sorted(server.accepted_ids.values()) == [1, 1, 1, 1]
     assert outbox.get(later).state == "scheduled"

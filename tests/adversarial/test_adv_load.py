@@ -17,12 +17,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from adv_fixtures import FULL, HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
-from adv_helpers import build_message, engine
+from adv_helpers import FULL, build_message, engine
+from smtp_servers import HostileFactory
 
+from mailgui.core.events import DeliveryEvent, Finished
 from mailgui.core.outbox import Outbox
 
 MESSAGES = int(os.environ.get("MAILGUI_ADV_LOAD", "5000" if FULL else "400"))
@@ -95,9 +95,9 @@ def test_thousands_of_messages_against_a_flaky_server(
     samples: dict[int, int] = {}
     done = 0
 
-    def listener(kind: str, data: dict[str, Any]) -> None:
+    def listener(event: DeliveryEvent) -> None:
         nonlocal done
-        if kind == "outcome":
+        if isinstance(event, Finished):
             done += 1
             if done in (MESSAGES // 10, MESSAGES // 2) or done % 1000 == 0:
                 samples[done] = rss_kb()

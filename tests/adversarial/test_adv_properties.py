@@ -18,7 +18,7 @@ from email.parser import BytesParser, Parser
 from typing import Any
 
 import pytest
-from adv_fixtures import FULL
+from adv_helpers import FULL
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from smtp_servers import RecordingServer

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_fixtures import HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
 from adv_helpers import BODY_MARKER, build_message, engine
+from smtp_servers import HostileFactory
 
 from mailgui.core.accounts import Account
 from mailgui.core.errors import ServerTimeoutError, TransientError

@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import pytest
-from adv_fixtures import HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
 from adv_helpers import (
     BODY_MARKER,
     PASSWORD,
@@ -24,6 +23,7 @@ from adv_helpers import (
     secret_forms,
     send,
 )
+from smtp_servers import HostileFactory
 
 from mailgui.core.accounts import Account
 from mailgui.core.errors import AuthError, SecurityError

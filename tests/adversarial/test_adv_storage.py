@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_fixtures import HostileFactory, adv_contexts, hostile  # noqa: F401  (fixtures)
 from adv_helpers import BODY_MARKER, build_message, one_sentence
+from smtp_servers import HostileFactory
 
 from mailgui.core.errors import EX_CONFIG, EX_TEMPFAIL, OutboxDamagedError, StorageError
 from mailgui.core.outbox import Outbox

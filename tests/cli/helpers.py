@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from conftest import Profile
+    from processes import Profile
 
 
 class Endpoint(Protocol):

@@ -12,46 +12,26 @@ import signal
 import subprocess
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import tomli_w
 from helpers import add_account, outbox_list, queue, send, show
+from processes import sender_lock_held, started
 from smtp_servers import FakeServerFactory, SmtpServerFactory
+from waiting import WAIT, until
 
-WAIT = 20.0
 
-
-@contextmanager
-def agent(profile: Any, *args: str) -> Iterator[subprocess.Popen[str]]:
+def agent(profile: Any, *args: str) -> AbstractContextManager[subprocess.Popen[str]]:
     """``mailgui agent`` in the background; killed if still alive at the end."""
-    proc = subprocess.Popen(
-        [*profile.command, "agent", *args],
-        env=profile.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.communicate(timeout=10)
-        except (subprocess.TimeoutExpired, ValueError):
-            pass
+    return started(profile, "agent", *args)
 
 
 def ready(profile: Any, proc: subprocess.Popen[str]) -> None:
     """Wait until the agent holds the sender lock (its signal handlers are set by then)."""
-    lock = profile.home / "state" / "sender.lock"
-    until(lambda: lock.exists() and lock.read_text().strip() == str(proc.pid), what="agent")
+    sender_lock_held(profile, proc, "agent")
 
 
 def stop(proc: subprocess.Popen[str], timeout: float = WAIT) -> tuple[int, float, str]:
@@ -60,16 +40,6 @@ def stop(proc: subprocess.Popen[str], timeout: float = WAIT) -> tuple[int, float
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=timeout)
     return proc.returncode, time.monotonic() - started, err
-
-
-def until(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def set_retry(profile: Any, name: str = "work", **policy: float) -> None:

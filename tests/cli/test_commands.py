@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Profile
+from processes import Profile
 from smtp_servers import Faults, RecordingServer
 
 import mailgui

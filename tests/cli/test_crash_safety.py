@@ -8,25 +8,28 @@ over the database lock.
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sqlite3
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from smtp_servers import FakeServer, FakeServerFactory, RecordingServer, SmtpServerFactory
+from processes import started
+from smtp_servers import (
+    FakeServer,
+    FakeServerFactory,
+    RecordingServer,
+    SmtpServerFactory,
+    message_id_of,
+)
+from waiting import WAIT, until
 
 from mailgui.core.addresses import Mailbox
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import Outbox
 from mailgui.core.paths import Profile as Paths
-
-WAIT = 20.0  # upper bound for any single wait on another process
 
 
 def add_account(
@@ -46,29 +49,6 @@ def send_args(subject: str, *extra: str) -> list[str]:
 
 def outbox_file(profile: Any) -> Path:
     return Paths.from_env(profile.env).outbox_file
-
-
-@contextmanager
-def started(profile: Any, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """A CLI process running in the background; killed if still alive at the end."""
-    proc = subprocess.Popen(
-        [*profile.command, *args],
-        env=profile.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.communicate(timeout=10)
-        except (subprocess.TimeoutExpired, ValueError):
-            pass
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -109,12 +89,6 @@ def queue_direct(profile: Any, n: int) -> dict[int, str]:
     return ids
 
 
-def message_id_of(data: bytes) -> str:
-    m = re.search(rb"^Message-ID: *(<[^>\r\n]+>)", data, re.MULTILINE | re.IGNORECASE)
-    assert m is not None, data[:400]
-    return m.group(1).decode()
-
-
 def outbox_json(profile: Any) -> dict[int, dict[str, Any]]:
     r = profile.run("outbox", "list", "--json")
     assert r.returncode == 0, r.stderr
@@ -132,11 +106,12 @@ def test_sigkill_during_a_flush_loses_nothing(
     assert len(set(by_id.values())) == 5
 
     with started(profile, "outbox", "flush", "--json") as proc:
-        deadline = time.monotonic() + WAIT
-        while not hanging.messages:
+
+        def sent_one() -> bool:
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the flush never sent the first message"
-            time.sleep(0.02)
+            return bool(hanging.messages)
+
+        until(sent_one, what="the flush to send the first message", interval=0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=WAIT)
         assert proc.returncode == -signal.SIGKILL

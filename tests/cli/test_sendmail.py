@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Profile
+from processes import Profile
 from smtp_servers import RecordingServer
 
 MSG = b"Subject: nightly report\nX-Mailer: backup.sh\n\nAll good.\n.\n..dots\n"

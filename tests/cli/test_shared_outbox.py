@@ -30,7 +30,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -39,16 +39,17 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import pytest
 from dns_server import DnsServer
 from helpers import BOB, SENDER, add_account, header
+from processes import sender_lock_held
 from smtp_servers import RecordingServer, SmtpServerFactory
+from waiting import WAIT
 
 from mailgui.core.paths import Profile as Paths
 
 if TYPE_CHECKING:
-    from conftest import Profile
+    from processes import Profile
 
 Kind = Literal["agent", "app"]
 
-WAIT = 20.0  # upper bound for any single wait on another process
 WAVES = 3  # rounds of concurrent short processes (a kill in each, in the crash tests)
 AHEAD = 4  # `send --queue-only` before each round: the long-running sender is busy with them
 PER_WAVE = 12  # short processes per round: a quarter of each kind
@@ -165,16 +166,7 @@ class Sender:
         self.proc = proc
         self.pids.append(proc.pid)
         self.watcher.watch(proc.pid)
-        lock = Paths.from_env(self.profile.env).state_dir / "sender.lock"
-
-        def holds() -> bool:
-            assert proc.poll() is None, f"the {self.kind} exited:\n{self.output()}"
-            try:
-                return lock.read_text().strip() == str(proc.pid)
-            except OSError:
-                return False
-
-        until(holds, what=f"the {self.kind} to hold the sender lock")
+        sender_lock_held(self.profile, proc, self.kind, self.output)
 
     def kill(self) -> None:
         """SIGKILL, and reap it (a zombie would still count as a live claimer)."""
@@ -216,17 +208,6 @@ def long_running(profile: Profile, kind: Kind, watcher: FdWatcher, logs: Path) -
 # --------------------------------------------------------------------------------------------
 # The short processes
 # --------------------------------------------------------------------------------------------
-
-
-def until(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def sendmail_input(subject: str) -> bytes:

@@ -2,18 +2,20 @@
 
 from pathlib import Path
 
+from clock import Clock
+
 from mailgui.core.address_book import AddressBook
 from mailgui.core.addresses import Mailbox
 
 
 def test_remember_and_match_ranked_by_use_then_recency(tmp_path: Path) -> None:
-    now = [1000.0]
-    book = AddressBook(tmp_path / "data" / "addresses.json", clock=lambda: now[0])
+    clock = Clock(1000.0)
+    book = AddressBook(tmp_path / "data" / "addresses.json", clock=clock)
     assert book.matching("b") == []
     book.remember([Mailbox("Bob Builder", "bob@example.org"), Mailbox("", "bea@example.org")])
-    now[0] += 1
+    clock.advance(1)
     book.remember([Mailbox("", "bea@example.org")])
-    now[0] += 1
+    clock.advance(1)
     book.remember([Mailbox("", "Ben@Example.org")])
     assert book.matching("b") == [
         "bea@example.org",  # used twice

@@ -10,27 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_servers import Faults, RecordingServer, SmtpServerFactory
+from clock import DAY, T0, Clock
+from smtp_servers import Faults, RecordingServer, SmtpServerFactory, message_id_of
 
 from mailgui.core.accounts import Account, AccountStore, RateLimits, RetryPolicy
 from mailgui.core.addresses import Mailbox
+from mailgui.core.credentials import Passwords
 from mailgui.core.delivery import Delivery
 from mailgui.core.errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE
+from mailgui.core.events import Connected, Connecting, DeliveryEvent, Finished, Sending, Transferred
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import Outbox
-
-T0 = 1_800_000_000.0
-DAY = 86400.0
-
-
-class Clock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -83,27 +73,35 @@ def queue(
     return ids
 
 
+_KINDS = {
+    Connecting: "connecting",
+    Connected: "connected",
+    Sending: "sending",
+    Transferred: "progress",
+    Finished: "outcome",
+}
+
+
+def kind_and_data(event: DeliveryEvent) -> tuple[str, dict[str, Any]]:
+    return _KINDS[type(event)], event._asdict()
+
+
 class Recorder:
-    """A listener keeping every event."""
+    """A listener keeping every event, as (kind, fields)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
+    def __call__(self, event: DeliveryEvent) -> None:
+        self.events.append(kind_and_data(event))
 
     def kinds(self) -> list[str]:
         return [k for k, _ in self.events]
 
 
 def delivery(outbox: Outbox, store: AccountStore, clock: Clock, **kwargs: Any) -> Delivery:
-    return Delivery(outbox, store, clock=clock, password_lookup=lambda name: "pw", **kwargs)
-
-
-def message_id_of(data: bytes) -> str:
-    m = re.search(rb"^Message-ID: *(<[^>\r\n]+>)", data, re.MULTILINE | re.IGNORECASE)
-    assert m is not None, data[:400]
-    return m.group(1).decode()
+    credentials = Passwords(lambda name: "pw")
+    return Delivery(outbox, store, clock=clock, credentials=credentials, **kwargs)
 
 
 # --- back-off and giving up ---------------------------------------------------------------
@@ -516,8 +514,8 @@ def _interleaved(outbox: Outbox, store: AccountStore, clock: Clock) -> tuple[lis
     other = Outbox(outbox.path, clock=clock)
     b_runs: list[list[int]] = []
 
-    def listener(kind: str, data: dict[str, Any]) -> None:
-        if kind == "sending" and not b_runs:
+    def listener(event: DeliveryEvent) -> None:
+        if isinstance(event, Sending) and not b_runs:
             b_runs.append(delivery(other, store, clock).flush().ids)
 
     try:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clock import T0, Clock
 from dns_server import DnsServer
 from smtp_servers import Faults, SmtpServerFactory
 
@@ -20,16 +21,6 @@ from mailgui.core.message import Draft, build
 from mailgui.core.outbox import Outbox
 from mailgui.core.resolver import Lookup
 from mailgui.core.transport import Session
-
-T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,18 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clock import Clock
 
 from mailgui.core.errors import UsageError
 from mailgui.core.outbox import Outbox, new_claimer
 from mailgui.core.outgoing import Outgoing
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def outgoing(n: int = 1) -> Outgoing:

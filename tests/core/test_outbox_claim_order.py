@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from clock import Clock
+
 from mailgui.core.addresses import Mailbox
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import SCHEMA_VERSION, MessageRow, Outbox, new_claimer
@@ -37,11 +39,11 @@ def test_a_version_1_outbox_gets_the_index(tmp_path: Path) -> None:
 
 
 def test_oldest_first_across_queued_and_deferred(tmp_path: Path) -> None:
-    now = [1000.0]
-    with Outbox(tmp_path / "outbox.sqlite3", clock=lambda: now[0]) as box:
+    clock = Clock(1000.0)
+    with Outbox(tmp_path / "outbox.sqlite3", clock=clock) as box:
         ids = []
         for i in range(4):
-            now[0] += 1
+            clock.advance(1)
             ids.append(_add(box, "a", f"m{i}"))
         _add(box, "other", "not this account")
         me = new_claimer()
@@ -51,8 +53,8 @@ def test_oldest_first_across_queued_and_deferred(tmp_path: Path) -> None:
                 "UPDATE messages SET state = 'deferred', next_attempt_at = 9999 WHERE id = ?",
                 (msg_id,),
             )
-        now[0] += 1
-        since = now[0]
+        clock.advance(1)
+        since = clock.now
         got = []
         while isinstance(
             row := box.claim_next(me, "a", include_deferred=True, since=since), MessageRow

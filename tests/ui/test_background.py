@@ -214,6 +214,7 @@ def test_results_reach_live_receivers_in_the_gui_thread_and_skip_destroyed_ones(
     assert threading.get_ident() not in job_threads
 
 
+@pytest.mark.expect_error_log("a background job failed")
 def test_a_job_that_raises_is_logged_and_its_receiver_not_called(
     qtbot: QtBot, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import Clock
 from PySide6.QtCore import QDateTime, QMimeData, QObject, QPointF, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QTextCharFormat
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
@@ -291,7 +292,7 @@ def test_no_recipients_is_in_the_preflight_panel_and_cannot_be_waived(
     window.subject_edit.setText("Hi")
     assert window.send() is False
     assert keys(window) == ["recipients"]
-    assert not window.send_anyway_button.isEnabled()
+    assert not window.preflight.send_anyway_button.isEnabled()
     assert window.focusWidget() is window.fix_button("recipients")
     assert window.send(force=True) is False  # "Send anyway" cannot skip this one
     assert manual.calls == []
@@ -311,14 +312,14 @@ def test_empty_subject_warns_inline_and_send_anyway_sends(
     assert QApplication.activeModalWidget() is None  # inline, not a pop-up
 
     # Enter keeps editing: sending past a warning is never the default.
-    assert window.focusWidget() is window.keep_editing_button
-    qtbot.keyClick(window.keep_editing_button, Qt.Key.Key_Return)
+    assert window.focusWidget() is window.preflight.keep_editing_button
+    qtbot.keyClick(window.preflight.keep_editing_button, Qt.Key.Key_Return)
     assert manual.calls == [] and not window.preflight.isVisible()
     assert window.focusWidget() is window.subject_edit
     send_keys(qtbot, window)
     qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Tab)  # the keyboard way to send anyway
-    assert window.focusWidget() is window.send_anyway_button
-    qtbot.keyClick(window.send_anyway_button, Qt.Key.Key_Return)
+    assert window.focusWidget() is window.preflight.send_anyway_button
+    qtbot.keyClick(window.preflight.send_anyway_button, Qt.Key.Key_Return)
     assert len(manual.calls) == 1
     assert manual.calls[0][2].subject == ""
     assert not window.preflight.isVisible()
@@ -331,12 +332,12 @@ def test_send_anyway_by_mouse_and_escape_dismisses_the_panel(
     fill(qtbot, window, to="ann@example.org")
     send_keys(qtbot, window)
     assert keys(window) == ["subject"]
-    qtbot.keyClick(window.send_anyway_button, Qt.Key.Key_Escape)
+    qtbot.keyClick(window.preflight.send_anyway_button, Qt.Key.Key_Escape)
     assert not window.preflight.isVisible()  # Esc dismissed the panel...
     assert window.isVisible()  # ...and did not close the window
     assert window.focusWidget() is window.subject_edit
     send_keys(qtbot, window)
-    qtbot.mouseClick(window.send_anyway_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.preflight.send_anyway_button, Qt.MouseButton.LeftButton)
     assert len(manual.calls) == 1
 
 
@@ -450,11 +451,11 @@ def test_send_later_presets_show_the_zone_and_enter_schedules(
     window = make_window(manual)
     fill(qtbot, window, to="ann@example.org", subject="Tomorrow", body="See you.")
     window.send_later_action.trigger()
-    assert window.schedule_zone.text()  # "UTC", "CET"...
-    assert "time zone" in window.schedule_zone.toolTip()
-    assert window.schedule_presets["hour"].isVisible()
-    assert window.schedule_presets["tomorrow"].toolTip().endswith("08:00")
-    qtbot.mouseClick(window.schedule_presets["tomorrow"], Qt.MouseButton.LeftButton)
+    assert window.schedule_bar.zone.text()  # "UTC", "CET"...
+    assert "time zone" in window.schedule_bar.zone.toolTip()
+    assert window.schedule_bar.presets["hour"].isVisible()
+    assert window.schedule_bar.presets["tomorrow"].toolTip().endswith("08:00")
+    qtbot.mouseClick(window.schedule_bar.presets["tomorrow"], Qt.MouseButton.LeftButton)
     now = datetime.now().astimezone()
     morning = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
     expected = int((morning + timedelta(hours=8)).timestamp())
@@ -469,11 +470,11 @@ def test_send_later_presets_show_the_zone_and_enter_schedules(
 def test_send_later_refuses_a_time_in_the_past(
     qtbot: QtBot, make_window: Any, manual: ManualOutboxHandle
 ) -> None:
-    clock = [2_000_000_000.0]
-    window = make_window(manual, clock=lambda: clock[0])
+    clock = Clock(2_000_000_000.0)
+    window = make_window(manual, clock=clock)
     fill(qtbot, window, to="ann@example.org", subject="Hi")
     window.send_later_action.trigger()
-    clock[0] += 3 * 3600  # the person waited too long before choosing
+    clock.advance(3 * 3600)  # the person waited too long before choosing
     window.schedule_button.click()
     assert manual.calls == []
     assert window.error_bar.label.text() == "Choose a time in the future to send later."
@@ -793,9 +794,9 @@ def test_rich_text_formats_become_clean_html_with_a_plain_alternative(
 
     window = make_window(manual)
     assert not window.rich_action.isChecked()  # plain text until the person switches
-    assert not window.bold_action.isVisible()
+    assert not window.format_bar.bold_action.isVisible()
     window.rich_action.trigger()
-    assert window.bold_action.isVisible()
+    assert window.format_bar.bold_action.isVisible()
     fill(qtbot, window, to="ann@example.org", subject="Plan")
     body = window.body_edit
     body.setFocus()
@@ -803,26 +804,29 @@ def test_rich_text_formats_become_clean_html_with_a_plain_alternative(
     qtbot.keyClick(body, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(body, "team")
     qtbot.keyClick(body, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
-    assert not window.bold_action.isChecked()
+    assert not window.format_bar.bold_action.isChecked()
     qtbot.keyClick(body, Qt.Key.Key_Return)
-    window.bullets_action.trigger()
+    window.format_bar.bullets_action.trigger()
     qtbot.keyClicks(body, "first")
     qtbot.keyClick(body, Qt.Key.Key_Return)
     qtbot.keyClicks(body, "second")
     qtbot.keyClick(body, Qt.Key.Key_Return)
     qtbot.keyClick(body, Qt.Key.Key_Return)  # an empty item ends the list
-    window.bullets_action.trigger() if window.bullets_action.isChecked() else None
-    window.quote_action.trigger()
+    bar = window.format_bar
+    bar.bullets_action.trigger() if bar.bullets_action.isChecked() else None
+    window.format_bar.quote_action.trigger()
     qtbot.keyClicks(body, "wise words")
     qtbot.keyClick(body, Qt.Key.Key_Return)
-    window.quote_action.trigger()
-    window.size_combo.setCurrentIndex(window.size_combo.findData(18))
-    window.size_combo.activated.emit(window.size_combo.currentIndex())
+    window.format_bar.quote_action.trigger()
+    window.format_bar.size_combo.setCurrentIndex(window.format_bar.size_combo.findData(18))
+    window.format_bar.size_combo.activated.emit(window.format_bar.size_combo.currentIndex())
     qtbot.keyClicks(body, "Big")
-    window.size_combo.setCurrentIndex(window.size_combo.findData(round(body.font().pointSizeF())))
-    window.size_combo.activated.emit(window.size_combo.currentIndex())
+    window.format_bar.size_combo.setCurrentIndex(
+        window.format_bar.size_combo.findData(round(body.font().pointSizeF()))
+    )
+    window.format_bar.size_combo.activated.emit(window.format_bar.size_combo.currentIndex())
     qtbot.keyClicks(body, " see ")
-    window.insert_link("https://example.org/plan")
+    window.format_bar.insert_link("https://example.org/plan")
 
     assert window.send(force=True) is True
     draft = manual.calls[0][2]
@@ -916,8 +920,8 @@ def test_priority_and_read_receipt_options(
 ) -> None:
     window = make_window(manual)
     assert window.options_button.text() == "Options"
-    window.priority_actions["high"].trigger()
-    window.receipt_action.trigger()
+    window.options_button.priority_actions["high"].trigger()
+    window.options_button.receipt_action.trigger()
     assert window.options_button.text() == "Options: High priority, Read receipt"
     fill(qtbot, window, to="ann@example.org", subject="Urgent")
     window.autosave()
@@ -929,7 +933,7 @@ def test_priority_and_read_receipt_options(
 
     again = make_window(manual)
     again.prefill("Work", draft)
-    assert again.priority == "high" and again.receipt_action.isChecked()
+    assert again.priority == "high" and again.options_button.receipt_action.isChecked()
 
 
 # --- spelling -----------------------------------------------------------------------------
@@ -976,7 +980,7 @@ def test_misspelled_words_are_underlined_and_corrected_from_the_menu(
     cursor.setPosition(1)
     window.body_edit.add_spelling_actions(menu, cursor)[-1].trigger()  # learn "Helo"
     assert _underlined(window) == []
-    window.spelling_action.trigger()  # off
+    window.options_button.spelling_action.trigger()  # off
     window.body_edit.append("Anothr")
     assert _underlined(window) == []
 
@@ -993,10 +997,10 @@ def test_addresses_used_before_complete_the_part_being_typed(
     manual.queued.emit(manual.calls[0][0], 1)  # remembered once it is in the outbox
 
     window = make_window(manual)
-    popup = window.completer.popup()
+    popup = window.completion.completer.popup()
     fill(qtbot, window, cc="dave@example.org, bu")  # a word of the name works too
     assert popup.isVisible()
-    assert window._completion_model.stringList() == ["Bob Builder <bob@example.org>"]
+    assert window.completion.model.stringList() == ["Bob Builder <bob@example.org>"]
     qtbot.keyClick(popup, Qt.Key.Key_Down)
     qtbot.keyClick(popup, Qt.Key.Key_Return)
     assert window.cc_edit.text() == "dave@example.org, Bob Builder <bob@example.org>, "
@@ -1005,4 +1009,4 @@ def test_addresses_used_before_complete_the_part_being_typed(
     qtbot.keyClicks(window.cc_edit, "b")  # already in the field: not offered again
     assert not popup.isVisible()
     qtbot.keyClicks(window.to_edit, "CA")
-    assert window._completion_model.stringList() == ["carol@example.org"]
+    assert window.completion.model.stringList() == ["carol@example.org"]

@@ -9,10 +9,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from waiting import until
 
 from mailgui.core.paths import Profile as MailguiProfile
 from mailgui.ui.instance_server import InstanceServer
@@ -42,9 +42,7 @@ def test_a_second_start_hands_over_to_the_first_app(profile) -> None:
     first = _app(profile, MAILGUI_SMOKE_QUIT_MS="8000")
     lock = profile.home / "state" / "window.lock"
     try:
-        deadline = time.monotonic() + 15
-        while not lock.exists() and time.monotonic() < deadline:  # the first is the app
-            time.sleep(0.01)
+        until(lock.exists, timeout=15, what="the first to be the app", interval=0.01)
         second = _app(profile)  # while the first builds its window, before it listens
         try:
             _, err = second.communicate(timeout=20)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import Clock
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -208,16 +209,16 @@ def test_a_scheduled_message_goes_out_at_its_time(
     finally:
         assert handle.shutdown()
 
-    now = [time.time()]
-    with Outbox(ctx.profile.outbox_file, clock=lambda: now[0]) as box:
-        delivery = Delivery(box, ctx.accounts, clock=lambda: now[0])
+    clock = Clock(time.time())
+    with Outbox(ctx.profile.outbox_file, clock=clock) as box:
+        delivery = Delivery(box, ctx.accounts, clock=clock)
         assert box.get(msg_id).state == "scheduled"
         delivery.flush()
         assert server.messages == []
-        now[0] = when - 60
+        clock.now = when - 60
         delivery.flush()
         assert server.messages == []
-        now[0] = when + 1
+        clock.now = when + 1
         delivery.flush()
         assert box.get(msg_id).state == "sent"
     assert server.wait_for(1)[0].rcpt_tos == ["bob@example.org", "boss@example.org"]

@@ -1,29 +1,24 @@
 """Fixtures of the adversarial suite: hostile servers and the certificates they present.
 
-Not a conftest.py: test modules do ``from conftest import ...`` for the top-level
-conftest, and a second module named conftest would shadow it for modules collected
-later. Test modules import these fixtures by name instead."""
+The server itself is ``smtp_servers.HostileServer``; the helpers are in adv_helpers.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 import trustme
-from adv_servers import HostileServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from smtp_servers import server_ssl_context, stop_all
-
-FULL = os.environ.get("MAILGUI_ADV_FULL") == "1"
-"""MAILGUI_ADV_FULL=1: the full sizes of the issue (5 000-message load, more kills)."""
+from smtp_servers import CertName, HostileFactory, HostileServer, server_ssl_context, stop_all
 
 
 def _self_signed(tmp: Path) -> tuple[str, str]:
@@ -60,13 +55,16 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def adv_contexts(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Server TLS contexts by name: good, expired, self-signed, wrong-name."""
-    import ssl
-
+def adv_contexts(
+    ca: trustme.CA,
+    server_certs: dict[CertName, trustme.LeafCert],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, ssl.SSLContext]:
+    """Server TLS contexts by name: good, expired, self-signed, wrong-name (the good and
+    wrong-name ones are conftest.py's ``server_certs`` "good" and "wrong-host")."""
     now = dt.datetime.now(dt.UTC)
     contexts = {
-        "good": server_ssl_context(ca.issue_cert("localhost", "127.0.0.1")),
+        "good": server_ssl_context(server_certs["good"]),
         "expired": server_ssl_context(
             ca.issue_cert(
                 "localhost",
@@ -75,7 +73,7 @@ def adv_contexts(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> di
                 not_after=now - dt.timedelta(days=1),
             )
         ),
-        "wrong-name": server_ssl_context(ca.issue_cert("mail.other.example")),
+        "wrong-name": server_ssl_context(server_certs["wrong-host"]),
     }
     cert, key = _self_signed(tmp_path_factory.mktemp("selfsigned"))
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -84,12 +82,8 @@ def adv_contexts(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> di
     return contexts
 
 
-class HostileFactory(Protocol):
-    def __call__(self, **kwargs: Any) -> HostileServer: ...
-
-
 @pytest.fixture
-def hostile(adv_contexts: dict[str, Any]) -> Iterator[HostileFactory]:
+def hostile(adv_contexts: dict[str, ssl.SSLContext]) -> Iterator[HostileFactory]:
     """Start a HostileServer; ``cert="good"|"expired"|"self-signed"|"wrong-name"`` picks the
     certificate for ``tls="starttls"|"implicit"``."""
     started: list[HostileServer] = []
