@@ -8,11 +8,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from smtp_servers import SmtpServerFactory
+from smtp_servers import RecordingServer, SmtpServerFactory
 
 from mailgui.core.accounts import Account, AccountStore
 from mailgui.core.addresses import Mailbox
-from mailgui.core.credentials import Login
+from mailgui.core.credentials import Login, Passwords
 from mailgui.core.delivery import Outcome
 from mailgui.core.engine import NULL_MX, Engine
 from mailgui.core.message import Draft, build
@@ -120,9 +120,12 @@ class Filing:
         return [Outcome(r.id, "filed") for r in sent]
 
 
-def test_delivery_renews_a_refused_login_once_and_runs_the_steps_after(
-    core_profile: Profile, outbox: Outbox, smtp_server: SmtpServerFactory, ca_file: str
-) -> None:
+AuthServer = tuple[RecordingServer, AccountStore, Account]
+
+
+@pytest.fixture
+def auth_server(core_profile: Profile, smtp_server: SmtpServerFactory, ca_file: str) -> AuthServer:
+    """A STARTTLS server that wants AUTH (user me, password s3cret), and its account."""
     server = smtp_server("starttls", users={"me": "s3cret"})
     store = AccountStore(core_profile.accounts_file)
     account = Account(
@@ -130,6 +133,15 @@ def test_delivery_renews_a_refused_login_once_and_runs_the_steps_after(
         security="starttls", username="me", ca_file=ca_file, check_recipients=False,
     )  # fmt: skip
     store.save(account)
+    return server, store, account
+
+
+def test_delivery_renews_a_refused_login_once_and_runs_the_steps_after(
+    core_profile: Profile,
+    outbox: Outbox,
+    auth_server: tuple[RecordingServer, AccountStore, Account],
+) -> None:
+    server, store, account = auth_server
     credentials = Renewing("s3cret")
     filing = Filing()
     engine = Engine(core_profile, store, credentials=credentials, after=[filing])
@@ -143,17 +155,11 @@ def test_delivery_renews_a_refused_login_once_and_runs_the_steps_after(
 
 
 def test_a_password_refused_is_not_tried_again(
-    core_profile: Profile, outbox: Outbox, smtp_server: SmtpServerFactory, ca_file: str
+    core_profile: Profile,
+    outbox: Outbox,
+    auth_server: tuple[RecordingServer, AccountStore, Account],
 ) -> None:
-    server = smtp_server("starttls", users={"me": "s3cret"})
-    store = AccountStore(core_profile.accounts_file)
-    account = Account(
-        name="work", email="me@example.org", host="127.0.0.1", port=server.port,
-        security="starttls", username="me", ca_file=ca_file, check_recipients=False,
-    )  # fmt: skip
-    store.save(account)
-    from mailgui.core.credentials import Passwords
-
+    server, store, account = auth_server
     engine = Engine(core_profile, store, credentials=Passwords(lambda name: "wrong"))
     queued = engine.queue(outbox, account, message("bob@example.org"))
     report = engine.delivery(outbox).flush()
