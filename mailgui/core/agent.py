@@ -154,7 +154,7 @@ class Agent:
             else self.engine.delivery(outbox, listener=self._on_event)
         )
         log.info("agent started for %s", self.profile.outbox_file)
-        memory = flush_schedule.remember(self._look(outbox))._replace(sender=True)
+        memory = flush_schedule.remember(self._look(outbox))  # it holds the lock
         waiting: str | None = None
         while not self.stopping.is_set():
             seen = self._look(outbox)

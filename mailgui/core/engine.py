@@ -46,7 +46,8 @@ class Queued(NamedTuple):
     id: int
     findings: list[Finding]  # what the recipient checks found (warn, note, block)
     refused: dict[str, str]  # addresses taken out for good (null MX), with the reason
-    row: MessageRow | None  # the message after the policy; None: a sender had it already
+    # the message after the policy; None when no domain blocked, or a sender had it already
+    row: MessageRow | None
 
     @property
     def failed(self) -> bool:
