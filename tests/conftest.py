@@ -190,6 +190,9 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profile:
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
+    import keyring.core
+
+    keyring.core._keyring_backend = None  # chosen again, from these variables, on first use
     return Profile(home=home, env=dict(os.environ))
 
 
@@ -202,6 +205,19 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profile:
 def _refusing_dns() -> Iterator[DnsServer]:
     with DnsServer(refuse_all=True) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def keyring_backend_restored() -> Iterator[None]:
+    """keyring caches the backend it picks on first use, from the environment of that
+    moment: a test that changes the backend, or is the first to ask for one under a
+    changed environment, must not leave it to the tests after it (which would then
+    depend on the order xdist gives them)."""
+    import keyring.core
+
+    before = keyring.core._keyring_backend
+    yield
+    keyring.core._keyring_backend = before
 
 
 @pytest.fixture(autouse=True)

@@ -20,10 +20,8 @@ def auto_chosen_file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
+    keyring.set_keyring(PlaintextKeyring())  # undone by conftest's keyring_backend_restored
     yield tmp_path
-    keyring.set_keyring(previous)
 
 
 def test_a_file_store_keyring_picked_by_itself_is_refused(auto_chosen_file_store: Path) -> None:

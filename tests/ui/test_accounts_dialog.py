@@ -45,10 +45,8 @@ def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     data = tmp_path / "xdg-data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyrings.alt.file.PlaintextKeyring())
+    keyring.set_keyring(keyrings.alt.file.PlaintextKeyring())  # undone by conftest
     yield data
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
