@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mailgui.core.errors import ConfigError
+from mailgui.core.hints import Hint, Said
 
 FILE_VERSION = 1
 SECURITIES = ("starttls", "tls", "none")
@@ -100,14 +101,17 @@ class Account(NamedTuple):
             )
         if not self.direct and not self.host:
             raise ConfigError(
-                f"Account {self.name!r} has no server; give one with --host (or use --direct)."
+                Said(f"Account {self.name!r} has no server", Hint("give-host", self.name))
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"The port {self.port} of account {self.name!r} is not valid.")
         if self.security == "none" and self.username:
             raise ConfigError(
-                f"Account {self.name!r} has a user name but no encryption, and a password is "
-                "never sent unencrypted; use --security starttls or tls."
+                Said(
+                    f"Account {self.name!r} has a user name but no encryption, and a password "
+                    "is never sent unencrypted",
+                    Hint("needs-encryption", self.name),
+                )
             )
         if check_files and self.ca_file and not Path(self.ca_file).is_file():
             raise ConfigError(
@@ -215,15 +219,17 @@ class AccountStore:
         if raw is None:
             known = ", ".join(sorted(data["accounts"])) or "none yet"
             raise ConfigError(
-                f"There is no account named {name!r} (accounts: {known}); "
-                "add it with 'mailgui account add'."
+                Said(
+                    f"There is no account named {name!r} (accounts: {known})",
+                    Hint("add-account", name),
+                )
             )
         return _from_dict(name, raw)
 
     def default(self) -> Account:
         name = self.default_name()
         if name is None:
-            raise ConfigError("No account is set up yet; add one with 'mailgui account add'.")
+            raise ConfigError(Said("No account is set up yet", Hint("add-first-account")))
         return self.get(name)
 
     def find_by_email(self, email: str) -> Account | None:

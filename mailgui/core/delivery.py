@@ -450,19 +450,21 @@ class Delivery:
         """Defer the message (or fail it: a permanent reply, or too long waiting)."""
         now = self.clock()
         permanent = isinstance(err, DeliveryError) and err.permanent
-        text = err.message
+        text, said = err.message, err.said
         # An account that is gone still follows the default policy, so it gives up too.
         policy = acct.retry if acct is not None else RetryPolicy()
         # Never on a message's first try: after days asleep (sleep/resume) the first
         # try often meets a network not up yet, and "gave up after 5 days of trying"
         # would be false.
         if not permanent and row.attempts > 1 and gives_up(row.queued_at, now, policy):
-            text = (
+            gave_up = (
                 f"Gave up after {describe_duration(policy.give_up_after)} of trying; "
-                f"the last error was: {text}"
+                "the last error was: "
             )
+            said = None if said is None else said._replace(what=gave_up + said.what)
+            text = gave_up + text
             permanent = True
-            err = PermanentError(text)
+            err = PermanentError(text if said is None else said)
         if permanent:
             state, when = "failed", None
         else:
@@ -485,6 +487,7 @@ class Delivery:
                 state,
                 note=text,
                 error=text,
+                said=said,
                 next_attempt_at=when,
                 recipient_errors=recipient_errors,
                 pending=pending,

@@ -4,11 +4,15 @@ The core raises these; the CLI turns each into one sentence and an exit code
 (``exit_code``), the GUI into a status line or dialog. Every message is a full
 sentence saying what happened and what to do, and never contains a password.
 Errors that come from a server carry its reply (``code``, ``enhanced``, ``reply``).
+An error whose fix is a setting or a command is given as ``hints.Said`` (what happened,
+and the fix as data): ``said`` keeps it, for a face that words the fix its own way.
 """
 
 from __future__ import annotations
 
 import os
+
+from mailgui.core.hints import Said
 
 # sysexits.h, as fixed by DESIGN.md
 EX_OK = 0
@@ -26,9 +30,11 @@ class MailguiError(Exception):
 
     exit_code = EX_SOFTWARE
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Said) -> None:
+        self.said = message if isinstance(message, Said) else None
+        text = message.cli() if isinstance(message, Said) else message
+        super().__init__(text)
+        self.message = text
 
     def __str__(self) -> str:
         return self.message
@@ -85,7 +91,7 @@ class DeliveryError(MailguiError):
 
     def __init__(
         self,
-        message: str,
+        message: str | Said,
         *,
         code: int | None = None,
         enhanced: str | None = None,

@@ -31,6 +31,7 @@ from mailgui.core.errors import (
     StorageError,
     UsageError,
 )
+from mailgui.core.hints import Said
 from mailgui.core.outbox_files import FileGuard, make_private
 from mailgui.core.retry import describe_limit, rate_wait
 
@@ -42,7 +43,7 @@ _T = TypeVar("_T")
 STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
 # Waiting, not on the wire: such a message may be edited (taken out) or lose recipients.
 EDITABLE = ("scheduled", "queued", "deferred", "failed")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
 # Bodies above this size go in and out through incremental BLOB I/O, in pieces: binding a
 # 35 MB body whole makes SQLite copy it, and reading it through SELECT costs two copies;
@@ -72,6 +73,7 @@ CREATE TABLE messages (
     sent_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
+    error_hint TEXT,
     recipient_errors_json TEXT NOT NULL DEFAULT '{}',
     claimed_by TEXT,
     claimed_at REAL,
@@ -100,7 +102,7 @@ _COLUMNS = (
     "id, account, state, subject, sender, envelope_from, to_json, cc_json, bcc_json, "
     "pending_json, message_id, size, smtputf8, created_at, queued_at, send_at, "
     "next_attempt_at, sent_at, attempts, last_error, recipient_errors_json, claimed_by, "
-    "claimed_at, updated_at"
+    "claimed_at, updated_at, error_hint"
 )
 
 
@@ -165,6 +167,8 @@ class MessageRow(NamedTuple):
     claimed_by: str | None
     claimed_at: float | None
     updated_at: float
+    # last_error taken apart (what happened, the fix as data) when the error had a hint
+    last_error_said: Said | None = None
 
     @classmethod
     def from_sql(cls, r: sqlite3.Row) -> MessageRow:
@@ -193,6 +197,7 @@ class MessageRow(NamedTuple):
             claimed_by=r["claimed_by"],
             claimed_at=r["claimed_at"],
             updated_at=r["updated_at"],
+            last_error_said=Said.loads(r["error_hint"]),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -482,8 +487,10 @@ class Outbox:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-            elif version == 1:  # 2: the index that lets claim_next read the oldest at once
+            if version == 1:  # 2: the index that lets claim_next read the oldest at once
                 db.execute("CREATE INDEX messages_due ON messages (account, state, queued_at)")
+            if version in (1, 2):  # 3: the last error's hint (core.hints), for each face
+                db.execute("ALTER TABLE messages ADD COLUMN error_hint TEXT")
             if version < SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -679,7 +686,8 @@ class Outbox:
                     n = db.execute(
                         "UPDATE messages SET state = 'queued', claimed_by = NULL, "
                         "claimed_at = NULL, next_attempt_at = NULL, updated_at = ?, "
-                        "last_error = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?",
+                        "last_error = ?, error_hint = NULL "
+                        "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
                         (
                             now,
                             "The sender stopped while sending this message; it will be sent "
@@ -796,6 +804,7 @@ class Outbox:
         *,
         note: str,
         error: str | None = None,
+        said: Said | None = None,
         next_attempt_at: float | None = None,
         recipient_errors: dict[str, str | None] | None = None,
         pending: list[str] | None = None,
@@ -815,8 +824,8 @@ class Outbox:
         ]
         args: list[Any] = [state, now, next_attempt_at]
         if error is not None or state == "sent":
-            sets.append("last_error = ?")
-            args.append(error)
+            sets.append("last_error = ?, error_hint = ?")
+            args += [error, None if said is None else said.dumps()]
         if state == "sent":
             sets.append("sent_at = ?")
             args.append(now)
@@ -888,6 +897,7 @@ class Outbox:
             if not pending:
                 texts = list(dict.fromkeys(refused.values()))
                 sets += ", state = 'failed', next_attempt_at = NULL, last_error = ?"
+                sets += ", error_hint = NULL"
                 args.append(" ".join(texts))
             db.execute(
                 f"UPDATE messages SET {sets}, updated_at = ? WHERE id = ?", [*args, now, msg_id]

@@ -35,6 +35,7 @@ from mailgui.core.errors import (
     TransientError,
     describe_os_error,
 )
+from mailgui.core.hints import Hint, Said
 from mailgui.core.log import get_logger
 from mailgui.core.retry import Reply
 from mailgui.core.sizes import human_size
@@ -235,6 +236,11 @@ def _without_secret(said: bytes | str, user: str, password: str | None) -> bytes
 _LINE_START_DOT = re.compile(rb"\n\.")
 
 
+def _then(what: str, hint: Hint | None) -> str | Said:
+    """``what`` as a sentence, followed by ``hint`` as a sentence of its own if any."""
+    return f"{what}." if hint is None else Said(what, hint, ". ")
+
+
 def _line_start_dots(data: bytes) -> int:
     """How many lines of ``data`` start with a dot, counted a megabyte at a time."""
     count = int(data[:1] == b".")
@@ -346,9 +352,11 @@ class Session:
         assert smtp is not None
         if not smtp.has_extn("starttls"):
             raise SecurityError(
-                f"The server at {self.where} did not offer encryption (STARTTLS), so nothing "
-                "was sent; check the port and security settings (port 465 uses "
-                "--security tls)."
+                Said(
+                    f"The server at {self.where} did not offer encryption (STARTTLS), so "
+                    "nothing was sent",
+                    Hint("check-security", self.account.name),
+                )
             )
         context = self._context()
         code, resp = smtp.docmd("STARTTLS")
@@ -392,14 +400,19 @@ class Session:
         acct = self.account
         if not isinstance(smtp.sock, ssl.SSLSocket):
             raise SecurityError(  # guarded by Account.validate too; never send it in clear
-                f"Account {acct.name!r} would send its password unencrypted, so mailgui "
-                "stopped; use --security starttls or tls."
+                Said(
+                    f"Account {acct.name!r} would send its password unencrypted, so mailgui "
+                    "stopped",
+                    Hint("needs-encryption", acct.name),
+                )
             )
         login = self._credential
         if login is None:
             raise AuthError(
-                f"No password is stored for account {acct.name!r}; set it with "
-                f"'mailgui account add {acct.name} ... --password-stdin'."
+                Said(
+                    f"No password is stored for account {acct.name!r}",
+                    Hint("set-password", acct.name),
+                )
             )
         if not smtp.has_extn("auth"):
             raise AuthError(
@@ -416,9 +429,10 @@ class Session:
             if 400 <= reply.code < 500:
                 self._fail(reply, f"The server at {self.where} could not check the password")
             raise AuthError(
-                f"The server at {self.where} refused the user name or password ({reply}); "
-                f"check them and store the password again with 'mailgui account add "
-                f"{acct.name} ... --password-stdin'.",
+                Said(
+                    f"The server at {self.where} refused the user name or password ({reply})",
+                    Hint("password-refused", acct.name),
+                ),
                 code=reply.code,
                 enhanced=reply.enhanced,
                 reply=reply.text,
@@ -628,9 +642,10 @@ class Session:
             reply = Reply(reply.code, reply.enhanced, "")
         if reply.code == 530:  # "authentication required": the account lacks a login
             raise AuthError(
-                f"The server at {self.where} requires a login ({shown}); give the account "
-                "a user name and password (mailgui account add ... --username U "
-                "--password-stdin).",
+                Said(
+                    f"The server at {self.where} requires a login ({shown})",
+                    Hint("needs-login", self.account.name),
+                ),
                 code=reply.code,
                 enhanced=reply.enhanced,
                 reply=reply.text or None,
@@ -652,19 +667,20 @@ class Session:
     def _raise_from(self, exc: BaseException, stage: str) -> NoReturn:
         """Turn smtplib, ssl and socket errors into our error tree."""
         self.close()
-        port_hint = ""
+        name = self.account.name
+        port_hint = None
         if self.account.port == 465 and self.account.security != "tls":
-            port_hint = " Port 465 expects SSL/TLS, not STARTTLS: use --security tls."
+            port_hint = Hint("port-465", name)
         elif self.account.port == 587 and self.account.security == "tls":
-            port_hint = " Port 587 expects STARTTLS: use --security starttls."
+            port_hint = Hint("port-587", name)
         if isinstance(exc, ssl.SSLCertVerificationError):
-            advice = _CERT_ADVICE.get(
-                exc.verify_code,
-                "if the server uses a private CA, give its certificate with --ca-file",
-            )
-            raise SecurityError(
+            what = (
                 f"The certificate of {self.where} could not be verified "
-                f"({exc.verify_message.rstrip('.')}), so nothing was sent; {advice}.",
+                f"({exc.verify_message.rstrip('.')}), so nothing was sent"
+            )
+            advice = _CERT_ADVICE.get(exc.verify_code)
+            raise SecurityError(
+                Said(what, Hint("ca-file", name)) if advice is None else f"{what}; {advice}.",
                 connection_lost=True,
             ) from None
         if isinstance(exc, ssl.SSLError):
@@ -672,21 +688,25 @@ class Session:
             if self.account.security == "starttls":
                 # The server said "220 ready": a broken handshake now is a broken server
                 # or someone on the path, not a wrong setting.
-                hint = port_hint or (
-                    " Something on the network may be interfering with encryption; "
-                    "try again later or from another network."
+                hint = port_hint
+                what = (
+                    f"The encrypted connection to {self.where} failed ({reason}), so nothing "
+                    "was sent; check the security setting"
                 )
+                if hint is None:
+                    what += (
+                        ". Something on the network may be interfering with encryption; "
+                        "try again later or from another network"
+                    )
             else:
                 hint = port_hint or (
-                    " The server may not speak SSL/TLS on this port; try --security starttls."
-                    if "WRONG_VERSION" in str(reason)
-                    else ""
+                    Hint("try-starttls", name) if "WRONG_VERSION" in str(reason) else None
                 )
-            raise SecurityError(
-                f"The encrypted connection to {self.where} failed ({reason}), so nothing was "
-                f"sent; check the security setting.{hint}",
-                connection_lost=True,
-            ) from None
+                what = (
+                    f"The encrypted connection to {self.where} failed ({reason}), so nothing "
+                    "was sent; check the security setting"
+                )
+            raise SecurityError(_then(what, hint), connection_lost=True) from None
         if isinstance(exc, ProtocolError):
             raise TransientError(
                 f"The server at {self.where} sent {exc} while {stage}; it will be tried "
@@ -702,9 +722,12 @@ class Session:
         timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
         if timed_out:
             raise ServerTimeoutError(
-                f"The server at {self.where} did not answer within "
-                f"{_seconds(self.account.timeout)} while {stage}; check your network "
-                f"connection, or try again later.{port_hint}",
+                _then(
+                    f"The server at {self.where} did not answer within "
+                    f"{_seconds(self.account.timeout)} while {stage}; check your network "
+                    "connection, or try again later",
+                    port_hint,
+                ),
                 connection_lost=True,
             ) from None
         if isinstance(exc, ConnectionRefusedError):
@@ -715,8 +738,11 @@ class Session:
             ) from None
         if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
             raise TransientError(
-                f"The server at {self.where} closed the connection while {stage}; it will be "
-                f"tried again later.{port_hint}",
+                _then(
+                    f"The server at {self.where} closed the connection while {stage}; it "
+                    "will be tried again later",
+                    port_hint,
+                ),
                 connection_lost=True,
             ) from None
         if isinstance(exc, smtplib.SMTPResponseException):

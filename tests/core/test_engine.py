@@ -15,6 +15,7 @@ from mailgui.core.addresses import Mailbox
 from mailgui.core.credentials import Login, Passwords
 from mailgui.core.delivery import Outcome
 from mailgui.core.engine import NULL_MX, Engine
+from mailgui.core.hints import Hint
 from mailgui.core.message import Draft, build
 from mailgui.core.outbox import Outbox
 from mailgui.core.outgoing import Outgoing
@@ -165,4 +166,12 @@ def test_a_password_refused_is_not_tried_again(
     report = engine.delivery(outbox).flush()
     assert [o.state for o in report.outcomes] == ["deferred"]
     assert server.auth_attempts == [("me", False)]
-    assert outbox.get(queued.id).state == "deferred"
+    row = outbox.get(queued.id)
+    assert row.state == "deferred"
+    # the fix is kept as data beside the command line's sentence, for the app's words
+    assert row.last_error_said is not None
+    assert row.last_error_said.hint == Hint("password-refused", "work")
+    assert row.last_error == row.last_error_said.cli()
+    assert row.last_error.endswith(
+        "store the password again with 'mailgui account add work ... --password-stdin'."
+    )

@@ -22,20 +22,22 @@ def _add(box: Outbox, account: str, subject: str) -> int:
     return box.add(account, build(draft))
 
 
-def test_a_version_1_outbox_gets_the_index(tmp_path: Path) -> None:
+def test_a_version_1_outbox_gets_the_index_and_the_hint_column(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     with Outbox(path) as box:
         _add(box, "a", "kept")
     db = sqlite3.connect(path)
     db.execute("DROP INDEX messages_due")
+    db.execute("ALTER TABLE messages DROP COLUMN error_hint")  # added by version 3
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
     with Outbox(path) as box:
         names = {r[1] for r in box.db.execute("PRAGMA index_list(messages)")}
         assert "messages_due" in names
-        assert box.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert box.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert [r.subject for r in box.list_messages()] == ["kept"]
+        assert box.list_messages()[0].last_error_said is None
 
 
 def test_oldest_first_across_queued_and_deferred(tmp_path: Path) -> None:
