@@ -18,7 +18,6 @@ and the server's reply to AUTH, which comes inside TLS, are shown.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -30,6 +29,7 @@ from mailgui.core.accounts import Account
 from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
 from mailgui.core.sizes import human_size
 from mailgui.core.transport import Session, SessionInfo
+from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread, wait_all
 
 PasswordLookup = Callable[[], str | None]
@@ -37,37 +37,6 @@ PasswordLookup = Callable[[], str | None]
 # Seconds added to the account's timeout for the whole test: each step already has
 # the account's timeout (and a clearer message), this only catches a slow crawl.
 DEADLINE_SLACK_S = 2.0
-
-# The core's sentences name command-line options; in the GUI the same advice points
-# at the form. (pattern, replacement) applied in order.
-_GUI_WORDS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(r"store the password again with 'mailgui account add [^']*'"),
-        "type the password again and save",
-    ),
-    (
-        re.compile(r"set it with 'mailgui account add [^']*'"),
-        "type it in the Password field",
-    ),
-    (
-        re.compile(r" \(mailgui account add [^)]*--username[^)]*\)"),
-        " (User name and Password below)",
-    ),
-    (re.compile(r"\(port 465 uses --security tls\)"), "(port 465 uses SSL/TLS)"),
-    (re.compile(r"use --security starttls or tls"), "choose STARTTLS or SSL/TLS under Security"),
-    (re.compile(r"(use|try) --security tls"), r"\1 SSL/TLS under Security"),
-    (re.compile(r"(use|try) --security starttls"), r"\1 STARTTLS under Security"),
-    (re.compile(r"give its certificate with --ca-file"), "choose its certificate as CA file"),
-    (re.compile(r"give one with --host \(or use --direct\)"), "fill in the Server field"),
-    (re.compile(r"add it with 'mailgui account add'"), "add it with Add"),
-]
-
-
-def gui_wording(text: str) -> str:
-    """The core's advice, reworded for someone looking at the accounts form."""
-    for pattern, replacement in _GUI_WORDS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _tr(text: str) -> str:
@@ -156,17 +125,17 @@ def probe(
     except AuthError as exc:
         lines = describe(account, session.info, connected=True)
         if exc.code is None:  # refused by us before asking (no password, no AUTH offered)
-            lines.append(_tr("Not logged in: {0}").format(gui_wording(exc.message)))
+            lines.append(_tr("Not logged in: {0}").format(error_text(exc)))
         else:
             words = exc.server_words or ""
             lines.append(_tr("Authentication refused by the server: {0}").format(words))
         result["lines"] = lines
-        result["error"] = gui_wording(exc.message)
+        result["error"] = error_text(exc)
         return result
     except MailguiError as exc:
         # The greeting is recorded as soon as the server answered: we were connected.
         result["lines"] = describe(account, session.info, connected=bool(session.info.greeting))
-        result["error"] = gui_wording(exc.message)
+        result["error"] = error_text(exc)
         return result
     except Exception as exc:  # a bug must not leave the dialog waiting forever
         result["error"] = _tr("The test stopped on an unexpected error ({0}: {1}).").format(

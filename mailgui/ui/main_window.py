@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 from mailgui.ui.context import AppContext
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QUrl
     from PySide6.QtGui import QAction, QCloseEvent, QIcon
     from PySide6.QtWidgets import QSystemTrayIcon
 
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         self.empty.setStyleSheet("color: palette(mid); padding: 24px;")
         self.details = QTextBrowser()
         self.details.setOpenLinks(False)
+        self.details.anchorClicked.connect(self._details_link)
         self.details.setPlaceholderText(self.tr("Select a message to see its history and headers."))
         top = QWidget()
         lay = QVBoxLayout(top)
@@ -771,11 +773,22 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             self.outbox.delete([r.id for r in rows])
 
+    def _details_link(self, url: QUrl) -> None:
+        """A link in the details pane: the button for an error's fix (error_words)."""
+        from mailgui.ui.error_words import Action
+
+        fix = Action.from_url(url.toString())
+        if fix is not None:  # "sign-in" opens the account too, where its Sign in button is
+            self.show_accounts(fix.account or None)
+
     @Slot()
-    def show_accounts(self) -> None:
+    def show_accounts(self, account: str | None = None) -> None:
+        """The accounts dialog, with ``account`` selected if given."""
         from mailgui.ui.accounts_dialog import AccountsDialog
 
         dialog = AccountsDialog(self.ctx, self)
+        if account:
+            dialog.select_account(account)
         dialog.accountsChanged.connect(lambda: self.mail_sender.request_flush(False))
         dialog.exec()
         self._update_empty()
@@ -909,6 +922,8 @@ def render_details(info: dict[str, Any]) -> str:
     """The details pane: state, per-recipient results, error history, raw headers."""
     import html
 
+    from mailgui.ui.error_words import action, row_error
+
     row: MessageRow = info["row"]
     esc = html.escape
     parts = [f"<h3 style='margin:0'>{esc(row.subject or '(no subject)')}</h3>"]
@@ -921,7 +936,10 @@ def render_details(info: dict[str, Any]) -> str:
     elif row.state == "deferred" and row.next_attempt_at is not None:
         parts.append(f"<p><b>Next try:</b> {esc(_local_time(row.next_attempt_at))}</p>")
     if row.last_error and row.state != "sent":
-        parts.append(f"<p><b>Last error:</b> {esc(row.last_error)}</p>")
+        parts.append(f"<p><b>Last error:</b> {esc(row_error(row))}</p>")
+        fix = action(row.last_error_said)
+        if fix is not None:
+            parts.append(f"<p><a href='{esc(fix.url(), quote=True)}'>{esc(fix.label)}</a></p>")
     if row.recipient_errors:
         items = "".join(
             f"<li>{esc(addr)}: {esc(reply)}</li>" for addr, reply in row.recipient_errors.items()

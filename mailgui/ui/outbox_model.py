@@ -38,6 +38,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from mailgui.core.outbox import STATES, MessageRow
 from mailgui.core.sizes import human_size
+from mailgui.ui.error_words import row_error
 
 __all__ = [
     "VIEWS",
@@ -385,7 +386,7 @@ class OutboxModel(QAbstractTableModel):
 
     def _entry(self, r: MessageRow) -> _Entry:
         recipients = ", ".join([*r.to, *r.cc, *r.bcc])
-        error = r.last_error or "; ".join(f"{a}: {e}" for a, e in r.recipient_errors.items())
+        error = row_error(r) or "; ".join(f"{a}: {e}" for a, e in r.recipient_errors.items())
         error = _one_line(error)
         when, when_key = self._when(r)
         display = (
@@ -436,7 +437,7 @@ class OutboxModel(QAbstractTableModel):
 
     def _tooltip(self, r: MessageRow, column: int) -> str | None:
         if column == COL_ERROR:
-            lines = [r.last_error] if r.last_error else []
+            lines = [row_error(r)] if r.last_error else []
             lines += [f"{a}: {e}" for a, e in r.recipient_errors.items()]
             return "\n".join(lines) or None
         if column == COL_TO:

@@ -30,6 +30,7 @@ from mailgui.core.errors import MailguiError, UsageError
 from mailgui.core.log import get_logger
 from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
+from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread
 
 if TYPE_CHECKING:
@@ -281,7 +282,7 @@ class OutboxService(QObject):
             # The compose window checked the domains and refused a null MX already.
             msg_id = engine.queue(outbox, acct, build(draft), send_at=send_at).id
         except MailguiError as exc:
-            self.failed.emit(token, exc.message)
+            self.failed.emit(token, error_text(exc))
             return
         except sqlite3.Error as exc:
             log.error("queueing a message failed: %s", exc)
@@ -317,7 +318,7 @@ class OutboxService(QObject):
                     "Message {0} is no longer in the outbox; it was deleted elsewhere."
                 ).format(msg_id)
         if isinstance(exc, MailguiError):
-            return exc.message
+            return error_text(exc)
         return self.tr(
             "The outbox database could not be used ({0}); nothing was changed. "
             "Check the disk and try again."

@@ -14,6 +14,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from mailgui.core.discovery import discover
 from mailgui.core.errors import MailguiError
+from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread
 from mailgui.ui.worker_thread import wait_all as _wait_all
 
@@ -36,7 +37,7 @@ class _Finder(QObject):
         try:
             result: dict[str, Any] = discover(self.address).as_json()
         except MailguiError as exc:
-            result = {"error": exc.message}
+            result = {"error": error_text(exc)}
         except Exception as exc:  # never let a bug kill the thread silently
             result = {"error": f"Looking for settings failed ({type(exc).__name__}: {exc})."}
         return result

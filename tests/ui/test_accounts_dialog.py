@@ -27,7 +27,7 @@ from mailgui.core.errors import KeyringUnavailableError
 from mailgui.core.paths import Profile
 from mailgui.ui import connection_test
 from mailgui.ui.accounts_dialog import AccountsDialog
-from mailgui.ui.connection_test import ConnectionTester, gui_wording, probe, short_name
+from mailgui.ui.connection_test import ConnectionTester, probe, short_name
 from mailgui.ui.context import AppContext
 
 PASSWORD = "s3cret-Password!"
@@ -821,42 +821,6 @@ def test_an_old_result_is_marked_when_the_settings_change(
     assert dialog.result_panel.headline.text() == "The test failed."
     dialog.port_spin.setValue(closed_port + 1)
     assert dialog.result_panel.headline.text() == "Before your last changes, the test failed."
-
-
-@pytest.mark.parametrize(
-    "sentence",
-    [  # the core's sentences that name command-line options, as of writing
-        "check the port and security settings (port 465 uses --security tls).",
-        "Account 'W' would send its password unencrypted, so mailgui stopped; "
-        "use --security starttls or tls.",
-        "No password is stored for account 'W'; set it with "
-        "'mailgui account add W ... --password-stdin'.",
-        "check them and store the password again with 'mailgui account add W ... "
-        "--password-stdin'.",
-        "The server at h:25 requires a login (530 5.7.0 Authentication required); give the "
-        "account a user name and password (mailgui account add ... --username U "
-        "--password-stdin).",
-        "try again later. Port 465 expects SSL/TLS, not STARTTLS: use --security tls.",
-        "try again later. Port 587 expects STARTTLS: use --security starttls.",
-        "if the server uses a private CA, give its certificate with --ca-file.",
-        "The server may not speak SSL/TLS on this port; try --security starttls.",
-        "Account 'W' has no server; give one with --host (or use --direct).",
-    ],
-)
-def test_no_command_line_advice_in_the_gui(sentence: str) -> None:
-    text = gui_wording(sentence)
-    assert "--" not in text and "mailgui account" not in text, text
-
-
-def test_gui_wording() -> None:
-    assert gui_wording("use --security tls.") == "use SSL/TLS under Security."
-    assert gui_wording("try --security starttls.") == "try STARTTLS under Security."
-    assert gui_wording(
-        "check them and store the password again with 'mailgui account add W ... --password-stdin'."
-    ) == ("check them and type the password again and save.")
-    assert gui_wording("give its certificate with --ca-file.") == (
-        "choose its certificate as CA file."
-    )
 
 
 # --------------------------------------------------------------------------------------------

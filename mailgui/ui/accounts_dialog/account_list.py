@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from mailgui.core.accounts import Account
 from mailgui.core.errors import MailguiError
 from mailgui.ui.accounts_dialog.base import DialogBase
-from mailgui.ui.connection_test import gui_wording
+from mailgui.ui.error_words import error_text
 
 __all__ = ["EMAIL_ROLE", "NAME_ROLE", "AccountDelegate", "AccountListMixin"]
 
@@ -114,7 +114,7 @@ class AccountListMixin(DialogBase):
             default = store.default_name()
         except MailguiError as exc:
             accounts, default = [], None
-            problem = gui_wording(exc.message)
+            problem = error_text(exc)
         self.list.blockSignals(True)
         self.list.clear()
         chosen: QListWidgetItem | None = None
@@ -170,7 +170,7 @@ class AccountListMixin(DialogBase):
         try:
             account = self._ctx.accounts.get(name)
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return
         self._load(account)
 
@@ -218,7 +218,7 @@ class AccountListMixin(DialogBase):
         try:
             self._ctx.accounts.remove(account.name)
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return
         # accountsChanged once the keyring has forgotten the password too.
         self._forget_password(account.name, then=self.accountsChanged.emit)
@@ -236,7 +236,7 @@ class AccountListMixin(DialogBase):
             store = self._ctx.accounts
             store.save(store.get(account.name), make_default=True)
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return
         dirty = self.is_dirty()
         if not dirty:

@@ -44,8 +44,9 @@ from mailgui.ui.accounts_dialog.result_panel import ResultPanel
 from mailgui.ui.accounts_dialog.server_form import ServerFormMixin
 from mailgui.ui.accounts_dialog.testing import ConnectionTestMixin
 from mailgui.ui.accounts_dialog.widgets import AMBER, GREEN, RED, plain_label, styled
-from mailgui.ui.connection_test import ConnectionTester, gui_wording
+from mailgui.ui.connection_test import ConnectionTester
 from mailgui.ui.context import AppContext
+from mailgui.ui.error_words import error_text
 from mailgui.ui.settings_finder import SettingsFinder
 
 __all__ = ["AccountsDialog"]
@@ -108,6 +109,10 @@ class AccountsDialog(
         self.resize(900, 720)
         self._ask_store_kind()
         self._reload(select=None)
+
+    def select_account(self, name: str) -> None:
+        """Show account ``name`` in the form (an error's "Edit account" button)."""
+        self._reload(select=name)
 
     # --- building --------------------------------------------------------------------
 
@@ -230,7 +235,7 @@ class AccountsDialog(
         try:
             account = self._account_from_form()
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return False
         original = self._current
         renamed = original is not None and original.name != account.name
@@ -249,7 +254,7 @@ class AccountsDialog(
                 self._move_password(original.name, account.name)
                 store.remove(original.name)
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return False
 
         self._store_typed_password(account)  # before the reload looks the password up

@@ -9,7 +9,6 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QPushButton
 
 from mailgui.ui.accounts_dialog.base import DialogBase
-from mailgui.ui.connection_test import gui_wording
 
 __all__ = ["DiscoveryMixin"]
 
@@ -57,7 +56,7 @@ class DiscoveryMixin(DialogBase):
         self.find_button.setEnabled(True)
         self.last_discovery = result
         if result.get("error"):
-            self._show_message(gui_wording(str(result["error"])), error=True)
+            self._show_message(str(result["error"]), error=True)
             return
         best = result.get("suggested")
         steps = [str(step["text"]) for step in result.get("steps", [])]

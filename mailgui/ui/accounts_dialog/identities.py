@@ -29,7 +29,7 @@ from mailgui.ui.accounts_dialog.widgets import (
     styled,
     tidy_signature,
 )
-from mailgui.ui.connection_test import gui_wording
+from mailgui.ui.error_words import error_text
 
 __all__ = ["IdentitiesPage"]
 
@@ -196,14 +196,14 @@ class IdentitiesPage(QWidget):
         try:
             parse_mailbox_list(text, what="Reply-To address")
         except MailguiError as exc:
-            return gui_wording(exc.message)
+            return error_text(exc)
         return ""
 
     def _check_name(self, text: str) -> str:
         try:
             check_text("name", text.strip())
         except MailguiError as exc:
-            return gui_wording(exc.message)
+            return error_text(exc)
         return ""
 
     def _check_email(self, text: str, *, row: int | None = None) -> str:
@@ -212,7 +212,7 @@ class IdentitiesPage(QWidget):
         try:
             mailbox = parse_mailbox(text, what="address")
         except MailguiError as exc:
-            return gui_wording(exc.message)
+            return error_text(exc)
         if mailbox.name:
             return self.tr(
                 "Put only the address here (like name@example.org); the name goes in “Name”."

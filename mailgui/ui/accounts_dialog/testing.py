@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton
 
 from mailgui.core.errors import MailguiError
 from mailgui.ui.accounts_dialog.base import DialogBase
-from mailgui.ui.connection_test import gui_wording
+from mailgui.ui.error_words import error_text
 
 __all__ = ["ConnectionTestMixin"]
 
@@ -54,7 +54,7 @@ class ConnectionTestMixin(DialogBase):
         try:
             account = self._account_from_form(for_test=True)
         except MailguiError as exc:
-            self._show_message(gui_wording(exc.message), error=True)
+            self._show_message(error_text(exc), error=True)
             return
         typed = self.password_edit.text() if account.security != "none" else ""
         lookup: Callable[[], str | None] | None = None
