@@ -116,7 +116,8 @@ def smtp_server(
 ) -> Iterator[SmtpServerFactory]:
     """Start a :class:`smtp_servers.RecordingServer` (aiosmtpd) on 127.0.0.1.
 
-    ``smtp_server(security="none"|"starttls"|"tls", users=None, cert="good", faults=None)``
+    ``smtp_server(security="none"|"starttls"|"tls", users=None, cert="good", faults=None,
+    tokens=None, oauth_mechanisms=...)``
     """
     started: list[RecordingServer] = []
 
@@ -125,10 +126,11 @@ def smtp_server(
         users: Mapping[str, str] | None = None,
         cert: CertName = "good",
         faults: Faults | None = None,
+        **oauth: Any,  # tokens=, oauth_mechanisms=: see RecordingServer
     ) -> RecordingServer:
         context = server_ssl_context(server_certs[cert]) if security != "none" else None
         server = RecordingServer(
-            security, users=users, ssl_context=context, ca_file=ca_file, faults=faults
+            security, users=users, ssl_context=context, ca_file=ca_file, faults=faults, **oauth
         )
         started.append(server)
         return server.start()

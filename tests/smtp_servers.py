@@ -21,6 +21,7 @@ client runs in another process or thread.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -79,6 +80,8 @@ Security = Literal["none", "starttls", "tls"]
 """``none``: plaintext; ``starttls``: STARTTLS offered and required; ``tls``: SMTPS."""
 
 CertName = Literal["good", "other-ca", "wrong-host"]
+TokenCheck = Callable[[str, str], bool]
+"""``(user, access_token) -> accepted``: what an OAuth2-signing server asks its provider."""
 """Which server certificate to present (see the certificate fixtures in conftest.py)."""
 
 Scripted = str | Sequence[str] | None
@@ -200,9 +203,16 @@ class Faults:
 class _Handler:
     """aiosmtpd handler: authentication, fault injection and recording for one server."""
 
-    def __init__(self, owner: RecordingServer, users: Mapping[str, str] | None, faults: Faults):
+    def __init__(
+        self,
+        owner: RecordingServer,
+        users: Mapping[str, str] | None,
+        faults: Faults,
+        tokens: TokenCheck | None = None,
+    ):
         self._owner = owner
         self._users = dict(users) if users is not None else None
+        self._tokens = tokens
         self._mail = _Script(faults.mail_reply)
         self._rcpt = {addr.lower(): _Script(r) for addr, r in faults.rcpt_replies.items()}
         self._data = _Script(faults.data_reply)
@@ -216,10 +226,53 @@ class _Handler:
             return AuthResult(success=False, handled=False)
         login = auth_data.login.decode("utf-8", "replace")
         ok = self._users.get(login) == auth_data.password.decode("utf-8", "replace")
-        self._owner._record_auth(login, ok)
+        self._owner._record_auth(login, ok, mechanism)
         if ok:
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._oauth(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._oauth(server, args, "OAUTHBEARER")
+
+    async def _oauth(self, server: SMTP, args: list[str], mechanism: str) -> AuthResult:
+        """OAuth2 sign-in as Gmail does it: the token in the initial response (or after
+        an empty challenge); a refused one gets a challenge with a JSON error, which the
+        client must acknowledge before the final 535."""
+        assert self._tokens is not None  # offered only with tokens (auth_exclude_mechanism)
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Bad base64")
+        else:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+            blob = answer
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode("utf-8", "replace").split("\x01")
+            if "=" in part
+        )
+        user = fields.get("user", "")
+        if mechanism == "OAUTHBEARER":
+            gs2 = blob.split(b"\x01", 1)[0].decode("utf-8", "replace")  # "n,a=USER,"
+            user = gs2.split("a=", 1)[1].rstrip(",") if "a=" in gs2 else ""
+            user = user.replace("=2C", ",").replace("=3D", "=")
+        auth = fields.get("auth", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
+        ok = bool(token) and self._tokens(user, token)
+        self._owner._record_auth(user, ok, mechanism)
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        error = b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}'
+        await server.challenge_auth(error)
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
 
     async def handle_exception(self, error: Exception) -> str:
         """Like aiosmtpd's default, but a client rejecting our certificate (an expected test
@@ -238,9 +291,10 @@ class _Handler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        """Hide AUTH when no users are configured (aiosmtpd would offer an empty AUTH line)."""
+        """Hide AUTH when no users or tokens are configured (aiosmtpd would offer an
+        empty AUTH line)."""
         session.host_name = hostname  # an EHLO hook must do this itself (aiosmtpd docs)
-        if self._users is None:
+        if self._users is None and self._tokens is None:
             responses = [r for r in responses if not r[4:].upper().startswith("AUTH")]
         return responses
 
@@ -254,7 +308,7 @@ class _Handler:
     ) -> str:
         # Required AUTH is enforced here rather than with aiosmtpd's auth_required=True, which
         # warns (UserWarning, from the server thread) whenever auth_require_tls is False.
-        if self._users is not None and not session.authenticated:
+        if (self._users is not None or self._tokens is not None) and not session.authenticated:
             return AUTH_REQUIRED
         reply = self._mail.next()
         if reply is not None and not _is_positive(reply):
@@ -306,6 +360,14 @@ class _Handler:
         return reply or "250 2.0.0 OK: queued"
 
 
+class _LongAuthSMTP(SMTP):
+    """For servers that take OAuth2 tokens: an AUTH line with an access token runs to
+    kilobytes (RFC 4954 allows 12288 octets), over aiosmtpd's 512 for a command."""
+
+    command_size_limit = 12288
+    line_length_limit = 12288
+
+
 class _Controller(Controller):
     """aiosmtpd Controller serving on a socket we bound ourselves.
 
@@ -343,9 +405,11 @@ class _Controller(Controller):
                 sock = stack.enter_context(context.wrap_socket(sock))
             sock.recv(1024)
 
+    smtp_class: type[SMTP] = SMTP
+
     def factory(self) -> SMTP:
         """Called once per accepted TCP connection (before any TLS handshake)."""
-        smtp = SMTP(self.handler, **self.SMTP_kwargs)
+        smtp = self.smtp_class(self.handler, **self.SMTP_kwargs)
         self._on_connection(smtp)
         return smtp
 
@@ -368,6 +432,8 @@ class RecordingServer:
         ca_file: str | None = None,
         faults: Faults | None = None,
         server_name: str = "localhost",
+        tokens: TokenCheck | None = None,
+        oauth_mechanisms: Sequence[str] = ("OAUTHBEARER", "XOAUTH2"),
     ) -> None:
         if security not in ("none", "starttls", "tls"):
             raise ValueError(f"unknown security {security!r}")
@@ -380,12 +446,15 @@ class RecordingServer:
         """The CA file a client should trust (also for a certificate it must reject)."""
         self.faults = faults or Faults()
         self._users = users
+        self._tokens = tokens
+        self._oauth_mechanisms = tuple(oauth_mechanisms) if tokens is not None else ()
         self._ssl_context = ssl_context
         # Given explicitly: otherwise aiosmtpd calls socket.getfqdn() for every connection.
         self._server_name = server_name
         self._cond = threading.Condition()
         self._messages: list[Received] = []
         self._auth_attempts: list[tuple[str, bool]] = []
+        self._mechanisms: list[str] = []
         self._connections = 0
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self._controller: _Controller | None = None
@@ -410,6 +479,12 @@ class RecordingServer:
         with self._cond:
             return list(self._auth_attempts)
 
+    @property
+    def mechanisms(self) -> list[str]:
+        """The SASL mechanism of every attempt, in order ("PLAIN", "XOAUTH2"...)."""
+        with self._cond:
+            return list(self._mechanisms)
+
     def wait_for(self, n: int, timeout: float = 5.0) -> list[Received]:
         """Wait until at least ``n`` messages arrived; return them all (AssertionError if not)."""
         deadline = time.monotonic() + timeout
@@ -430,12 +505,15 @@ class RecordingServer:
         """Bind a free port on 127.0.0.1 and start serving; returns self."""
         if self._controller is not None:
             raise RuntimeError("already started")
-        handler = _Handler(self, self._users, self.faults)
+        handler = _Handler(self, self._users, self.faults, self._tokens)
         kwargs: dict[str, Any] = {
             "server_hostname": self._server_name,
             "ready_timeout": 10.0,
             "authenticator": handler.authenticate,
             "auth_require_tls": self.security == "starttls",
+            "auth_exclude_mechanism": [
+                m for m in ("OAUTHBEARER", "XOAUTH2") if m not in self._oauth_mechanisms
+            ],
         }
         if self.faults.size_limit is not None:
             kwargs["data_size_limit"] = self.faults.size_limit
@@ -451,6 +529,8 @@ class RecordingServer:
             sock.bind((LOCALHOST, 0))
             self.port = sock.getsockname()[1]
             controller = _Controller(handler, sock, self._on_connection, **kwargs)
+            if self._tokens is not None:
+                controller.smtp_class = _LongAuthSMTP
             controller.start()
         except BaseException:
             sock.close()
@@ -492,9 +572,10 @@ class RecordingServer:
             self._messages.append(received)
             self._cond.notify_all()
 
-    def _record_auth(self, login: str, ok: bool) -> None:
+    def _record_auth(self, login: str, ok: bool, mechanism: str = "PLAIN") -> None:
         with self._cond:
             self._auth_attempts.append((login, ok))
+            self._mechanisms.append(mechanism)
 
     async def _abort_sessions(self) -> None:
         """Abort live connections so the loop closes with no transport left open."""
@@ -1142,6 +1223,9 @@ class SmtpServerFactory(Protocol):
         users: Mapping[str, str] | None = None,
         cert: CertName = "good",
         faults: Faults | None = None,
+        *,
+        tokens: TokenCheck | None = None,
+        oauth_mechanisms: Sequence[str] = ...,
     ) -> RecordingServer: ...
 
 

@@ -83,6 +83,13 @@ class Account(NamedTuple):
     identities: tuple[Identity, ...] = ()  # extra identities, after the account's own
     retry: RetryPolicy = RetryPolicy()  # immutable: one shared default is fine
     limits: RateLimits = RateLimits()
+    # Signing in with OAuth2 instead of a password: "microsoft", "google" or an issuer
+    # URL; the client id registered for mailgui (empty: the preset's default); scopes
+    # (empty: the preset's). A token command prints an access token (nothing stored).
+    oauth2: str = ""
+    oauth2_client_id: str = ""
+    oauth2_scopes: tuple[str, ...] = ()
+    oauth2_token_command: str = ""
 
     def validate(self, *, check_files: bool = True) -> Account:
         """Raise ConfigError for settings that can never work or would be unsafe.
@@ -120,9 +127,29 @@ class Account(NamedTuple):
             )
         if self.timeout <= 0 or self.data_timeout <= 0:
             raise ConfigError(f"The timeouts of account {self.name!r} must be positive.")
+        if self.security == "none" and self.auth == "oauth2":
+            raise ConfigError(
+                Said(
+                    f"Account {self.name!r} signs in with OAuth2 but has no encryption, and "
+                    "a token is never sent unencrypted",
+                    Hint("needs-encryption", self.name),
+                )
+            )
         for identity in self.all_identities():
             identity.validate(self.name)
         return self
+
+    @property
+    def auth(self) -> str:
+        """How the account logs in: "oauth2", "password" (a user name) or "none"."""
+        if self.oauth2 or self.oauth2_token_command:
+            return "oauth2"
+        return "password" if self.username else "none"
+
+    @property
+    def sasl_user(self) -> str:
+        """The user name given to the server: the user name, else (OAuth2) the address."""
+        return self.username or (self.email if self.auth == "oauth2" else "")
 
     def all_identities(self) -> tuple[Identity, ...]:
         """The account's own identity first, then the extra ones."""
@@ -149,6 +176,8 @@ def _from_dict(name: str, raw: dict[str, Any]) -> Account:
         retry = RetryPolicy(**raw.get("retry", {}))
         limits = RateLimits(**raw.get("limits", {}))
         identities = tuple(Identity(**item) for item in raw.get("identities", []))
+        if "oauth2_scopes" in values:
+            values["oauth2_scopes"] = tuple(values["oauth2_scopes"])
         account = Account(name=name, retry=retry, limits=limits, identities=identities, **values)
     except TypeError as exc:
         raise ConfigError(

@@ -307,7 +307,7 @@ class Delivery:
             session.abort()
 
     def _connect(self, acct: Account) -> SMTPSession:
-        login = self.credentials.login(acct) if acct.username else None
+        login = self.credentials.login(acct) if acct.auth != "none" else None
         try:
             return self._open(acct, login)
         except AuthError:

@@ -28,7 +28,8 @@ CLI_WORDS: dict[str, str] = {
         "give the account a user name and password "
         "(mailgui account add ... --username U --password-stdin)"
     ),
-    "sign-in": "sign in again with 'mailgui account login {account}'",
+    "sign-in": "sign in with 'mailgui account login {account}'",
+    "token-command": "check what the account's --oauth2-token-command prints",
     "needs-encryption": "use --security starttls or tls",
     "check-security": ("check the port and security settings (port 465 uses --security tls)"),
     "port-465": "Port 465 expects SSL/TLS, not STARTTLS: use --security tls",

@@ -38,6 +38,7 @@ from mailgui.core.errors import (
 from mailgui.core.hints import Hint, Said
 from mailgui.core.log import get_logger
 from mailgui.core.retry import Reply
+from mailgui.core.sasl import ACKNOWLEDGE, OAUTH_MECHANISMS, oauth_payload, refusal_reason
 from mailgui.core.sizes import human_size
 
 CHUNK = 64 * 1024
@@ -323,7 +324,7 @@ class Session:
                 # chose knowingly (direct.OpportunisticSession, to an MX without TLS).
                 self._trusted = True
             self._record_tls()
-            if acct.username:
+            if acct.auth != "none":
                 self._login()
         except DeliveryError:
             self.close()
@@ -407,9 +408,12 @@ class Session:
                 )
             )
         login = self._credential
+        oauth2 = acct.auth == "oauth2"
         if login is None:
             raise AuthError(
-                Said(
+                Said(f"Account {acct.name!r} is not signed in", Hint("sign-in", acct.name))
+                if oauth2
+                else Said(
                     f"No password is stored for account {acct.name!r}",
                     Hint("set-password", acct.name),
                 )
@@ -420,16 +424,27 @@ class Session:
                 "the server and port, or remove the user name if it is an open relay."
             )
         try:
-            self._auth(smtp, login.user, login.secret)
+            if login.mechanism == "oauth2":
+                self._auth_oauth2(smtp, login)
+            elif oauth2:  # never a password mechanism for an account that uses OAuth2
+                raise smtplib.SMTPException("the account signs in with OAuth2, not a password")
+            else:
+                self._auth(smtp, login.user, login.secret)
         except smtplib.SMTPAuthenticationError as exc:
             # A server may quote the credentials back; they must not reach the outbox,
             # the log or the screen.
             said = _without_secret(exc.smtp_error, login.user, login.secret)
             reply = Reply.parse(exc.smtp_code, said)
             if 400 <= reply.code < 500:
-                self._fail(reply, f"The server at {self.where} could not check the password")
+                what = "the access token" if oauth2 else "the password"
+                self._fail(reply, f"The server at {self.where} could not check {what}")
             raise AuthError(
                 Said(
+                    f"The server at {self.where} refused the sign-in ({reply})",
+                    Hint("token-command" if acct.oauth2_token_command else "sign-in", acct.name),
+                )
+                if oauth2
+                else Said(
                     f"The server at {self.where} refused the user name or password ({reply})",
                     Hint("password-refused", acct.name),
                 ),
@@ -444,6 +459,34 @@ class Session:
                 f"Logging in to {self.where} failed ({exc}); check the account settings."
             ) from None
         self.info.authenticated_as = login.user
+
+    def _auth_oauth2(self, smtp: smtplib.SMTP, login: Login) -> None:
+        """Sign in with an OAuth2 access token: OAUTHBEARER or XOAUTH2, whichever the
+        server offers (after STARTTLS), with the token as the initial response. A
+        refused token first comes back as a challenge with a JSON error, which is
+        acknowledged to get the final reply (Gmail; RFC 7628 §3.2.3)."""
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        mechanism = next((m for m in OAUTH_MECHANISMS if m in offered), None)
+        if mechanism is None:
+            raise smtplib.SMTPException(
+                "the server does not offer OAuth2 sign-in (XOAUTH2 or OAUTHBEARER), only "
+                + (" ".join(offered) or "nothing")
+            )
+        payload = oauth_payload(
+            mechanism, login.user, login.secret, self.account.host, self.account.port
+        )
+        code, resp = smtp.docmd("AUTH", f"{mechanism} {base64.b64encode(payload).decode()}")
+        if code == 334:
+            try:
+                reason = refusal_reason(base64.b64decode(resp, validate=True))
+            except ValueError:
+                reason = ""
+            code, resp = smtp.docmd(base64.b64encode(ACKNOWLEDGE[mechanism]).decode())
+            if reason and code >= 500:
+                resp = resp + f" ({reason})".encode()
+        if code not in (235, 503):
+            raise smtplib.SMTPAuthenticationError(code, resp)
+        log.info("signed in to %s with %s", self.where, mechanism)
 
     @staticmethod
     def _auth(smtp: smtplib.SMTP, user: str, password: str) -> None:

@@ -37,6 +37,7 @@ _ADVICE: dict[str, str] = {
     "password-refused": _noop("check them and type the password again in the account"),
     "needs-login": _noop("give the account a user name and password"),
     "sign-in": _noop("sign in to the account again"),
+    "token-command": _noop("check what the account's token command prints"),
     "needs-encryption": _noop("choose STARTTLS or SSL/TLS under Security"),
     "check-security": _noop("check the port and Security settings (port 465 uses SSL/TLS)"),
     "port-465": _noop("Port 465 expects SSL/TLS, not STARTTLS: choose SSL/TLS under Security"),
