@@ -106,14 +106,27 @@ def _account_json(acct: Account, default: str | None, with_password: bool = True
     from mailgui.core import passwords
 
     doc = acct.to_dict()
+    for key in ("oauth2", "oauth2_client_id", "oauth2_scopes", "oauth2_token_command"):
+        del doc[key]
     doc["default"] = acct.name == default
-    has: bool | None = None
-    if with_password and acct.username:
+    doc["auth"] = acct.auth
+    stored: bool | None = None
+    if with_password and acct.auth != "none" and not acct.oauth2_token_command:
         try:
-            has = passwords.load(acct.name) is not None
+            stored = passwords.load(acct.name) is not None  # a password, or a refresh token
         except MailguiError:
-            has = None
-    doc["has_password"] = has if acct.username else False
+            stored = None
+    doc["has_password"] = stored if acct.auth == "password" else False
+    doc["oauth2"] = None
+    if acct.auth == "oauth2":
+        doc["oauth2"] = {
+            "issuer": acct.oauth2 or None,
+            "client_id": acct.oauth2_client_id or None,
+            "scopes": list(acct.oauth2_scopes),
+            "token_command": acct.oauth2_token_command or None,
+            # a token command needs no sign-in; unknown (no keyring) reads as false
+            "signed_in": True if acct.oauth2_token_command else bool(stored),
+        }
     return doc
 
 
@@ -129,8 +142,25 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             "put the name in --display-name."
         )
     display_name = check_text("display name", args.display_name or "")
-    if args.password_stdin and args.signature_file == "-":
-        raise UsageError("Standard input can carry the password or the signature, not both.")
+    stdin_uses = [args.password_stdin, args.client_secret_stdin, args.signature_file == "-"]
+    if sum(map(bool, stdin_uses)) > 1:
+        raise UsageError(
+            "Standard input can carry one of the password, the client secret or the "
+            "signature; give the others another way."
+        )
+    oauth2 = bool(args.oauth2 or args.oauth2_token_command)
+    if oauth2 and (args.password_stdin or args.direct):
+        raise UsageError(
+            "An account that signs in with OAuth2 takes no password and no --direct; "
+            "leave them out."
+        )
+    if not args.oauth2 and (args.client_id or args.client_secret_stdin or args.scope):
+        raise UsageError("--client-id, --client-secret-stdin and --scope go with --oauth2.")
+    client_secret = None
+    if args.client_secret_stdin:
+        client_secret = sys.stdin.readline().rstrip("\r\n")
+        if not client_secret:
+            raise InputError("No client secret was given on standard input; pipe it in.")
     password = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -155,6 +185,13 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             display_name=display_name,
             ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else "",
         )
+    if oauth2:
+        acct = acct._replace(
+            oauth2=_oauth2_issuer(args.oauth2 or ""),
+            oauth2_client_id=check_text("client id", args.client_id or ""),
+            oauth2_scopes=tuple(check_text("scope", s) for s in _words(args.scope or [])),
+            oauth2_token_command=_token_command(args.oauth2_token_command or ""),
+        )
     if args.timeout is not None:
         acct = acct._replace(timeout=args.timeout)
     if args.data_timeout is not None:
@@ -175,6 +212,10 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     if args.signature_file is not None:
         acct = acct._replace(signature=_read_signature(args.signature_file))
     acct.validate()
+    if client_secret is not None:
+        from mailgui.core.sign_in import client_secret_slot
+
+        passwords.store(client_secret_slot(acct.name), client_secret)
     if password is not None:
         passwords.store(acct.name, password)  # first: no keyring, no account
         if passwords.is_plaintext():
@@ -187,6 +228,11 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     verb = "Updated" if existed else "Added"
     where = "direct delivery" if acct.direct else f"{acct.server}, {acct.security}"
     print(f"{verb} account {acct.name!r} ({where}){', the default' if is_default else ''}.")
+    if acct.oauth2 and not acct.oauth2_token_command:
+        from mailgui.core.oauth2.tokens import is_signed_in
+
+        if not is_signed_in(acct.name):
+            _say(f"Sign in with 'mailgui account login {acct.name}' before sending.")
     if acct.direct:
         from mailgui.core.direct import PORT_25_WARNING
 
@@ -196,6 +242,77 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             "mail sent straight from a home connection is often rejected as spam. "
             f"{PORT_25_WARNING}"
         )
+    return EX_OK
+
+
+def _oauth2_issuer(value: str) -> str:
+    """``--oauth2``: a preset's name, or an issuer URL (https, or http on loopback)."""
+    if not value:
+        return ""
+    from mailgui.core.oauth2.providers import PRESETS, is_loopback
+
+    if value.lower() in PRESETS:
+        return value.lower()
+    from urllib.parse import urlsplit
+
+    url = urlsplit(value)
+    if url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname)):
+        return value.rstrip("/")
+    raise UsageError(
+        f"--oauth2 takes {', '.join(sorted(PRESETS))} or the https URL of an issuer, not {value!r}."
+    )
+
+
+def _words(groups: list[list[str]]) -> list[str]:
+    """Repeated ``--scope A B --scope "C D"``: every word, once, in order."""
+    return list(dict.fromkeys(w for group in groups for value in group for w in value.split()))
+
+
+def _token_command(command: str) -> str:
+    if not command:
+        return ""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"The token command cannot be read ({exc}); check its quotes.") from None
+    if not words:
+        raise UsageError("The token command is empty; give the command that prints a token.")
+    from mailgui.core.addresses import check_text
+
+    return check_text("token command", command)
+
+
+def cmd_account_login(args: argparse.Namespace) -> int:
+    from mailgui.core.oauth2 import flow
+    from mailgui.core.sign_in import oauth2_settings
+
+    acct = _store().get(args.name)
+    settings = oauth2_settings(acct)
+    if settings is None:
+        raise UsageError(
+            f"Account {acct.name!r} does not sign in with OAuth2"
+            + (" (its token command does)" if acct.oauth2_token_command else "")
+            + f"; set it up with 'mailgui account add {acct.name} ... --oauth2 PROVIDER'."
+        )
+    if args.device:
+
+        def show_code(code: flow.DeviceCode) -> None:
+            _say(f"To sign in, open {code.verification_uri} and enter the code {code.user_code}.")
+
+        flow.sign_in_device(settings, acct.name, show_code=show_code)
+    else:
+
+        def show_url(url: str) -> None:
+            verb = "Open" if args.no_browser else "If no browser opened, open"
+            _say(f"{verb} this address to sign in to account {acct.name!r}:\n{url}")
+
+        flow.sign_in(
+            settings, acct.name, show_url=show_url, no_browser=args.no_browser,
+            timeout=args.timeout,
+        )  # fmt: skip
+    print(f"Signed in to account {acct.name!r}; the grant is kept in the keyring.")
     return EX_OK
 
 
@@ -301,11 +418,15 @@ def cmd_account_show(args: argparse.Namespace) -> int:
         "ca_file",
         "direct",
         "default",
+        "auth",
         "has_password",
         "timeout",
         "data_timeout",
     ):
         print(f"{key + ':':<14} {doc[key]}")
+    if doc["oauth2"] is not None:
+        for key, value in doc["oauth2"].items():
+            print(f"{'oauth2 ' + key + ':':<14} {value}")
     if acct.reply_to:
         print(f"{'reply_to:':<14} {acct.reply_to}")
     if acct.signature:
@@ -326,7 +447,10 @@ def cmd_account_remove(args: argparse.Namespace) -> int:
 
     store = _store()
     store.remove(args.name)
-    passwords.forget(args.name)
+    passwords.forget(args.name)  # the password, or the OAuth2 refresh token
+    from mailgui.core.sign_in import client_secret_slot
+
+    passwords.forget(client_secret_slot(args.name))
     with _outbox() as outbox:
         waiting = [m for m in outbox.list_messages(account=args.name) if m.state != "sent"]
     print(f"Removed account {args.name!r}.")
@@ -1092,7 +1216,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not look up recipient domains in DNS before queueing "
         "(for relays serving internal domains)",
     )
+    a.add_argument(
+        "--oauth2", metavar="PROVIDER",
+        help="sign in with OAuth2 instead of a password: microsoft, google or an issuer URL "
+        "(then run 'mailgui account login NAME')",
+    )  # fmt: skip
+    a.add_argument("--client-id", help="the OAuth2 client id of your registered application")
+    a.add_argument(
+        "--client-secret-stdin", action="store_true",
+        help="read the OAuth2 client secret from stdin (kept in the keyring)",
+    )  # fmt: skip
+    a.add_argument(
+        "--scope", nargs="+", action="append", metavar="SCOPE",
+        help="OAuth2 scopes to ask for (default: the provider's for sending mail)",
+    )  # fmt: skip
+    a.add_argument(
+        "--oauth2-token-command", metavar="CMD",
+        help="a command that prints an OAuth2 access token (run without a shell; "
+        "nothing is stored)",
+    )  # fmt: skip
     a.set_defaults(func=cmd_account_add)
+    a = asub.add_parser("login", help="sign in to an OAuth2 account and keep the grant")
+    a.add_argument("name", help="the account's name")
+    a.add_argument(
+        "--no-browser", action="store_true",
+        help="print the sign-in address instead of opening a browser",
+    )  # fmt: skip
+    a.add_argument(
+        "--device", action="store_true",
+        help="sign in with a code on another device (for machines without a browser)",
+    )  # fmt: skip
+    a.add_argument(
+        "--timeout", type=_seconds, default=300.0, metavar="SECONDS",
+        help="give up waiting for the browser after this long (default 300)",
+    )  # fmt: skip
+    a.set_defaults(func=cmd_account_login)
     a = asub.add_parser("set", help="change some settings of an account (limits, timeouts...)")
     a.add_argument("name", help="the account's name")
     a.add_argument("--display-name", help="the name shown in From")

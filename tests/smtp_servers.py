@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol, Self
@@ -366,6 +366,11 @@ class _LongAuthSMTP(SMTP):
 
     command_size_limit = 12288
     line_length_limit = 12288
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # aiosmtpd's per-command limits are one dict on the class, defaulting to 512
+        self.command_size_limits = defaultdict(lambda: self.command_size_limit)
 
 
 class _Controller(Controller):

@@ -23,7 +23,7 @@ class Login(NamedTuple):
 
     user: str
     secret: str
-    mechanism: str = "password"  # "password"; later "oauth2" (an access token)
+    mechanism: str = "password"  # or "oauth2": ``secret`` is an access token
 
     def __repr__(self) -> str:
         return f"Login(user={self.user!r}, mechanism={self.mechanism!r})"
@@ -39,7 +39,7 @@ class Credentials(Protocol):
         ...
 
 
-def _keyring(name: str) -> str | None:
+def keyring_lookup(name: str) -> str | None:
     from mailgui.core import passwords  # keyring is imported on first use
 
     return passwords.load(name)
@@ -49,7 +49,7 @@ class Passwords:
     """Passwords by account name: the keyring's, or another lookup (the app's
     passwords kept for one session). An account without a user name needs none."""
 
-    def __init__(self, lookup: Callable[[str], str | None] = _keyring) -> None:
+    def __init__(self, lookup: Callable[[str], str | None] = keyring_lookup) -> None:
         self.lookup = lookup
 
     def login(self, account: Account) -> Login | None:

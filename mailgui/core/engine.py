@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from mailgui.core.accounts import Account, AccountStore
-from mailgui.core.credentials import Credentials, Passwords
+from mailgui.core.credentials import Credentials
 from mailgui.core.events import Listener, listeners
+from mailgui.core.sign_in import ByAuth
 
 if TYPE_CHECKING:
     from mailgui.core.delivery import AfterDelivery, Delivery
@@ -119,7 +120,7 @@ class Engine:
     ) -> None:
         self.profile = profile
         self.accounts = accounts or AccountStore(profile.accounts_file)
-        self.credentials: Credentials = credentials or Passwords()
+        self.credentials: Credentials = credentials or ByAuth()
         self.sealers = list(sealers)
         self.after = list(after)
 

@@ -49,7 +49,9 @@ class Hint(NamedTuple):
     account: str = ""
 
     def cli(self) -> str:
-        return CLI_WORDS[self.key].format(account=self.account)
+        import shlex  # the name as a shell reads it: 'My Work'
+
+        return CLI_WORDS[self.key].format(account=shlex.quote(self.account))
 
 
 class Said(NamedTuple):

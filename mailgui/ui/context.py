@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mailgui.core.engine import Engine
     from mailgui.core.outbox import Outbox
     from mailgui.core.paths import Profile
+    from mailgui.core.sign_in import ByAuth
 
 
 class AppContext:
@@ -28,6 +29,7 @@ class AppContext:
         # Passwords the user chose to keep for this session only (no keyring): never on disk.
         self._session_passwords: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._credentials: ByAuth | None = None  # one for the app: access tokens kept
 
     @property
     def accounts(self) -> AccountStore:
@@ -39,8 +41,13 @@ class AppContext:
         """The engine for this profile; passwords kept for the session come first."""
         from mailgui.core.credentials import Passwords
         from mailgui.core.engine import Engine
+        from mailgui.core.sign_in import ByAuth
 
-        return Engine(self.profile, self.accounts, credentials=Passwords(self.password))
+        with self._lock:
+            if self._credentials is None:
+                self._credentials = ByAuth(Passwords(self.password))
+            credentials = self._credentials
+        return Engine(self.profile, self.accounts, credentials=credentials)
 
     def open_outbox(self) -> Outbox:
         """A new connection for the calling thread."""
