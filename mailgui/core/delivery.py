@@ -121,7 +121,7 @@ class Outcome:
     """What one attempt did to one message."""
 
     id: int
-    state: str  # sent | deferred | failed
+    state: str  # sent | deferred | failed, or for a Sent copy copy-filed | -pending | -failed
     error: MailguiError | None = None
     recipient_errors: dict[str, str] = field(default_factory=dict)
 
@@ -132,10 +132,21 @@ class FlushReport:
 
     @property
     def ids(self) -> list[int]:
-        return [o.id for o in self.outcomes]
+        """The messages this flush tried to send (not those whose Sent copy it filed)."""
+        return [o.id for o in self.outcomes if not o.state.startswith("copy-")]
+
+    @property
+    def copies(self) -> list[Outcome]:
+        """What the flush did to Sent copies (core.sent_copies: "copy-filed"...)."""
+        return [o for o in self.outcomes if o.state.startswith("copy-")]
 
     def exit_code(self) -> int:
-        codes = {o.error.exit_code for o in self.outcomes if o.error and o.state != "sent"}
+        """From the messages' outcomes: a copy not filed leaves the message sent."""
+        codes = {
+            o.error.exit_code
+            for o in self.outcomes
+            if o.error and o.state != "sent" and not o.state.startswith("copy-")
+        }
         return next((c for c in _EXIT_PRIORITY if c in codes), max(codes, default=EX_OK))
 
     def first_error(self) -> MailguiError | None:
@@ -433,7 +444,13 @@ class Delivery:
 
         self._finish(
             lambda: self.outbox.finish(
-                row.id, self.claimer, "sent", note=note, recipient_errors=updates, pending=[]
+                row.id,
+                self.claimer,
+                "sent",
+                note=note,
+                recipient_errors=updates,
+                pending=[],
+                sent_copy=acct.sent_copy_folder is not None,
             ),
             announce,
         )

@@ -43,7 +43,7 @@ _T = TypeVar("_T")
 STATES = ("scheduled", "queued", "sending", "sent", "deferred", "failed")
 # Waiting, not on the wire: such a message may be edited (taken out) or lose recipients.
 EDITABLE = ("scheduled", "queued", "deferred", "failed")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
 # Bodies above this size go in and out through incremental BLOB I/O, in pieces: binding a
 # 35 MB body whole makes SQLite copy it, and reading it through SELECT costs two copies;
@@ -74,6 +74,14 @@ CREATE TABLE messages (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     error_hint TEXT,
+    sent_copy TEXT CHECK (sent_copy IN ('pending', 'filed', 'failed')),
+    copy_error TEXT,
+    copy_attempts INTEGER NOT NULL DEFAULT 0,
+    copy_next_at REAL,
+    copy_claimed_by TEXT,
+    copy_claimed_at REAL,
+    signed TEXT,
+    encrypted TEXT,
     recipient_errors_json TEXT NOT NULL DEFAULT '{}',
     claimed_by TEXT,
     claimed_at REAL,
@@ -94,15 +102,28 @@ CREATE TABLE events (
     text TEXT NOT NULL
 );
 CREATE INDEX events_by_message ON events (message);
+CREATE INDEX messages_copies ON messages (sent_copy, account);
+CREATE TABLE sent_folders (account TEXT PRIMARY KEY, folder TEXT NOT NULL);
 CREATE TABLE sent_log (account TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX sent_log_by_account ON sent_log (account, at);
 """
+
+_COPY_COLUMNS = (
+    "sent_copy TEXT CHECK (sent_copy IN ('pending', 'filed', 'failed'))",
+    "copy_error TEXT",
+    "copy_attempts INTEGER NOT NULL DEFAULT 0",
+    "copy_next_at REAL",
+    "copy_claimed_by TEXT",
+    "copy_claimed_at REAL",
+    "signed TEXT",  # and the sealing: "openpgp", "smime" or NULL
+    "encrypted TEXT",
+)
 
 _COLUMNS = (
     "id, account, state, subject, sender, envelope_from, to_json, cc_json, bcc_json, "
     "pending_json, message_id, size, smtputf8, created_at, queued_at, send_at, "
     "next_attempt_at, sent_at, attempts, last_error, recipient_errors_json, claimed_by, "
-    "claimed_at, updated_at, error_hint"
+    "claimed_at, updated_at, error_hint, sent_copy, copy_error, signed, encrypted"
 )
 
 
@@ -169,6 +190,13 @@ class MessageRow(NamedTuple):
     updated_at: float
     # last_error taken apart (what happened, the fix as data) when the error had a hint
     last_error_said: Said | None = None
+    # The copy in the Sent folder (core.sent_copies): None (none wanted, or not sent
+    # yet), "pending", "filed" or "failed"; and why it is not filed yet.
+    sent_copy: str | None = None
+    sent_copy_error: str | None = None
+    # How it was sealed when queued: "openpgp", "smime" or None.
+    signed: str | None = None
+    encrypted: str | None = None
 
     @classmethod
     def from_sql(cls, r: sqlite3.Row) -> MessageRow:
@@ -198,6 +226,10 @@ class MessageRow(NamedTuple):
             claimed_at=r["claimed_at"],
             updated_at=r["updated_at"],
             last_error_said=Said.loads(r["error_hint"]),
+            sent_copy=r["sent_copy"],
+            sent_copy_error=r["copy_error"],
+            signed=r["signed"],
+            encrypted=r["encrypted"],
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -220,6 +252,10 @@ class MessageRow(NamedTuple):
             "attempts": self.attempts,
             "last_error": self.last_error,
             "recipient_errors": self.recipient_errors,
+            "sent_copy": self.sent_copy,
+            "sent_copy_error": self.sent_copy_error,
+            "signed": self.signed,
+            "encrypted": self.encrypted,
         }
 
 
@@ -491,6 +527,13 @@ class Outbox:
                 db.execute("CREATE INDEX messages_due ON messages (account, state, queued_at)")
             if version in (1, 2):  # 3: the last error's hint (core.hints), for each face
                 db.execute("ALTER TABLE messages ADD COLUMN error_hint TEXT")
+            if version in (1, 2, 3):  # 4: the copy in the Sent folder (core.sent_copies)
+                for column in _COPY_COLUMNS:
+                    db.execute(f"ALTER TABLE messages ADD COLUMN {column}")
+                db.execute("CREATE INDEX messages_copies ON messages (sent_copy, account)")
+                db.execute(
+                    "CREATE TABLE sent_folders (account TEXT PRIMARY KEY, folder TEXT NOT NULL)"
+                )
             if version < SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -508,16 +551,24 @@ class Outbox:
 
     # --- adding and reading ---------------------------------------------------------
 
-    def add(self, account: str, out: Outgoing, *, send_at: float | None = None) -> int:
-        """Store a message durably; returns its id. ``send_at`` in the future = scheduled."""
+    def add(
+        self,
+        account: str,
+        out: Outgoing,
+        *,
+        send_at: float | None = None,
+        sealed: tuple[str | None, str | None] = (None, None),
+    ) -> int:
+        """Store a message durably; returns its id. ``send_at`` in the future = scheduled;
+        ``sealed`` is (signed, encrypted): "openpgp", "smime" or None each."""
         now = self.clock()
         state = "scheduled" if send_at is not None and send_at > now else "queued"
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO messages (account, state, subject, sender, envelope_from, "
                 "to_json, cc_json, bcc_json, pending_json, message_id, size, smtputf8, "
-                "created_at, queued_at, send_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, queued_at, send_at, updated_at, signed, encrypted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     account,
                     state,
@@ -535,6 +586,7 @@ class Outbox:
                     max(now, send_at or now),
                     send_at,
                     now,
+                    *sealed,
                 ),
             )
             msg_id = int(cur.lastrowid or 0)
@@ -805,6 +857,7 @@ class Outbox:
         note: str,
         error: str | None = None,
         said: Said | None = None,
+        sent_copy: bool = False,
         next_attempt_at: float | None = None,
         recipient_errors: dict[str, str | None] | None = None,
         pending: list[str] | None = None,
@@ -829,6 +882,8 @@ class Outbox:
         if state == "sent":
             sets.append("sent_at = ?")
             args.append(now)
+            if sent_copy:
+                sets.append("sent_copy = 'pending', copy_next_at = NULL")
         if recipient_errors:
             sets.append("recipient_errors_json = json_patch(recipient_errors_json, ?)")
             args.append(json.dumps(recipient_errors))
@@ -850,11 +905,14 @@ class Outbox:
             self._event(db, msg_id, state, note)
 
     def next_wakeup(self) -> float | None:
-        """When the next deferred or scheduled message becomes due (None: nothing waits)."""
+        """When the next deferred or scheduled message, or a Sent copy to file, becomes
+        due (None: nothing waits)."""
         row = self.db.execute(
             "SELECT MIN(t) FROM ("
             "SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'deferred' "
-            "UNION ALL SELECT MIN(send_at) FROM messages WHERE state = 'scheduled')"
+            "UNION ALL SELECT MIN(send_at) FROM messages WHERE state = 'scheduled' "
+            "UNION ALL SELECT MIN(COALESCE(copy_next_at, 0)) FROM messages "
+            "WHERE sent_copy = 'pending')"
         ).fetchone()
         return None if row[0] is None else float(row[0])
 

@@ -17,6 +17,10 @@ class Provider:
     mx_suffixes: tuple[str, ...]
     servers: tuple[tuple[str, int, str], ...]  # (host, port, security)
     note: str = ""
+    # The IMAP server for the Sent copy (host, port, security), if known.
+    imap: tuple[str, int, str] | None = None
+    # It files what its SMTP server accepted in Sent by itself: a copy would be a duplicate.
+    files_sent: bool = False
 
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -26,6 +30,8 @@ PROVIDERS: tuple[Provider, ...] = (
         ("google.com", "googlemail.com"),
         (("smtp.gmail.com", 465, "tls"), ("smtp.gmail.com", 587, "starttls")),
         "Google asks for an app password (with 2-step verification) or OAuth.",
+        ("imap.gmail.com", 993, "tls"),
+        files_sent=True,
     ),
     Provider(
         "Microsoft 365",
@@ -33,12 +39,16 @@ PROVIDERS: tuple[Provider, ...] = (
         ("mail.protection.outlook.com",),
         (("smtp.office365.com", 587, "starttls"),),
         "The organisation must allow SMTP AUTH for the mailbox.",
+        ("outlook.office365.com", 993, "tls"),
+        files_sent=True,
     ),
     Provider(
         "Outlook.com",
         ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.de"),
         ("olc.protection.outlook.com",),
         (("smtp-mail.outlook.com", 587, "starttls"),),
+        imap=("outlook.office365.com", 993, "tls"),
+        files_sent=True,
     ),
     Provider(
         "Yahoo",
@@ -46,6 +56,7 @@ PROVIDERS: tuple[Provider, ...] = (
         ("yahoodns.net",),
         (("smtp.mail.yahoo.com", 465, "tls"), ("smtp.mail.yahoo.com", 587, "starttls")),
         "Yahoo asks for an app password.",
+        ("imap.mail.yahoo.com", 993, "tls"),
     ),
     Provider(
         "AOL",
@@ -59,12 +70,14 @@ PROVIDERS: tuple[Provider, ...] = (
         ("mail.icloud.com",),
         (("smtp.mail.me.com", 587, "starttls"),),
         "iCloud asks for an app-specific password.",
+        ("imap.mail.me.com", 993, "tls"),
     ),
     Provider(
         "Fastmail",
         ("fastmail.com", "fastmail.fm", "fastmail.net", "sent.com", "fastmail.org"),
         ("messagingengine.com",),
         (("smtp.fastmail.com", 465, "tls"), ("smtp.fastmail.com", 587, "starttls")),
+        imap=("imap.fastmail.com", 993, "tls"),
     ),
     Provider(
         "GMX",
@@ -140,3 +153,10 @@ def by_domain(domain: str) -> Provider | None:
 def by_mx(mx_host: str) -> Provider | None:
     host = mx_host.lower().rstrip(".")
     return next((p for p in PROVIDERS if any(_under(host, s) for s in p.mx_suffixes)), None)
+
+
+def files_sent_itself(smtp_host: str) -> bool:
+    """True when the provider behind ``smtp_host`` puts submitted mail in Sent itself
+    (Gmail, Outlook.com, Microsoft 365): a copy from mailgui would be a second one."""
+    host = smtp_host.lower().rstrip(".")
+    return any(p.files_sent and any(host == server[0] for server in p.servers) for p in PROVIDERS)

@@ -29,15 +29,21 @@ def test_a_version_1_outbox_gets_the_index_and_the_hint_column(tmp_path: Path) -
     db = sqlite3.connect(path)
     db.execute("DROP INDEX messages_due")
     db.execute("ALTER TABLE messages DROP COLUMN error_hint")  # added by version 3
+    db.execute("DROP INDEX messages_copies")  # these by version 4
+    db.execute("DROP TABLE sent_folders")
+    for column in ("sent_copy", "copy_error", "copy_attempts", "copy_next_at",
+                   "copy_claimed_by", "copy_claimed_at", "signed", "encrypted"):  # fmt: skip
+        db.execute(f"ALTER TABLE messages DROP COLUMN {column}")
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
     with Outbox(path) as box:
         names = {r[1] for r in box.db.execute("PRAGMA index_list(messages)")}
         assert "messages_due" in names
-        assert box.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert box.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert [r.subject for r in box.list_messages()] == ["kept"]
         assert box.list_messages()[0].last_error_said is None
+        assert box.list_messages()[0].sent_copy is None
 
 
 def test_oldest_first_across_queued_and_deferred(tmp_path: Path) -> None:
