@@ -192,6 +192,12 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             oauth2_scopes=tuple(check_text("scope", s) for s in _words(args.scope or [])),
             oauth2_token_command=_token_command(args.oauth2_token_command or ""),
         )
+    if args.pgp_key or args.smime_cert or args.smime_key:
+        acct = acct._replace(
+            pgp_key=_fingerprint(args.pgp_key or ""),
+            smime_cert=str(Path(args.smime_cert).resolve()) if args.smime_cert else "",
+            smime_key=str(Path(args.smime_key).resolve()) if args.smime_key else "",
+        )
     if args.timeout is not None:
         acct = acct._replace(timeout=args.timeout)
     if args.data_timeout is not None:
@@ -261,6 +267,17 @@ def _oauth2_issuer(value: str) -> str:
     raise UsageError(
         f"--oauth2 takes {', '.join(sorted(PRESETS))} or the https URL of an issuer, not {value!r}."
     )
+
+
+def _fingerprint(text: str) -> str:
+    """``--pgp-key``: a key's fingerprint (or long key id), spaces allowed."""
+    key = "".join(text.split()).upper().removeprefix("0X")
+    if key and (len(key) not in (16, 40, 64) or any(c not in "0123456789ABCDEF" for c in key)):
+        raise UsageError(
+            f"--pgp-key {text!r} is not a key fingerprint; give the 40 hex digits that "
+            "'gpg --list-secret-keys' shows."
+        )
+    return key
 
 
 def _words(groups: list[list[str]]) -> list[str]:
@@ -593,6 +610,43 @@ def _account_mailbox(acct: Account) -> Any:
     return Mailbox(acct.display_name, acct.email)
 
 
+def cmd_cert_import(args: argparse.Namespace) -> int:
+    from mailgui.core import certificates
+
+    done = certificates.import_file(_engine().profile, Path(args.file))
+    if args.json:
+        _print_json(
+            [
+                {"fingerprint": c.fingerprint, "addresses": c.addresses, "not_after": c.not_after}
+                for c in done
+            ]
+        )
+        return EX_OK
+    for c in done:
+        print(f"Imported the certificate of {', '.join(c.addresses)} (valid until "
+              f"{c.not_after[:10]}).")  # fmt: skip
+    return EX_OK
+
+
+def _protect(args: Any) -> Any:
+    """``--sign``, ``--encrypt`` and ``--smime-recipient-cert`` as an engine.Protect."""
+    if not (args.sign or args.encrypt):
+        if args.smime_recipient_cert:
+            raise UsageError("--smime-recipient-cert goes with --encrypt.")
+        return None
+    from mailgui.core.engine import Protect
+
+    certs = []
+    for name in args.smime_recipient_cert:
+        try:
+            certs.append(Path(name).read_bytes())
+        except OSError as exc:
+            raise InputError(
+                f"The certificate file {name!r} cannot be read ({exc.strerror}); check the path."
+            ) from None
+    return Protect(sign=args.sign, encrypt=args.encrypt, recipient_certs=tuple(certs))
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     from mailgui.core.addresses import parse_recipients
     from mailgui.core.message import Draft, build
@@ -624,7 +678,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     with _outbox() as outbox:
         # Durable before any DNS answer; then the checks' findings (also with --queue-only
         # and --at: it is queued already): a null-MX recipient is taken out before the try.
-        queued = engine.queue(outbox, acct, out, send_at=send_at, checks=checks)
+        queued = engine.queue(
+            outbox, acct, out, send_at=send_at, checks=checks, protect=_protect(args)
+        )
         msg_id = queued.id
         del out  # a big message is in the outbox now; do not hold a second copy while sending
         refused = _report_checks(queued)
@@ -705,6 +761,9 @@ def _parse_sendmail_args(argv: list[str]) -> SimpleNamespace:
         queue_only=False,
         recipients=[],
         full_name=None,
+        sign=False,
+        encrypt=False,
+        smime_recipient_cert=[],
     )
     it = iter(argv)
     for arg in it:
@@ -716,6 +775,8 @@ def _parse_sendmail_args(argv: list[str]) -> SimpleNamespace:
             break
         if arg in ("--wait",):
             ns.wait = True
+        elif arg in ("--sign", "--encrypt"):
+            setattr(ns, arg[2:], True)
         elif arg in _QUEUE_ONLY:
             ns.queue_only = True  # sendmail's delivery mode "queue": the sender sends it later
         elif arg in _DELIVER_NOW:
@@ -835,7 +896,7 @@ def cmd_sendmail(argv: list[str]) -> int:
         envelope_from=envelope_from,
     )
     with _outbox() as outbox:
-        msg_id = engine.queue(outbox, acct, out).id
+        msg_id = engine.queue(outbox, acct, out, protect=_protect(args)).id
         if args.wait:
             return _attempt(outbox, [msg_id], False, single=True)
         if args.queue_only:
@@ -1098,7 +1159,8 @@ examples:
 
 SENDMAIL_HELP = """\
 usage: mailgui sendmail [-t] [-f FROM | -r FROM] [-F NAME] [-i] [-oi] [-bm]
-                        [--account NAME] [--wait | -odq] [--] [RECIPIENT...]
+                        [--account NAME] [--wait | -odq] [--sign] [--encrypt]
+                        [--] [RECIPIENT...]
        mailgui-sendmail ...   (also when installed or linked as "sendmail")
 
 Read a message (headers, empty line, body) on stdin, queue it durably, then try once.
@@ -1117,6 +1179,9 @@ queues it.
   -odq, -odd, --queue-only   only queue it (sendmail's queue delivery mode; msmtpq
                 does the same): the app or 'mailgui agent' sends it later
   -odi, -odb    queue, then one try (the default)
+  --sign        sign with the account's OpenPGP key (or S/MIME certificate)
+  --encrypt     encrypt to every recipient and the sender; nothing is queued (exit 65)
+                when a recipient has no usable key
 
 A recipient without a domain ("root", as cron gives it) goes to the account's own
 address; a From without a domain ("root (Cron Daemon)") becomes the account's address.
@@ -1235,6 +1300,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a command that prints an OAuth2 access token (run without a shell; "
         "nothing is stored)",
     )  # fmt: skip
+    a.add_argument(
+        "--pgp-key", metavar="FINGERPRINT",
+        help="sign (and be encrypted to) with this OpenPGP key of your GnuPG keyring",
+    )  # fmt: skip
+    a.add_argument("--smime-cert", metavar="PEM", help="your S/MIME certificate (PEM file)")
+    a.add_argument("--smime-key", metavar="PEM", help="the private key of --smime-cert (PEM)")
     a.set_defaults(func=cmd_account_add)
     a = asub.add_parser("login", help="sign in to an OAuth2 account and keep the grant")
     a.add_argument("name", help="the account's name")
@@ -1301,6 +1372,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.set_defaults(func=cmd_account_discover)
 
+    c = sub.add_parser("cert", help="recipients' S/MIME certificates, for --encrypt")
+    csub = c.add_subparsers(metavar="ACTION", required=True, parser_class=_Parser)
+    a = csub.add_parser("import", help="keep a recipient's certificate (PEM or DER)")
+    a.add_argument("file", metavar="FILE", help="the certificate file")
+    a.add_argument("--json", action="store_true", help=JSON_HELP)
+    a.set_defaults(func=cmd_cert_import)
+
     s = sub.add_parser("send", help="queue a message and try to send it now")
     s.add_argument("--account", help="default: the default account")
     for flag, who in (("--to", "recipients"), ("--cc", "copy recipients"), ("--bcc", "hidden "
@@ -1319,6 +1397,19 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     s.add_argument("--at", metavar="ISO-8601", help="send later (no zone = local time)")
     s.add_argument("--queue-only", action="store_true", help="queue without trying now")
+    s.add_argument(
+        "--sign", action="store_true",
+        help="sign with the account's OpenPGP key (or S/MIME certificate)",
+    )  # fmt: skip
+    s.add_argument(
+        "--encrypt", action="store_true",
+        help="encrypt to every recipient and to you; refused, with nothing queued, when a "
+        "recipient has no usable key or certificate",
+    )  # fmt: skip
+    s.add_argument(
+        "--smime-recipient-cert", nargs="+", action="extend", default=[], metavar="FILE",
+        help="recipients' S/MIME certificates for this message (see also 'mailgui cert import')",
+    )  # fmt: skip
     s.add_argument("--json", action="store_true", help=JSON_HELP)
     s.set_defaults(func=cmd_send)
 

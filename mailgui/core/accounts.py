@@ -17,6 +17,8 @@ from mailgui.core.hints import Hint, Said
 
 FILE_VERSION = 1
 SECURITIES = ("starttls", "tls", "none")
+IMAP_SECURITIES = ("tls", "starttls")
+IMAP_PORTS = {"tls": 993, "starttls": 143}
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _NAME_RE = re.compile(r"^[\w][\w .@+-]{0,63}$")
 
@@ -90,6 +92,18 @@ class Account(NamedTuple):
     oauth2_client_id: str = ""
     oauth2_scopes: tuple[str, ...] = ()
     oauth2_token_command: str = ""
+    # The copy in the Sent folder (IMAP): the server (port 0: 993 for tls, 143 for
+    # starttls), and the folder: "auto" (the \\Sent one), a name, or "none"; empty
+    # means auto with an IMAP server, except where the provider files it itself.
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: str = "tls"
+    sent_folder: str = ""
+    # Signing and encryption: the OpenPGP key (fingerprint, in the user's GnuPG), or the
+    # S/MIME certificate and key (PEM files; a key passphrase lives in the keyring).
+    pgp_key: str = ""
+    smime_cert: str = ""
+    smime_key: str = ""
 
     def validate(self, *, check_files: bool = True) -> Account:
         """Raise ConfigError for settings that can never work or would be unsafe.
@@ -112,6 +126,15 @@ class Account(NamedTuple):
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"The port {self.port} of account {self.name!r} is not valid.")
+        if self.imap_security not in IMAP_SECURITIES:
+            raise ConfigError(
+                f"The IMAP security {self.imap_security!r} of account {self.name!r} is "
+                "unknown; use tls or starttls (IMAP never logs in unencrypted)."
+            )
+        if not 0 <= self.imap_port < 65536:
+            raise ConfigError(
+                f"The IMAP port {self.imap_port} of account {self.name!r} is not valid."
+            )
         if self.security == "none" and self.username:
             raise ConfigError(
                 Said(
@@ -120,6 +143,19 @@ class Account(NamedTuple):
                     Hint("needs-encryption", self.name),
                 )
             )
+        if bool(self.smime_cert) != bool(self.smime_key):
+            raise ConfigError(
+                f"Account {self.name!r} has an S/MIME certificate without its key, or a key "
+                "without its certificate; give both (--smime-cert PEM --smime-key PEM)."
+            )
+        if check_files:
+            for what, path in (("S/MIME certificate", self.smime_cert),
+                               ("S/MIME key", self.smime_key)):  # fmt: skip
+                if path and not Path(path).is_file():
+                    raise ConfigError(
+                        f"The {what} file {path!r} of account {self.name!r} does not exist; "
+                        "give the path of a PEM file."
+                    )
         if check_files and self.ca_file and not Path(self.ca_file).is_file():
             raise ConfigError(
                 f"The CA file {self.ca_file!r} of account {self.name!r} does not exist; "
@@ -138,6 +174,17 @@ class Account(NamedTuple):
         for identity in self.all_identities():
             identity.validate(self.name)
         return self
+
+    @property
+    def sent_copy_folder(self) -> str | None:
+        """Where the Sent copy goes ("auto" or a folder's name), or None for no copy."""
+        if self.direct or not self.imap_host or self.sent_folder == "none":
+            return None
+        if self.sent_folder:
+            return self.sent_folder
+        from mailgui.core.providers import files_sent_itself
+
+        return None if files_sent_itself(self.host) else "auto"
 
     @property
     def auth(self) -> str:

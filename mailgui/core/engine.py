@@ -27,18 +27,33 @@ from mailgui.core.events import Listener, listeners
 from mailgui.core.sign_in import ByAuth
 
 if TYPE_CHECKING:
+    from mailgui.core.crypto import SealOptions
     from mailgui.core.delivery import AfterDelivery, Delivery
     from mailgui.core.outbox import MessageRow, Outbox
     from mailgui.core.outgoing import Outgoing
     from mailgui.core.paths import Profile
     from mailgui.core.recipient_checks import Finding
 
-__all__ = ["NULL_MX", "CheckRun", "Engine", "Queued", "Sealer"]
+__all__ = ["NULL_MX", "CheckRun", "Engine", "Protect", "Queued", "Sealer"]
 
 CHECK_DEADLINE = 1.0  # seconds a queue waits at most for recipient checks (after queueing)
 NULL_MX = "accepts no mail (it publishes a null MX record)"
 
 Sealer = Callable[[Account, "Outgoing"], "Outgoing"]
+
+
+class Protect(NamedTuple):
+    """What the sender asked for one message: signed, encrypted (to every recipient and
+    the sender), with these recipients' S/MIME certificates besides the imported ones."""
+
+    sign: bool = False
+    encrypt: bool = False
+    recipient_certs: tuple[bytes, ...] = ()
+
+
+def smime_key_slot(account_name: str) -> str:
+    """The keyring user under which an S/MIME key's passphrase is kept."""
+    return f"{account_name}#smime-key"
 
 
 class Queued(NamedTuple):
@@ -135,11 +150,49 @@ class Engine:
         when the account has them turned off)."""
         return CheckRun(addresses) if account.check_recipients else None
 
-    def seal(self, account: Account, out: Outgoing) -> Outgoing:
-        """The built message with its final bytes (signed, encrypted: the sealers)."""
+    def seal(
+        self, account: Account, out: Outgoing, protect: Protect | None = None
+    ) -> tuple[Outgoing, tuple[str | None, str | None]]:
+        """The built message with its final bytes, and how it was sealed ((signed,
+        encrypted): "openpgp", "smime" or None each): signed and encrypted as
+        ``protect`` asks with the account's keys (core.crypto), with an Autocrypt header
+        from an account with an OpenPGP key, then the other sealers."""
+        sealed: tuple[str | None, str | None] = (None, None)
+        wanted = protect is not None and (protect.sign or protect.encrypt)
+        if wanted or account.pgp_key:
+            from mailgui.core.crypto import seal
+
+            options = self.seal_options(account, protect or Protect())
+            out = seal(options, out)
+            sealed = options.kinds()
         for sealer in self.sealers:
             out = sealer(account, out)
-        return out
+        return out, sealed
+
+    def seal_options(self, account: Account, protect: Protect) -> SealOptions:
+        """The account's keys for ``protect``, and the recipients' certificates."""
+        from mailgui.core.crypto import SealOptions
+
+        certs: tuple[bytes, ...] = ()
+        password = None
+        if protect.encrypt and account.smime_cert:
+            from mailgui.core import certificates
+
+            certs = certificates.all_data(self.profile) + protect.recipient_certs
+        if (protect.sign or protect.encrypt) and account.smime_key and not account.pgp_key:
+            from mailgui.core.credentials import keyring_lookup
+
+            secret = keyring_lookup(smime_key_slot(account.name))
+            password = None if secret is None else secret.encode("utf-8")
+        return SealOptions(
+            sign=protect.sign,
+            encrypt=protect.encrypt,
+            pgp_key=account.pgp_key,
+            smime_cert=account.smime_cert,
+            smime_key=account.smime_key,
+            smime_key_password=password,
+            smime_recipient_certs=certs,
+        )
 
     def queue(
         self,
@@ -150,11 +203,13 @@ class Engine:
         send_at: float | None = None,
         checks: CheckRun | None = None,
         findings: Iterable[Finding] = (),
+        protect: Protect | None = None,
     ) -> Queued:
         """Store the message durably, then apply the recipient-domain policy to what
         the checks found (``checks`` still running, or ``findings`` already known: the
         compose window's). Nothing waits for DNS before the message is safe."""
-        msg_id = outbox.add(account.name, self.seal(account, out), send_at=send_at)
+        final, sealed = self.seal(account, out, protect)
+        msg_id = outbox.add(account.name, final, send_at=send_at, sealed=sealed)
         found = list(findings) + (checks.wait() if checks is not None else [])
         return refuse_null_mx(outbox, msg_id, found)
 
