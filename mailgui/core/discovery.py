@@ -93,6 +93,8 @@ class Discovery:
     domain: str
     candidates: list[Candidate] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    # The IMAP server for the copy in the Sent folder (named, not probed): tls | starttls
+    imap: list[Candidate] = field(default_factory=list)
 
     @property
     def suggested(self) -> Candidate | None:
@@ -111,6 +113,8 @@ class Discovery:
             "candidates": [c.as_json() for c in self.candidates],
             "suggested": best.as_json() if best else None,
             "steps": [s.as_json() for s in self.steps],
+            "imap_candidates": [c.as_json() for c in self.imap],
+            "imap_suggested": self.imap[0].as_json() if self.imap else None,
         }
 
 
@@ -160,12 +164,20 @@ def discover(
             seen.add(c.key)
             result.candidates.append(c)
 
+    def add_imap(c: Candidate) -> None:
+        if c.key not in {i.key for i in result.imap}:
+            result.imap.append(c)
+
     dns_ok = _srv_step(domain, lookup, say, add)
+    if dns_ok:
+        _srv_step(domain, lookup, say, add_imap, IMAP_SRV)
     if autoconfig_urls is None:
         env = os.environ.get(AUTOCONFIG_ENV)
         autoconfig_urls = (env,) if env else AUTOCONFIG_URLS
-    _autoconfig_step(address.strip(), domain, autoconfig_urls, lookup, cafile, timeout, say, add)
-    _provider_step(domain, lookup, dns_ok, say, add)
+    _autoconfig_step(
+        address.strip(), domain, autoconfig_urls, lookup, cafile, timeout, say, add, add_imap
+    )
+    _provider_step(domain, lookup, dns_ok, say, add, add_imap)
     if not result.candidates:
         _guess_step(domain, lookup, dns_ok, guess_ports, say, add)
     if probe and result.candidates:
@@ -178,10 +190,18 @@ def discover(
 # --- 1. SRV -----------------------------------------------------------------------------
 
 
+SUBMISSION_SRV = (("_submissions._tcp", "tls"), ("_submission._tcp", "starttls"))
+IMAP_SRV = (("_imaps._tcp", "tls"), ("_imap._tcp", "starttls"))  # RFC 6186
+
+
 def _srv_step(
-    domain: str, lookup: Lookup, say: _Explainer, add: Callable[[Candidate], None]
+    domain: str,
+    lookup: Lookup,
+    say: _Explainer,
+    add: Callable[[Candidate], None],
+    services: tuple[tuple[str, str], ...] = SUBMISSION_SRV,
 ) -> bool:
-    for service, security in (("_submissions._tcp", "tls"), ("_submission._tcp", "starttls")):
+    for service, security in services:
         name = f"{service}.{domain}"
         try:
             targets = lookup.srv(name)
@@ -212,8 +232,11 @@ class AutoconfigError(Exception):
 _SOCKET_TYPES = {"SSL": "tls", "TLS": "tls", "STARTTLS": "starttls", "PLAIN": "none"}
 
 
-def parse_autoconfig(xml: bytes, address: str, domain: str) -> list[tuple[str, int, str]]:
-    """The SMTP servers of a ``config-v1.1.xml``; raises AutoconfigError when unusable."""
+def parse_autoconfig(
+    xml: bytes, address: str, domain: str, *, imap: bool = False
+) -> list[tuple[str, int, str]]:
+    """The SMTP servers of a ``config-v1.1.xml`` (``imap``: its IMAP servers instead);
+    raises AutoconfigError when unusable."""
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
@@ -222,8 +245,9 @@ def parse_autoconfig(xml: bytes, address: str, domain: str) -> list[tuple[str, i
         raise AutoconfigError(f"it is not a clientConfig document (root <{root.tag}>)")
     local = address.rpartition("@")[0]
     servers = []
-    for node in root.iter("outgoingServer"):
-        if node.get("type", "smtp") != "smtp":
+    kind, what = ("incomingServer", "imap") if imap else ("outgoingServer", "smtp")
+    for node in root.iter(kind):
+        if node.get("type", what) != what:
             continue
         host = (node.findtext("hostname") or "").strip()
         host = host.replace("%EMAILDOMAIN%", domain).replace("%EMAILLOCALPART%", local)
@@ -233,10 +257,10 @@ def parse_autoconfig(xml: bytes, address: str, domain: str) -> list[tuple[str, i
         if not host or not port_text.isdigit() or security is None:
             continue
         port = int(port_text)
-        if 0 < port < 65536:
+        if 0 < port < 65536 and not (imap and security == "none"):
             servers.append((host.lower(), port, security))
     if not servers:
-        raise AutoconfigError("it lists no usable SMTP server")
+        raise AutoconfigError(f"it lists no usable {what.upper()} server")
     return servers
 
 
@@ -284,17 +308,24 @@ def _autoconfig_step(
     timeout: float,
     say: _Explainer,
     add: Callable[[Candidate], None],
+    add_imap: Callable[[Candidate], None],
 ) -> None:
     quoted = urllib.parse.quote(address, safe="@")
     for template in urls:
         url = template.format(domain=domain, address=quoted)
         try:
-            servers = parse_autoconfig(fetch_https(url, lookup, cafile, timeout), address, domain)
+            xml = fetch_https(url, lookup, cafile, timeout)
+            servers = parse_autoconfig(xml, address, domain)
         except AutoconfigError as exc:
             say("autoconfig", f"No autoconfig from {url}: {exc}; trying the next step.")
             continue
         for host, port, security in servers:
             add(Candidate(host, port, security, "autoconfig", f"from {url}"))
+        try:
+            for host, port, security in parse_autoconfig(xml, address, domain, imap=True):
+                add_imap(Candidate(host, port, security, "autoconfig", f"from {url}"))
+        except AutoconfigError:
+            pass  # no IMAP server listed: no Sent copy suggested
         say("autoconfig", f"{url} lists " + ", ".join(f"{h}:{p} ({s})" for h, p, s in servers))
         return
 
@@ -303,9 +334,16 @@ def _autoconfig_step(
 
 
 def _provider_step(
-    domain: str, lookup: Lookup, dns_ok: bool, say: _Explainer, add: Callable[[Candidate], None]
+    domain: str,
+    lookup: Lookup,
+    dns_ok: bool,
+    say: _Explainer,
+    add: Callable[[Candidate], None],
+    add_imap: Callable[[Candidate], None],
 ) -> None:
     provider = by_domain(domain)
+    if provider is not None and provider.imap is not None:
+        add_imap(Candidate(*provider.imap, "provider", provider.name))
     if provider is not None:
         for host, port, security in provider.servers:
             add(Candidate(host, port, security, "provider", provider.note or provider.name))
@@ -321,6 +359,8 @@ def _provider_step(
     for host in (h.host for h in mx.hosts if mx.status == "mx"):
         provider = by_mx(host)
         if provider is not None:
+            if provider.imap is not None:
+                add_imap(Candidate(*provider.imap, "mx", provider.name))
             for server, port, security in provider.servers:
                 add(Candidate(server, port, security, "mx", provider.note or provider.name))
             say("mx", f"{domain} receives mail at {host}, which is {provider.name}.")

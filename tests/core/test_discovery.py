@@ -305,3 +305,31 @@ def test_offline_guard_makes_dns_unavailable(_refusing_dns: DnsServer) -> None:
     # the built-in table still answers; the probe cannot resolve the name
     assert result.candidates[0].source == "provider"
     assert result.candidates[0].probe is not None and not result.candidates[0].probe.ok
+
+
+# --- the IMAP server, for the copy in the Sent folder ------------------------------------
+
+
+def _imap(result: Any) -> list[tuple[str, int, str, str]]:
+    return [(c.host, c.port, c.security, c.source) for c in result.imap]
+
+
+def test_imap_from_srv_autoconfig_and_the_provider_table(
+    dns_server: DnsServer, lookup: Lookup, https_pages: Any, ca_file: str
+) -> None:
+    dns_server.add(f"_imaps._tcp.{DOMAIN}", "SRV", "0 1 993 mail.example.test.")
+    dns_server.add(f"_imap._tcp.{DOMAIN}", "SRV", "0 0 0 .")  # not offered
+    base, pages, _seen = https_pages
+    pages[f"/{DOMAIN}/config-v1.1.xml"] = AUTOCONFIG
+    result = discover(ADDR, lookup=lookup, cafile=ca_file, probe=False,
+                      autoconfig_urls=(base + "/{domain}/config-v1.1.xml",))  # fmt: skip
+    assert _imap(result) == [
+        ("mail.example.test", 993, "tls", "srv"),
+        ("imap.example.test", 993, "tls", "autoconfig"),
+    ]
+    assert result.as_json()["imap_suggested"]["host"] == "mail.example.test"
+    gmail = discover("someone@gmail.com", lookup=lookup, probe=False, autoconfig_urls=())
+    assert _imap(gmail) == [("imap.gmail.com", 993, "tls", "provider")]
+    assert parse_autoconfig(AUTOCONFIG, ADDR, DOMAIN, imap=True) == [
+        ("imap.example.test", 993, "tls")
+    ]
