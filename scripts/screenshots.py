@@ -19,9 +19,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+
+from PySide6.QtWidgets import QApplication
 
 
 def spin(app: object, seconds: float, until: object = None) -> None:
@@ -40,8 +43,6 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mailgui-shots-"))
     os.environ["MAILGUI_HOME"] = str(home)
     os.environ.setdefault("XDG_DATA_HOME", str(home / "xdg"))
-
-    from PySide6.QtWidgets import QApplication
 
     from mailgui.core.accounts import Account, AccountStore
     from mailgui.core.addresses import Mailbox
@@ -125,10 +126,56 @@ def main() -> int:
     compose.grab().save(str(out / "compose.png"))
     compose.close()
 
+    undo_shots(window, ctx, out, wait)
+
     window.shutdown()
     server.stop()
     print(f"Screenshots in {out.resolve()}")
     return 0
+
+
+def undo_shots(window: Any, ctx: Any, out: Path, wait: Any) -> None:
+    """A message in its undo delay (Outbox tab and status bar), the question on quit
+    while mail waits, and the Preferences dialog."""
+    from mailgui.ui.compose import ComposeWindow
+
+    window.tabs.setCurrentIndex(0)
+    compose = ComposeWindow(ctx, window.outbox, undo_seconds=30)
+    compose.undoable.connect(window.offer_undo)
+    compose.show()
+    compose.to_edit.setText("Sam <sam@demo.mailgui>")
+    compose.subject_edit.setText("See you at eight")
+    compose.body_edit.setPlainText("Table for two is booked.")
+    compose.send()
+    wait(5, lambda: window.undo_notice.isVisible())
+    wait(1.5)
+    window.grab().save(str(out / "main-undo-delay.png"))
+    window.tabs.setCurrentIndex(1)
+    wait(0.5)
+    window.grab().save(str(out / "main-undo-delay-scheduled-tab.png"))
+    window.tabs.setCurrentIndex(0)
+    wait(0.3)
+    ask = getattr(window, "request_quit", None)
+    if ask is not None:  # the question on quit (issue 17)
+        ask()
+        wait(0.5)
+        box = getattr(window, "quit_box", None)
+        if box is not None:
+            box.grab().save(str(out / "quit-question.png"))
+            box.reject()
+            wait(0.3)
+    prefs = getattr(window, "show_preferences", None)
+    if prefs is not None:
+        dialog = prefs(modal=False)
+        wait(0.5)
+        dialog.grab().save(str(out / "preferences.png"))
+        dialog.reject()
+    window.undo_notice.undo()
+    wait(2)
+    for w in QApplication.topLevelWidgets():  # the compose window Undo reopened
+        if isinstance(w, ComposeWindow) and w.isVisible():
+            w._done = True
+            w.close()
 
 
 def compose_shots(out: Path) -> int:

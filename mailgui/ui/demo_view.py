@@ -16,7 +16,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPlainTextEdit,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTreeWidget,
@@ -41,6 +42,7 @@ from mailgui.ui import background
 __all__ = ["Details", "ReceivedView", "Summary", "describe", "summarize"]
 
 POLL_MS = 250
+PANEL_WIDTH = 400  # what the panel asks for beside the outbox, whatever it shows
 RAW_LIMIT = 512 * 1024  # characters of raw source shown; a big attachment is cut
 _HEAD_LIMIT = 64 * 1024  # a header block longer than this is not read for the list
 _HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
@@ -178,6 +180,10 @@ def _describe_safely(index: int, received: Received) -> Details:
 class ReceivedView(QWidget):
     """The demo server's inbox: a list of received messages and the selected one.
 
+    Its width does not depend on what it shows: the header lines (a Message-ID is one
+    long word) are clipped rather than widen the panel, so the outbox beside it keeps
+    its room when the first message arrives.
+
     Signals:
         messageCountChanged(int): how many messages the list holds.
     """
@@ -255,6 +261,7 @@ class ReceivedView(QWidget):
         font.setBold(True)
         self.subject_label.setFont(font)
         self.subject_label.setWordWrap(True)
+        _no_width_demand(self.subject_label)
         self.subject_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.subject_label, 1)
         self.raw_button = QCheckBox(self.tr("Raw source"), pane)  # a state shows at a glance
@@ -274,6 +281,7 @@ class ReceivedView(QWidget):
         self.headers_label.setTextFormat(Qt.TextFormat.RichText)
         self.headers_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.headers_label.setWordWrap(True)
+        _no_width_demand(self.headers_label)
         readable_layout.addWidget(self.headers_label)
         line = QFrame(readable)
         line.setFrameShape(QFrame.Shape.HLine)
@@ -292,6 +300,12 @@ class ReceivedView(QWidget):
         self.raw_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.pages.addWidget(self.raw_view)
         return pane
+
+    def sizeHint(self) -> QSize:
+        return QSize(PANEL_WIDTH, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(super().minimumSizeHint().width(), PANEL_WIDTH // 2), 0)
 
     # --- public -----------------------------------------------------------------------
 
@@ -434,3 +448,12 @@ class ReceivedView(QWidget):
     @Slot(bool)
     def _set_raw(self, raw: bool) -> None:
         self.pages.setCurrentIndex(1 if raw else 0)
+
+
+def _no_width_demand(label: QLabel) -> None:
+    """A label that takes the width it is given instead of asking for its text's: a
+    long unbreakable word (a Message-ID) is clipped, it does not widen the panel."""
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
+    label.setMinimumWidth(1)

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer, Slot
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
+from mailgui.core.log import get_logger
 from mailgui.ui.context import AppContext
 
 if TYPE_CHECKING:
@@ -32,10 +33,15 @@ if TYPE_CHECKING:
     from mailgui.ui.drafts_view import MessageToDraft
     from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
     from mailgui.ui.outbox_service import OutboxHandle
+    from mailgui.ui.preferences import Preferences, PreferencesDialog
+    from mailgui.ui.quit_guard import AgentStart, QuitQuestion
     from mailgui.ui.sender import Sender
 
+log = get_logger(__name__)
+
 VIEWS = (("outbox", "Outbox"), ("scheduled", "Scheduled"), ("failed", "Failed"), ("sent", "Sent"))
-WAITING = ("queued", "sending", "deferred", "scheduled")
+WAITING = ("queued", "sending", "deferred", "scheduled", "held")  # "held": in the undo delay
+QUIT_FLUSH_MS = 20_000  # on quit, how long sending the messages in their undo delay may take
 
 
 def app_icon() -> QIcon:
@@ -94,8 +100,18 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ctx = ctx
         self.demo_server = demo_server
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, int] = {}  # per state, a held message as "held"
+        self._raw_counts: dict[str, int] = {}  # as the outbox has them
         self._quitting = False
+        self._closing = False  # the quit sequence (question, last sends, agent) runs
+        self._sender_text: str | None = None  # what the sender does; None: idle
+        self._undo_delays: dict[int, int] = {}  # id -> seconds, every Send of this run
+        self._unit_hint: str | None = None  # systemctl --user …, found at start
+        self._other_sender = False  # the agent holds the sender lock
+        self.quit_box: QuitQuestion | None = None
+        self.agent_start: AgentStart | None = None  # what quitting to the agent did
+        self.preferences_dialog: PreferencesDialog | None = None
+        self.app_quit: Callable[[], None] = _app_quit  # tests replace it
         self._stuck_since: float | None = None
         self.editors: list[Any] = []  # open compose windows editing a draft or a message
         self._to_draft: MessageToDraft | None = None  # made at start or on the first Edit
@@ -146,6 +162,9 @@ class MainWindow(QMainWindow):
         self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
         self.mail_sender: Sender = Sender(self.ctx, self, watch_network=watch_network)
         self.model: OutboxModel = OutboxModel(self)
+        from mailgui.ui import preferences
+
+        self.prefs: Preferences = preferences.load(self.ctx)
         self.proxy: OutboxFilter = OutboxFilter(self)
         self.proxy.setSourceModel(self.model)
 
@@ -153,6 +172,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self._build_tray()
+        self._build_view_menu()
         if self.demo_server is not None:
             self._build_demo_dock(self.demo_server)
         self._wire()
@@ -160,6 +180,13 @@ class MainWindow(QMainWindow):
         self._clock = QTimer(self)  # "next try 14:05" gains its date after midnight
         self._clock.timeout.connect(self.model.refresh_times)
         self._clock.start(10 * 60 * 1000)
+        self._held_clock = QTimer(self)  # "Sending in 7 s" counts down
+        self._held_clock.setInterval(250)  # as the notice ticks: both show the same second
+        self._held_clock.timeout.connect(self.model.tick)
+        self._status_timer = QTimer(self)  # one status update for a burst of rows
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(50)
+        self._status_timer.timeout.connect(self._update_status)
         self._update_actions()
         self._built = True
         if start_threads:
@@ -175,8 +202,15 @@ class MainWindow(QMainWindow):
             then()
 
     def _start_background(self) -> None:
+        from mailgui.ui import background
+        from mailgui.ui.quit_guard import unit_hint
+
         self.mail_sender.start()
         self._message_to_draft().sweep()  # files of drafts a crash left behind
+        background.run(unit_hint, self._found_unit_hint)  # for the question on quit
+
+    def _found_unit_hint(self, _request: int, hint: str | None) -> None:
+        self._unit_hint = hint
 
     # --- building -----------------------------------------------------------------------
 
@@ -256,7 +290,9 @@ class MainWindow(QMainWindow):
             "&Delete", self.delete_selected, QKeySequence.StandardKey.Delete, "edit-delete"
         )
         self.act_accounts = self._action("&Accounts…", self.show_accounts, "Ctrl+,", "system-users")
-        self.act_quit = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
+        self.act_quit = self._action("&Quit", self.request_quit, QKeySequence.StandardKey.Quit)
+        self.act_prefs = self._action("&Preferences…", self.show_preferences)
+        self.act_prefs.setMenuRole(self.act_prefs.MenuRole.PreferencesRole)
         self.act_about = self._action("&About mailgui", self.about)
         self.act_open_log = self._action("Open &log", self.open_log)
 
@@ -266,9 +302,12 @@ class MainWindow(QMainWindow):
         self.drafts_menu = DraftsMenu(self.ctx, self.tr("&Drafts"), self)
         self.drafts_menu.openDraft.connect(self.open_draft)
         m.addMenu(self.drafts_menu)
+        m.addSeparator()
         m.addAction(self.act_accounts)
+        m.addAction(self.act_prefs)
         m.addSeparator()
         m.addAction(self.act_quit)
+        self.view_menu = bar.addMenu(self.tr("&View"))  # filled once the panels exist
         m = bar.addMenu(self.tr("&Message"))
         m.addActions([self.act_edit, self.act_send, self.act_retry, self.act_retry_all])
         m.addSeparator()
@@ -287,6 +326,24 @@ class MainWindow(QMainWindow):
         )
         tb.addSeparator()
         tb.addAction(self.act_accounts)
+        self.toolbar = tb
+
+    def _build_view_menu(self) -> None:
+        """Show or hide the toolbar and the panels (the demo's is added with its dock)."""
+        self._view_actions: list[QAction] = []
+        toolbar = self.toolbar.toggleViewAction()
+        toolbar.setText(self.tr("&Toolbar"))
+        self.act_details = self._action("&Details pane", self._show_details_pane)
+        self.act_details.setCheckable(True)
+        self.act_details.setChecked(True)
+        self.act_details.setToolTip(self.tr("A message's history and headers, under the list"))
+        self.view_menu.addAction(toolbar)
+        self.view_menu.addAction(self.act_details)
+        self._view_actions += [toolbar, self.act_details]
+
+    @Slot(bool)
+    def _show_details_pane(self, shown: bool) -> None:
+        self.details.setVisible(shown)
 
     def _build_status(self) -> None:
         from PySide6.QtWidgets import QProgressBar
@@ -297,7 +354,8 @@ class MainWindow(QMainWindow):
         sb = self.statusBar()
         self.lbl_online = QLabel()
         self.lbl_count = QLabel()
-        self.lbl_activity = QLabel(self.tr("Starting…"))
+        self._sender_text = self.tr("Starting…")  # until the sender says what it does
+        self.lbl_activity = QLabel(self._sender_text)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(True)
@@ -307,6 +365,7 @@ class MainWindow(QMainWindow):
         self.undo_notice.undone.connect(self._reopen_compose)
         self.undo_notice.expired.connect(self._undo_expired)
         self.undo_notice.message.connect(lambda text: sb.showMessage(text, 8000))
+        self.undo_notice.current.connect(self._undo_current)
         sb.addPermanentWidget(self.undo_notice)
         self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)  # after a crash
         self.recovered_drafts.openDraft.connect(self.open_draft)
@@ -349,6 +408,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
         self.demo_dock = dock
+        self._view_actions.append(dock.toggleViewAction())
+        self.view_menu.addAction(dock.toggleViewAction())
 
     def _wire(self) -> None:
         self.tabs.currentChanged.connect(self._view_changed)
@@ -361,7 +422,11 @@ class MainWindow(QMainWindow):
         self.outbox.details.connect(self._details_loaded)
         self.outbox.failed.connect(self._outbox_failed)
         self.outbox.queued.connect(lambda _token, _id: self.mail_sender.request_flush(False))
-        self.mail_sender.activity.connect(self.lbl_activity.setText)
+        self.outbox.rowsChanged.connect(lambda _rows: self._status_timer.start())
+        self.model.heldChanged.connect(self._held_changed)
+        self.mail_sender.activity.connect(self._sender_activity)
+        self.mail_sender.idle.connect(self._sender_idle)
+        self.mail_sender.otherSender.connect(self._set_other_sender)
         self.mail_sender.progress.connect(self._progress)
         self.mail_sender.messageChanged.connect(self._message_changed)
         self.mail_sender.onlineChanged.connect(self._set_online)
@@ -383,6 +448,9 @@ class MainWindow(QMainWindow):
         split = self.settings.value("window/splitter")
         if isinstance(split, QByteArray):
             self.splitter.restoreState(split)
+        details = str(self.settings.value("window/details_pane", "true")).lower() != "false"
+        self.act_details.setChecked(details)
+        self.details.setVisible(details)
 
     def _save(self) -> None:
         if not self._built:  # closed before its first paint: nothing of it changed
@@ -391,6 +459,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("table/header", self.table.horizontalHeader().saveState())
+        self.settings.setValue("window/details_pane", self.act_details.isChecked())
         self.settings.sync()
 
     # --- reacting ---------------------------------------------------------------------------
@@ -457,15 +526,24 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _counts_changed(self, counts: dict[str, int]) -> None:
-        self._counts = dict(counts)
-        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred"))
+        self._raw_counts = dict(counts)
+        self._apply_counts()
+
+    def _apply_counts(self) -> None:
+        """The counts as the person sees them: a message in its undo delay is on its
+        way (the Outbox tab, "waiting"), not scheduled. The outbox counts it as
+        ``scheduled``; the model knows which ids are held."""
+        counts = dict(self._raw_counts)
+        held = min(len(self.model.held_ids()), counts.get("scheduled", 0))
+        counts["scheduled"] = counts.get("scheduled", 0) - held
+        counts["held"] = held
+        self._counts = counts
+        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred", "held"))
         stuck = counts.get("deferred", 0)
         for i, (key, label) in enumerate(VIEWS):
             n = waiting if key == "outbox" else counts.get(key, 0)
             self.tabs.setTabText(i, f"{self.tr(label)} ({n})" if n else self.tr(label))
-        self.lbl_count.setText(
-            self.tr("{0} waiting").format(waiting) if waiting else self.tr("All sent")
-        )
+        self.lbl_count.setText(self._count_text(counts, waiting))
         if self.tray is not None:
             self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
             if waiting != self._tray_count:
@@ -482,13 +560,94 @@ class MainWindow(QMainWindow):
                 self.tr("Messages that were waiting have all gone out."),
             )
         self._update_actions()
+        self._update_status()
+
+    def _count_text(self, counts: dict[str, int], waiting: int) -> str:
+        """ "2 messages waiting", or what is true when nothing waits: "All sent" only
+        when every message went out."""
+        if waiting:
+            return self.tr("%n message(s) waiting", "", waiting)
+        if counts.get("scheduled", 0):
+            return self.tr("%n message(s) scheduled", "", counts["scheduled"])
+        failed = counts.get("failed", 0)
+        if failed:
+            return self.tr("%n message(s) failed", "", failed)
+        if counts.get("sent", 0):
+            return self.tr("All sent")
+        return self.tr("Nothing to send")
+
+    # --- the status line: one message at a time ---------------------------------------------
+    #
+    # In order: a sentence about what the person just did (statusBar().showMessage, a
+    # few seconds), the undo countdown with its button, what the sender does now
+    # (connecting, sending, offline, another sender), and when idle what comes next:
+    # "next try" only for a retry, a scheduled message's time otherwise. The counts
+    # ("1 message waiting") and the network sit apart, on the right.
+
+    @Slot(str)
+    def _sender_activity(self, text: str) -> None:
+        self._sender_text = text
+        self._update_status()
+
+    @Slot()
+    def _sender_idle(self) -> None:
+        self._sender_text = None
+        self._update_status()
+
+    @Slot(bool)
+    def _set_other_sender(self, other: bool) -> None:
+        self._other_sender = other
+
+    def _update_status(self) -> None:
+        if not self._built:
+            return
+        if self.undo_notice.msg_id is not None:
+            self.lbl_activity.setText("")  # the countdown is the message now
+            return
+        if self._sender_text is not None:
+            self.lbl_activity.setText(self._sender_text)
+            return
+        self.lbl_activity.setText(self.idle_text())
+
+    def idle_text(self) -> str:
+        retry, scheduled = self.model.next_times()
+        if retry is not None and self._counts.get("deferred", 0):
+            return self.tr("Idle; next try at {0}").format(_short_time(retry))
+        if scheduled is not None and self._counts.get("scheduled", 0):
+            return self.tr("Idle; the next scheduled message leaves at {0}").format(
+                _short_time(scheduled)
+            )
+        return self.tr("Idle")
+
+    @Slot()
+    def _held_changed(self) -> None:
+        if self.model.held_ids():
+            if not self._held_clock.isActive():
+                self._held_clock.start()
+        else:
+            self._held_clock.stop()
+        self._apply_counts()
+
+    @Slot(object)
+    def _undo_current(self, msg_id: int | None) -> None:
+        """The notice offers Undo for ``msg_id`` now (None: for none)."""
+        self.model.set_undoable(msg_id)
+        if msg_id is not None:
+            self.statusBar().clearMessage()  # the countdown is the one message
+        self._update_status()
 
     @Slot(int, dict)
     def _details_loaded(self, msg_id: int, info: dict[str, Any]) -> None:
         selected = self._selected()
         if len(selected) != 1 or selected[0].id != msg_id:
             return
-        self.details.setHtml(render_details(info))
+        self.details.setHtml(
+            render_details(
+                info,
+                undo_delay=self._undo_delays.get(msg_id),
+                held=self.model.is_held(msg_id),
+            )
+        )
 
     @Slot(str, str)
     def _outbox_failed(self, token: str, message: str) -> None:
@@ -538,7 +697,8 @@ class MainWindow(QMainWindow):
     ) -> None:
         from PySide6.QtWidgets import QSystemTrayIcon
 
-        if self.tray is not None and self.tray.supportsMessages():
+        popups = self.prefs.notifications
+        if popups and self.tray is not None and self.tray.supportsMessages():
             info = QSystemTrayIcon.MessageIcon.Information
             self.tray.showMessage(title, text, info if icon is None else icon, 5000)
         else:
@@ -619,8 +779,16 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, object, int)
     def offer_undo(self, msg_id: int, account: str, draft: Any, seconds: int) -> None:
-        """A compose window queued ``msg_id`` to leave in ``seconds``: show Undo."""
+        """A compose window queued ``msg_id`` to leave in ``seconds``: show Undo.
+
+        Its row (still on its way from the outbox thread) shows in the Outbox tab as
+        "Sending in N s (Undo)", and it counts as waiting, not as scheduled."""
+        if seconds <= 0:
+            return
+        self._undo_delays[int(msg_id)] = int(seconds)
+        self.model.hold(int(msg_id))
         self.undo_notice.offer(msg_id, account, draft, seconds)
+        self._apply_counts()
 
     @Slot(str)
     def open_draft(self, draft_id: str) -> None:
@@ -856,6 +1024,8 @@ class MainWindow(QMainWindow):
     # --- closing ----------------------------------------------------------------------------
 
     def waiting_count(self) -> int:
+        """Messages not sent yet that will be: queued, sending, deferred, scheduled, and
+        those in their undo delay."""
         return sum(self._counts.get(s, 0) for s in WAITING)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -866,8 +1036,11 @@ class MainWindow(QMainWindow):
         if self._quitting:
             event.accept()
             return
+        event.ignore()  # the quit sequence (or the tray) decides
+        if self._closing:
+            return
         waiting = self.waiting_count()
-        if waiting and self.tray is not None:
+        if waiting and self.tray is not None and not self._other_sender:
             answer = QMessageBox.question(
                 self,
                 self.tr("Messages are waiting"),
@@ -883,23 +1056,157 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.Yes,
             )
             if answer == QMessageBox.StandardButton.Cancel:
-                event.ignore()
                 return
             if answer == QMessageBox.StandardButton.Yes:
                 self._save()
                 self.hide()
-                event.ignore()
                 return
+            self._finish_quit(background=False)
+            return
+        self.request_quit()
+
+    # --- quitting while mail waits -----------------------------------------------------
+
+    @Slot()
+    def request_quit(self) -> None:
+        """Ctrl+Q, the window's close button without a tray: quit, but not silently
+        while mail waits. Messages in their undo delay are sent first (Send was
+        pressed); for the rest the person chooses (``QuitQuestion``), or Preferences did:
+        keep sending in the background (``mailgui agent``), or leave them until the next
+        start. When the agent already sends for this profile, nothing needs asking."""
+        if not self._built:
+            self.quit()
+            return
+        if self._closing:
+            if self.quit_box is not None:
+                self.quit_box.raise_()
+            return
+        held = len(self.model.held_ids())
+        others = max(0, self.waiting_count() - held)
+        if not others or self._other_sender:
+            self._finish_quit(background=False)
+            return
+        choice = self.prefs.on_quit
+        demo = self.demo_server is not None
+        if choice == "background" and not demo:
+            self._finish_quit(background=True)
+            return
+        if choice == "quit":
+            self._finish_quit(background=False)
+            return
+        from mailgui.ui.quit_guard import QuitQuestion
+
+        self._closing = True
+        box = QuitQuestion(
+            self,
+            others + held,
+            held=held,
+            background=not demo,
+            hint=self._unit_hint,
+            demo=demo,
+        )
+        box.finished.connect(self._quit_answered)
+        self.quit_box = box
+        self.show_normal()
+        box.open()
+
+    @Slot(int)
+    def _quit_answered(self, _result: int) -> None:
+        box, self.quit_box = self.quit_box, None
+        if box is None:
+            return
+        choice = box.choice()
+        box.deleteLater()
+        self._closing = False
+        if choice == "cancel":
+            return
+        self._finish_quit(background=choice == "background")
+
+    def _finish_quit(self, *, background: bool) -> None:
+        """Release the messages in their undo delay, then either start the agent (it
+        sends them and the rest) or send them here first; then quit."""
+        self._closing = True
+        self.undo_notice.hide()
+        held = self.model.held_ids()
+        if background:
+            if held:
+                self.outbox.post(self.outbox.worker.release, held)
+            self._quit_to_agent()
+            return
+        if not held:
+            self.quit()
+            return
+        self.statusBar().showMessage(
+            self.tr("Sending %n message(s) before quitting…", "", len(held))
+        )
+        self.setEnabled(False)  # nothing else starts now
+        QTimer.singleShot(QUIT_FLUSH_MS, self, self.quit)  # a slow server: they stay queued
+
+        def released(_ids: list[int]) -> None:
+            if not self.mail_sender.post(self.mail_sender.worker.flush_queued, reply=sent):
+                self.quit()
+
+        def sent(_result: object) -> None:
+            self.quit()
+
+        if not self.outbox.post(self.outbox.worker.release, held, reply=released):
+            self.quit()
+
+    def _quit_to_agent(self) -> None:
+        """Stop this window's sender (it lets go of the sender lock), then start
+        ``mailgui agent`` in a pool thread, then quit."""
+        from mailgui.ui import background
+        from mailgui.ui.quit_guard import start_agent
+
+        self.hide()
+        stopped = self.shutdown()  # bounded; the outbox thread ends after the release
+        profile = self.ctx.profile
+        background.run(
+            lambda: start_agent(profile, own_sender_stopped=stopped), self._agent_started
+        )
+
+    def _agent_started(self, _request: int, outcome: AgentStart) -> None:
+        self.agent_start = outcome
+        if not outcome.started and outcome.reason != "running":
+            log.error("mail was left in the outbox: the agent did not start (%s)", outcome.reason)
         self.quit()
-        event.accept()
+
+    @Slot()
+    def show_preferences(self, *, modal: bool = True) -> PreferencesDialog:
+        """The Preferences dialog (window-modal, ``open()``: no nested event loop)."""
+        from mailgui.ui import preferences
+        from mailgui.ui.preferences import PreferencesDialog
+
+        if self.preferences_dialog is not None:
+            self.preferences_dialog.raise_()
+            return self.preferences_dialog
+        dialog = PreferencesDialog(self.ctx, preferences.load(self.ctx), self)
+        dialog.saved.connect(self._preferences_saved)
+        dialog.failed.connect(
+            lambda text: self.statusBar().showMessage(
+                self.tr("Preferences were not all saved: {0}").format(text), 15000
+            )
+        )
+        dialog.finished.connect(lambda _r: setattr(self, "preferences_dialog", None))
+        self.preferences_dialog = dialog
+        if modal:
+            dialog.open()
+        else:
+            dialog.show()
+        return dialog
+
+    @Slot(object)
+    def _preferences_saved(self, prefs: Preferences) -> None:
+        self.prefs = prefs._replace(default_account=None)
+        if prefs.default_account:
+            self.mail_sender.request_flush(False)
+            self._update_empty()
 
     @Slot()
     def quit(self) -> None:
-        from PySide6.QtWidgets import QApplication
-
         self._quitting = True
         self.shutdown()
-        QApplication.quit()
+        self.app_quit()
 
     def shutdown(self) -> bool:
         """Save the layout and stop both threads (bounded). True when both stopped."""
@@ -918,8 +1225,27 @@ class MainWindow(QMainWindow):
         return sent_ok and outbox_ok
 
 
-def render_details(info: dict[str, Any]) -> str:
-    """The details pane: state, per-recipient results, error history, raw headers."""
+def _app_quit() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.quit()
+
+
+def _short_time(when: float) -> str:
+    """ "14:05" today, "Tue 08 Dec 09:30" another day."""
+    if time.localtime(when)[:3] == time.localtime()[:3]:
+        return time.strftime("%H:%M", time.localtime(when))
+    return time.strftime("%a %d %b %H:%M", time.localtime(when))
+
+
+def render_details(
+    info: dict[str, Any], *, undo_delay: int | None = None, held: bool = False
+) -> str:
+    """The details pane: state, per-recipient results, error history, raw headers.
+
+    ``undo_delay``: the message was sent with that undo delay in this run (the core
+    records it as "Scheduled", which the person did not do: its history says what
+    happened); ``held``: it is in that delay now."""
     import html
 
     from mailgui.ui.error_words import action, row_error
@@ -927,11 +1253,18 @@ def render_details(info: dict[str, Any]) -> str:
     row: MessageRow = info["row"]
     esc = html.escape
     parts = [f"<h3 style='margin:0'>{esc(row.subject or '(no subject)')}</h3>"]
+    tr = QCoreApplication.translate
+    state = row.state
+    if held and row.state == "scheduled":
+        state = tr("MainWindow", "sending after the undo delay")
     parts.append(
-        f"<p><b>State:</b> {esc(row.state)} &nbsp; <b>Account:</b> {esc(row.account)} &nbsp; "
+        f"<p><b>State:</b> {esc(state)} &nbsp; <b>Account:</b> {esc(row.account)} &nbsp; "
         f"<b>Tries:</b> {row.attempts}</p>"
     )
-    if row.state == "scheduled" and row.send_at is not None:
+    if held and row.state == "scheduled" and row.send_at is not None:
+        leaves = tr("MainWindow", "{0} (Undo until then: Ctrl+Z)").format(_local_time(row.send_at))
+        parts.append(f"<p><b>Leaves at:</b> {esc(leaves)}</p>")
+    elif row.state == "scheduled" and row.send_at is not None:
         parts.append(f"<p><b>Sends at:</b> {esc(_local_time(row.send_at))}</p>")
     elif row.state == "deferred" and row.next_attempt_at is not None:
         parts.append(f"<p><b>Next try:</b> {esc(_local_time(row.next_attempt_at))}</p>")
@@ -946,6 +1279,8 @@ def render_details(info: dict[str, Any]) -> str:
         )
         parts.append(f"<p><b>Refused recipients</b></p><ul>{items}</ul>")
     events = info.get("events") or []
+    if undo_delay is not None:
+        events = [_undo_event(e, undo_delay) for e in events]
     if events:
         items = "".join(
             f"<tr><td style='padding-right:12px'>"
@@ -958,6 +1293,17 @@ def render_details(info: dict[str, Any]) -> str:
     if headers:
         parts.append(f"<p><b>Headers</b></p><pre>{esc(decoded_headers(headers))}</pre>")
     return "".join(parts)
+
+
+def _undo_event(event: Any, seconds: int) -> Any:
+    """The core's "Scheduled." of a message sent with an undo delay, in the words of
+    what happened; other events as they are."""
+    if event.kind != "scheduled":
+        return event
+    text = QCoreApplication.translate(
+        "MainWindow", "Queued; sending after the {0} s undo delay."
+    ).format(seconds)
+    return event._replace(kind="queued", text=text)
 
 
 def _local_time(when: float) -> str:

@@ -31,6 +31,7 @@ from PySide6.QtCore import (
     QRectF,
     QSortFilterProxyModel,
     Qt,
+    Signal,
     Slot,
 )
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen, QPixmap
@@ -41,6 +42,7 @@ from mailgui.core.sizes import human_size
 from mailgui.ui.error_words import row_error
 
 __all__ = [
+    "HELD",
     "VIEWS",
     "OutboxFilter",
     "OutboxModel",
@@ -60,12 +62,24 @@ _USER = int(Qt.ItemDataRole.UserRole.value)
 
 COL_STATE, COL_ACCOUNT, COL_TO, COL_SUBJECT, COL_SIZE, COL_TRIES, COL_WHEN, COL_ERROR = range(8)
 _NUMERIC_COLUMNS = (COL_SIZE, COL_TRIES)
+# A message in its undo delay (the GUI sent it ``scheduled`` for now + the delay): to
+# the person it is on its way, so the views and counts treat it as waiting, not as
+# scheduled. The core cannot tell the two apart; the GUI knows the ids (``hold``).
+HELD = "held"
 # Sorting by state puts what needs attention first.
-_STATE_RANK = {"failed": 0, "deferred": 1, "sending": 2, "queued": 3, "scheduled": 4, "sent": 5}
+_STATE_RANK = {
+    "failed": 0,
+    "deferred": 1,
+    "sending": 2,
+    HELD: 3,
+    "queued": 3,
+    "scheduled": 4,
+    "sent": 5,
+}
 
-# view name -> states shown (None: all)
+# view name -> states shown (None: all); HELD is the view state of a held message
 VIEWS: dict[str, frozenset[str] | None] = {
-    "outbox": frozenset({"queued", "sending", "deferred"}),
+    "outbox": frozenset({"queued", "sending", "deferred", HELD}),
     "scheduled": frozenset({"scheduled"}),
     "failed": frozenset({"failed"}),
     "sent": frozenset({"sent"}),
@@ -122,7 +136,16 @@ class OutboxModel(QAbstractTableModel):
     Roles beyond the usual: ``ID_ROLE`` (message id), ``ROW_ROLE`` (a MessageRow equal
     to the one received; rows are kept packed, see ``_Entry``), ``SORT_ROLE`` (the
     column's sort key). Tool tips hold the full texts.
+
+    Messages in their undo delay (``hold``) show "Queued", "sending in 7 s (Undo)", and count as
+    waiting (``view_state_at``); they stop being held once they leave ``scheduled`` or
+    the outbox.
+
+    Signals:
+        heldChanged(): the set of held messages changed (one left its delay, say).
     """
+
+    heldChanged = Signal()
 
     COLUMNS = ("state", "account", "to", "subject", "size", "tries", "when", "error")
     ID_ROLE = _USER
@@ -133,6 +156,7 @@ class OutboxModel(QAbstractTableModel):
         super().__init__(parent)
         self._entries: list[_Entry] = []
         self._index: dict[int, int] | None = {}  # message id -> row; see _positions()
+        self._held: dict[int, bool] = {}  # in the undo delay: id -> Undo offered for it
         self._sort_column = -1  # -1: newest first
         self._sort_order = Qt.SortOrder.DescendingOrder
         self._titles = (
@@ -158,6 +182,9 @@ class OutboxModel(QAbstractTableModel):
         self._sent_at = self.tr("sent {0}")
         self._at = self.tr("at {0}")
         self._no_subject = self.tr("(no subject)")
+        # in the "Next try / Sent" column, beside "next try 14:05" and "sent 14:05"
+        self._sending_in = self.tr("sending in {0} s")
+        self._sending_in_undo = self.tr("sending in {0} s (Undo)")
         self._right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         self._icons: dict[str, QIcon] = {}
         self._brushes: dict[str, QBrush] = {}
@@ -209,7 +236,12 @@ class OutboxModel(QAbstractTableModel):
         if role == _DISPLAY:
             return entry[_TEXT][column]
         if role == _DECORATION:
-            return self._icons.get(entry[_ROW][_STATE]) if column == COL_STATE else None
+            if column != COL_STATE:
+                return None
+            state = entry[_ROW][_STATE]
+            if state == "scheduled" and entry[_ROW][_ID] in self._held:
+                state = "queued"  # on its way, not waiting for a chosen time
+            return self._icons.get(state)
         if role == _FOREGROUND:
             if column == COL_STATE:
                 return self._brushes.get(entry[_ROW][_STATE])
@@ -247,6 +279,7 @@ class OutboxModel(QAbstractTableModel):
         if time.time() >= self._today[1]:  # a new day: "14:05" of yesterday needs its date
             self.refresh_times()
         by_id = {r.id: r for r in rows}
+        held_left = self._drop_held(by_id.values())
         fresh: list[_Entry] = []
         changed: list[int] = []
         moved = False
@@ -269,9 +302,12 @@ class OutboxModel(QAbstractTableModel):
             self._insert(fresh)
         if moved:
             self._resort()
+        if held_left:
+            self.heldChanged.emit()
 
     @Slot(list)
     def remove(self, ids: list[int]) -> None:
+        held_left = [i for i in ids if self._held.pop(i, None) is not None]
         positions = self._positions()
         rows = [positions[i] for i in ids if i in positions]
         for first, last in reversed(list(_runs(rows))):
@@ -279,6 +315,8 @@ class OutboxModel(QAbstractTableModel):
             del self._entries[first : last + 1]
             self._index = None
             self.endRemoveRows()
+        if held_left:
+            self.heldChanged.emit()
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -298,8 +336,92 @@ class OutboxModel(QAbstractTableModel):
         return QModelIndex() if pos is None else self.index(pos, column)
 
     def state_at(self, row: int) -> str:
-        """The state of the message in ``row``; fast, for the filter."""
+        """The state of the message in ``row``, as the outbox has it."""
         return str(self._entries[row][_ROW][_STATE])
+
+    def view_state_at(self, row: int) -> str:
+        """The state the views show for ``row``: ``HELD`` for a message in its undo
+        delay, else its own; fast, for the filter."""
+        packed = self._entries[row][_ROW]
+        state = str(packed[_STATE])
+        if state == "scheduled" and packed[_ID] in self._held:
+            return HELD
+        return state
+
+    # --- the undo delay -----------------------------------------------------------------
+
+    def hold(self, msg_id: int, undoable: bool = True) -> None:
+        """``msg_id`` waits out its undo delay (its row may not have arrived yet); one
+        message at a time is ``undoable`` (the notice's), the others only count down."""
+        if undoable:
+            for other in [i for i, u in self._held.items() if u and i != msg_id]:
+                self._held[other] = False
+                self._restyle([other])
+        self._held[msg_id] = undoable
+        self._restyle([msg_id])
+        self.heldChanged.emit()
+
+    def set_undoable(self, msg_id: int | None) -> None:
+        """Only ``msg_id`` (None: none) still offers Undo."""
+        changed = [i for i, u in self._held.items() if u != (i == msg_id)]
+        for i in changed:
+            self._held[i] = i == msg_id
+        self._restyle(changed)
+
+    def release(self, msg_id: int) -> None:
+        """``msg_id`` is no longer in its undo delay (undone, sent now)."""
+        if self._held.pop(msg_id, None) is not None:
+            self._restyle([msg_id])
+            self.heldChanged.emit()
+
+    def held_ids(self) -> list[int]:
+        """Messages in their undo delay, oldest first (rows not arrived yet included)."""
+        return sorted(self._held)
+
+    def is_held(self, msg_id: int) -> bool:
+        return msg_id in self._held
+
+    @Slot()
+    def tick(self) -> None:
+        """Count the held messages' seconds down (a timer calls this every second)."""
+        self._restyle(list(self._held))
+
+    def _restyle(self, ids: list[int]) -> None:
+        """Recompute and repaint the rows of ``ids`` (those present)."""
+        positions = self._positions()
+        rows = []
+        for msg_id in ids:
+            pos = positions.get(msg_id)
+            if pos is not None:
+                self._entries[pos] = self._entry(_unpack(self._entries[pos][_ROW]))
+                rows.append(pos)
+        for first, last in _runs(rows):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self.COLUMNS) - 1), [])
+
+    def _drop_held(self, rows: Iterable[MessageRow]) -> bool:
+        """Forget held messages that left ``scheduled``; True when one did."""
+        gone = [r.id for r in rows if r.id in self._held and r.state != "scheduled"]
+        for msg_id in gone:
+            del self._held[msg_id]
+        return bool(gone)
+
+    def next_times(self) -> tuple[float | None, float | None]:
+        """(the next retry of a deferred message, the next user-scheduled send time);
+        None where there is none. Held messages are not scheduled by the person."""
+        retry: float | None = None
+        scheduled: float | None = None
+        at_next = _FIELDS.index("next_attempt_at")
+        at_send = _FIELDS.index("send_at")
+        for entry in self._entries:
+            packed = entry[_ROW]
+            state = packed[_STATE]
+            if state == "deferred" and packed[at_next] is not None:
+                retry = packed[at_next] if retry is None else min(retry, packed[at_next])
+            elif state == "scheduled" and packed[_ID] not in self._held:
+                when = packed[at_send]
+                if when is not None:
+                    scheduled = when if scheduled is None else min(scheduled, when)
+        return retry, scheduled
 
     def ids(self) -> list[int]:
         return [e[_ROW][_ID] for e in self._entries]
@@ -389,8 +511,16 @@ class OutboxModel(QAbstractTableModel):
         error = row_error(r) or "; ".join(f"{a}: {e}" for a, e in r.recipient_errors.items())
         error = _one_line(error)
         when, when_key = self._when(r)
+        state_text = self._state_text.get(r.state, r.state)
+        held = r.state == "scheduled" and r.id in self._held
+        if held:  # on its way: "Queued", leaving when the undo delay ends
+            state_text = self._state_text["queued"]
+            left = math.ceil((r.send_at or 0) - time.time())
+            undo = self._held[r.id]
+            when = (self._sending_in_undo if undo else self._sending_in).format(max(left, 0))
+            when_key = r.send_at or 0.0
         display = (
-            self._state_text.get(r.state, r.state),
+            state_text,
             r.account,
             recipients,
             r.subject or self._no_subject,
@@ -401,7 +531,7 @@ class OutboxModel(QAbstractTableModel):
         )
         i = r.id
         keys = (
-            (_STATE_RANK.get(r.state, 9), i),
+            (_STATE_RANK.get(HELD if held else r.state, 9), i),
             (r.account.casefold(), i),
             (recipients.casefold(), i),
             (r.subject.casefold(), i),
@@ -448,6 +578,11 @@ class OutboxModel(QAbstractTableModel):
             return "\n".join(parts) or None
         if column == COL_SUBJECT:
             return r.subject or None
+        if column == COL_STATE and r.state == "scheduled" and r.id in self._held:
+            return self.tr(
+                "Message {0} leaves when the undo delay ends. Undo (Ctrl+Z) takes it back "
+                "to a compose window while the status bar offers it."
+            ).format(r.id)
         if column == COL_STATE and r.pending and r.state not in ("sent", "failed"):
             return self.tr("Message {0}, %n recipient(s) waiting", "", len(r.pending)).format(r.id)
         return None
@@ -605,7 +740,7 @@ class OutboxFilter(QSortFilterProxyModel):
         states = self._states
         if states is None or self._model is None:
             return True
-        return self._model.state_at(source_row) in states
+        return self._model.view_state_at(source_row) in states
 
     def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # type: ignore[override]
         """Straight to ``OutboxModel.multiData`` (Qt's filter model would ask for each
@@ -728,5 +863,9 @@ def column_widths(view: QTableView) -> dict[int, int]:
         COL_SUBJECT: fit("A subject of a fair length"),
         COL_SIZE: fit("12.3 MB", model._titles[COL_SIZE]),
         COL_TRIES: fit(model._titles[COL_TRIES]) + 8,  # room for the sort arrow
-        COL_WHEN: fit(sample_time, model._sent_at.format("2026-12-01 09:30")),
+        COL_WHEN: fit(
+            sample_time,
+            model._sent_at.format("2026-12-01 09:30"),
+            model._sending_in_undo.format(10),
+        ),
     }

@@ -34,6 +34,7 @@ from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread
 
 if TYPE_CHECKING:
+    from mailgui.core.engine import Protect
     from mailgui.core.message import Draft
     from mailgui.core.outgoing import Outgoing
 
@@ -269,9 +270,17 @@ class OutboxService(QObject):
         headers = head.decode("utf-8", "replace").replace("\r\n", "\n")
         self.details.emit(msg_id, {"row": row, "events": events, "headers": headers})
 
-    @Slot(str, str, object, object)
-    def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
-        """Build the message here (attachments are read from disk) and queue it."""
+    @Slot(str, str, object, object, object)
+    def queue_draft(
+        self,
+        token: str,
+        account: str,
+        draft: Draft,
+        send_at: float | None,
+        protect: Protect | None = None,
+    ) -> None:
+        """Build the message here (attachments are read from disk) and queue it, signed
+        and/or encrypted as ``protect`` asks (sealed here too: gpg runs in this thread)."""
         outbox = self._outbox
         if outbox is None:
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
@@ -280,7 +289,7 @@ class OutboxService(QObject):
             engine = self._ctx.engine()
             acct = engine.account(account)  # an unknown account would never send
             # The compose window checked the domains and refused a null MX already.
-            msg_id = engine.queue(outbox, acct, build(draft), send_at=send_at).id
+            msg_id = engine.queue(outbox, acct, build(draft), send_at=send_at, protect=protect).id
         except MailguiError as exc:
             self.failed.emit(token, error_text(exc))
             return
@@ -290,6 +299,25 @@ class OutboxService(QObject):
             return
         self.queued.emit(token, msg_id)
         self._refresh()
+
+    @Slot(list)
+    def release(self, ids: list[int]) -> list[int]:
+        """Send messages in their undo delay now (quitting: Send was pressed): those
+        still ``scheduled`` become ``queued``. Returns the ids released."""
+        outbox = self._outbox
+        done: list[int] = []
+        if outbox is None:
+            return done
+        try:
+            for row in outbox.get_many(ids):
+                if row.state == "scheduled":
+                    outbox.retry(row.id)
+                    done.append(row.id)
+        except (MailguiError, sqlite3.Error) as exc:
+            log.error("releasing messages %s failed: %s", ids, exc)
+        if done:
+            self._refresh()
+        return done
 
     @Slot(int)
     def cancel_scheduled(self, msg_id: int) -> None:
@@ -387,15 +415,24 @@ class OutboxHandle(WorkerThread[OutboxService]):
     def load_details(self, msg_id: int) -> None:
         self.post(self.worker.load_details, int(msg_id))
 
-    def queue_draft(self, token: str, account: str, draft: Draft, send_at: float | None) -> None:
-        """Queue ``draft``; answers with ``queued(token, id)`` or ``failed(token, text)``.
+    def queue_draft(
+        self,
+        token: str,
+        account: str,
+        draft: Draft,
+        send_at: float | None,
+        protect: Protect | None = None,
+    ) -> None:
+        """Queue ``draft`` (signed and/or encrypted as ``protect`` asks); answers with
+        ``queued(token, id)`` or ``failed(token, text)``: a recipient without a usable key
+        fails it, and nothing is queued.
 
         The draft is copied, so the compose window may go on changing its own."""
         copy = draft.copy()
         if self.closed:
             self.failed.emit(token, self.tr("The outbox is closed; nothing was queued."))
             return
-        self.post(self.worker.queue_draft, token, account, copy, send_at)
+        self.post(self.worker.queue_draft, token, account, copy, send_at, protect)
 
     def cancel_scheduled(self, msg_id: int) -> None:
         """Undo send; answers with ``unscheduled(id, ok)`` (False: it already left)."""

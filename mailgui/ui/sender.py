@@ -56,12 +56,18 @@ class _Worker(QObject):
         progress(int id, int done, int total): bytes of a message on the wire.
         messageChanged(int id, str state, str error): one attempt's outcome.
         flushFinished(dict): counts of outcomes by state of one flush.
+        idle(): a flush is over and nothing is on the wire; the window words what
+            waits ("next try" only for retries: it knows which message is which).
+        otherSender(bool): another process (the agent) holds the sender lock and
+            sends; False again once this one may send.
     """
 
     activity = Signal(str)
     progress = Signal(int, int, int)
     messageChanged = Signal(int, str, str)
     flushFinished = Signal(dict)
+    idle = Signal()
+    otherSender = Signal(bool)
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -122,6 +128,8 @@ class _Worker(QObject):
             return
         flush, self._memory, waiting, held = flush_schedule.step(self._memory, seen)
         news = held is not None and held.reason in flush_schedule.NEWS
+        if (waiting == "other-sender") != (self._waiting == "other-sender"):
+            self.otherSender.emit(waiting == "other-sender")
         if waiting != self._waiting or (waiting is not None and news):
             self._waiting = waiting
             if waiting == "offline":
@@ -132,6 +140,8 @@ class _Worker(QObject):
                         "Another mailgui (the agent) is sending; the outbox shows its progress."
                     )
                 )
+            elif waiting is None:
+                self.idle.emit()  # back from offline or from another sender
         if flush is not None:
             log.debug("flush: %s", flush.reason)
             self._flush(flush.include_deferred)
@@ -145,6 +155,11 @@ class _Worker(QObject):
             self._flush(True)
         else:
             self.look(asked=True)
+
+    def flush_queued(self) -> None:
+        """One flush of what is queued, now (quitting: the messages just released from
+        their undo delay); deferred ones keep their back-off."""
+        self._flush(False)
 
     def _flush(self, include_deferred: bool) -> None:
         if self._delivery is None or self._outbox is None or self.stopping.is_set():
@@ -170,7 +185,7 @@ class _Worker(QObject):
             self.flushFinished.emit(dict(counts))
         self._schedule(seen)
         if not self.stopping.is_set():
-            self.activity.emit(self._idle_text(seen.due_at))
+            self.idle.emit()
 
     def _may_send(self) -> bool:
         """True when this process sends automatically (it holds, or now takes, the lock).
@@ -179,11 +194,6 @@ class _Worker(QObject):
             return self._lock is None or self._lock.acquire()
         except OSError:
             return False
-
-    def _idle_text(self, when: float | None) -> str:
-        if when is None:
-            return self.tr("Idle")
-        return self.tr("Idle; next try at {0}").format(time.strftime("%H:%M", time.localtime(when)))
 
     def _schedule(self, seen: flush_schedule.Seen) -> None:
         if self._timer is None or self.stopping.is_set():
@@ -247,7 +257,8 @@ class _Worker(QObject):
 class Sender(WorkerThread[_Worker]):
     """The GUI's handle on the sender thread.
 
-    Signals: those of ``_Worker`` (activity, progress, messageChanged, flushFinished),
+    Signals: those of ``_Worker`` (activity, progress, messageChanged, flushFinished, idle,
+    otherSender),
     and onlineChanged(bool): network reachability as the platform reports it.
     """
 

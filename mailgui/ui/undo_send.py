@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from mailgui.ui.context import AppContext
     from mailgui.ui.outbox_service import OutboxHandle
 
-__all__ = ["DEFAULT_UNDO_SECONDS", "UndoSendNotice", "undo_seconds"]
+__all__ = ["DEFAULT_UNDO_SECONDS", "MAX_UNDO_SECONDS", "UndoSendNotice", "undo_seconds"]
 
 DEFAULT_UNDO_SECONDS = 10
+MAX_UNDO_SECONDS = 300
 _KEY = "compose/undo_send_seconds"
 
 
@@ -37,7 +38,7 @@ def undo_seconds(ctx: AppContext) -> int:
         seconds = int(str(value))
     except ValueError:
         return DEFAULT_UNDO_SECONDS
-    return max(0, min(seconds, 300))
+    return max(0, min(seconds, MAX_UNDO_SECONDS))
 
 
 class UndoSendNotice(QWidget):
@@ -50,11 +51,14 @@ class UndoSendNotice(QWidget):
             Send replaced it, or it was too late): the files it names are no longer
             needed for it (the outbox holds the message's bytes).
         message(str text): a sentence for the status bar ("it was already sent").
+        current(object id): the message Undo is offered for now (an int), or None
+            once the notice is gone; the outbox table marks that one "(Undo)".
     """
 
     undone = Signal(str, object)
     expired = Signal(object)
     message = Signal(str)
+    current = Signal(object)
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class UndoSendNotice(QWidget):
         self._timer.start()
         self._tick()
         self.show()
+        self.current.emit(msg_id)
 
     @Slot()
     def undo(self) -> None:
@@ -130,9 +135,12 @@ class UndoSendNotice(QWidget):
         if expired and self._draft is not None:
             self.expired.emit(self._draft)
         self._timer.stop()
+        had = self._msg_id is not None
         self._msg_id = None
         self._draft = None
         self.hide()
+        if had:
+            self.current.emit(None)
 
     @Slot(int, bool)
     def _on_unscheduled(self, msg_id: int, ok: bool) -> None:
