@@ -110,6 +110,7 @@ def _account_json(acct: Account, default: str | None, with_password: bool = True
         del doc[key]
     doc["default"] = acct.name == default
     doc["auth"] = acct.auth
+    doc["sent_copy_folder"] = acct.sent_copy_folder  # where copies go now; null: none
     stored: bool | None = None
     if with_password and acct.auth != "none" and not acct.oauth2_token_command:
         try:
@@ -192,6 +193,19 @@ def cmd_account_add(args: argparse.Namespace) -> int:
             oauth2_scopes=tuple(check_text("scope", s) for s in _words(args.scope or [])),
             oauth2_token_command=_token_command(args.oauth2_token_command or ""),
         )
+    if args.imap_host or args.sent_folder:
+        if args.direct:
+            raise UsageError(
+                "--direct has no server to keep a Sent copy on; leave out --imap-host."
+            )
+        acct = acct._replace(
+            imap_host=check_text("IMAP host", args.imap_host or ""),
+            imap_port=args.imap_port or 0,
+            imap_security=args.imap_security,
+            sent_folder=check_text("Sent folder", args.sent_folder or ""),
+        )
+        if acct.sent_folder not in ("", "none") and not acct.imap_host:
+            raise UsageError("--sent-folder needs the IMAP server: give --imap-host too.")
     if args.pgp_key or args.smime_cert or args.smime_key:
         acct = acct._replace(
             pgp_key=_fingerprint(args.pgp_key or ""),
@@ -722,11 +736,21 @@ def _print_outcomes(rows: list[MessageRow], report: FlushReport, *, quiet: bool)
     from mailgui.core.engine import NULL_MX
 
     out = (lambda _text: None) if quiet else print
+    for copy in report.copies:
+        if copy.state == "copy-filed":
+            out(f"Filed a copy of message {copy.id} in the Sent folder.")
+        else:
+            done = "will not be filed" if copy.state == "copy-failed" else "is not filed yet"
+            _say(f"The Sent copy of message {copy.id} {done}: {copy.error}")
     if not rows:
-        out("Nothing to send.")
+        if not report.copies:
+            out("Nothing to send.")
         return
-    errors = {o.id: o.error for o in report.outcomes}
+    errors = {o.id: o.error for o in report.outcomes if not o.state.startswith("copy-")}
+    attempted = set(report.ids)
     for row in rows:
+        if row.state == "sent" and row.id not in attempted:
+            continue  # sent before: only its Sent copy was filed now (said above)
         if row.state == "sent":
             out(f"Sent message {row.id} to {', '.join(row.to + row.cc + row.bcc)}.")
             for addr, reply in row.recipient_errors.items():
@@ -1299,6 +1323,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--oauth2-token-command", metavar="CMD",
         help="a command that prints an OAuth2 access token (run without a shell; "
         "nothing is stored)",
+    )  # fmt: skip
+    a.add_argument(
+        "--imap-host", metavar="HOST",
+        help="the IMAP server where a copy of each sent message is filed (Sent folder)",
+    )  # fmt: skip
+    a.add_argument(
+        "--imap-port", type=int, metavar="N", help="default: 993 for tls, 143 for starttls"
+    )
+    a.add_argument(
+        "--imap-security", choices=("tls", "starttls"), default="tls",
+        help="tls (implicit TLS, port 993, the default) or starttls (port 143)",
+    )  # fmt: skip
+    a.add_argument(
+        "--sent-folder", metavar="auto|NAME|none",
+        help="where the copy goes: auto (the server's Sent folder, the default), a folder's "
+        "name, or none (no copy; the default for Gmail and Outlook, which file it themselves)",
     )  # fmt: skip
     a.add_argument(
         "--pgp-key", metavar="FINGERPRINT",

@@ -131,13 +131,14 @@ class Engine:
         *,
         credentials: Credentials | None = None,
         sealers: Sequence[Sealer] = (),
-        after: Sequence[AfterDelivery] = (),
+        after: Sequence[AfterDelivery] | None = None,
     ) -> None:
         self.profile = profile
         self.accounts = accounts or AccountStore(profile.accounts_file)
         self.credentials: Credentials = credentials or ByAuth()
         self.sealers = list(sealers)
-        self.after = list(after)
+        # None: the copy in the Sent folder, with the same credentials (made in delivery)
+        self.after = None if after is None else list(after)
 
     def account(self, name: str | None = None) -> Account:
         """The named account, else the default one (ConfigError when there is none)."""
@@ -218,6 +219,8 @@ class Engine:
     def delivery(self, outbox: Outbox, *, listener: Listener | None = None) -> Delivery:
         """The sender every face uses: it records each server's limits on the way."""
         from mailgui.core.delivery import Delivery
+        from mailgui.core.imap_filer import ImapFiler
+        from mailgui.core.sent_copies import SentCopies
         from mailgui.core.server_limits import ServerLimits
 
         limits = ServerLimits.of(self.profile)
@@ -226,5 +229,7 @@ class Engine:
             self.accounts,
             credentials=self.credentials,
             listener=listeners(limits.on_delivery_event, listener),
-            after=self.after,
+            after=self.after
+            if self.after is not None
+            else [SentCopies(self.credentials, ImapFiler)],
         )

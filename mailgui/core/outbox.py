@@ -123,7 +123,7 @@ _COLUMNS = (
     "id, account, state, subject, sender, envelope_from, to_json, cc_json, bcc_json, "
     "pending_json, message_id, size, smtputf8, created_at, queued_at, send_at, "
     "next_attempt_at, sent_at, attempts, last_error, recipient_errors_json, claimed_by, "
-    "claimed_at, updated_at, error_hint, sent_copy, copy_error, signed, encrypted"
+    "claimed_at, updated_at, error_hint, sent_copy, copy_error, copy_next_at, signed, encrypted"
 )
 
 
@@ -194,6 +194,7 @@ class MessageRow(NamedTuple):
     # yet), "pending", "filed" or "failed"; and why it is not filed yet.
     sent_copy: str | None = None
     sent_copy_error: str | None = None
+    sent_copy_next_at: float | None = None  # when a pending copy is tried again
     # How it was sealed when queued: "openpgp", "smime" or None.
     signed: str | None = None
     encrypted: str | None = None
@@ -228,6 +229,7 @@ class MessageRow(NamedTuple):
             last_error_said=Said.loads(r["error_hint"]),
             sent_copy=r["sent_copy"],
             sent_copy_error=r["copy_error"],
+            sent_copy_next_at=r["copy_next_at"],
             signed=r["signed"],
             encrypted=r["encrypted"],
         )
@@ -668,6 +670,9 @@ class Outbox:
     def retry(self, msg_id: int) -> MessageRow:
         """Clear back-off (and ``failed`` → ``queued``) so the next flush takes it."""
         row = self.get(msg_id)
+        if row.state == "sent" and row.sent_copy in ("pending", "failed"):
+            self.retry_copy(msg_id)  # the message itself is never sent again
+            return self.get(msg_id)
         if row.state in ("sent", "sending"):
             what = "was already sent" if row.state == "sent" else "is being sent right now"
             raise UsageError(f"Message {msg_id} {what}; there is nothing to retry.")
@@ -681,6 +686,20 @@ class Outbox:
             )
             self._event(db, msg_id, "retry", "Retry requested.")
         return self.get(msg_id)
+
+    def retry_copy(self, msg_id: int) -> bool:
+        """ "Retry copy": a failed or waiting Sent copy (core.sent_copies) is tried at the
+        next flush."""
+        with self._write() as db:
+            n = db.execute(
+                "UPDATE messages SET sent_copy = 'pending', copy_next_at = NULL, "
+                "copy_attempts = 0, copy_claimed_at = NULL, updated_at = ? "
+                "WHERE id = ? AND sent_copy IN ('pending', 'failed')",
+                (self.clock(), msg_id),
+            ).rowcount
+            if n:
+                self._event(db, msg_id, "copy-retry", "Retry of the Sent copy requested.")
+        return bool(n)
 
     def retry_all(self) -> list[int]:
         now = self.clock()
@@ -912,7 +931,7 @@ class Outbox:
             "SELECT MIN(next_attempt_at) AS t FROM messages WHERE state = 'deferred' "
             "UNION ALL SELECT MIN(send_at) FROM messages WHERE state = 'scheduled' "
             "UNION ALL SELECT MIN(COALESCE(copy_next_at, 0)) FROM messages "
-            "WHERE sent_copy = 'pending')"
+            "WHERE sent_copy = 'pending' AND copy_claimed_by IS NULL)"
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
