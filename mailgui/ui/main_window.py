@@ -283,6 +283,12 @@ class MainWindow(QMainWindow):
             self.tr("Change the message; it leaves the outbox while you edit it (a draft)")
         )
         self.act_retry = self._action("&Retry", self.retry_selected, "Ctrl+R", "view-refresh")
+        self.act_retry_copy = self._action("Retry &copy in Sent", self.retry_copy)
+        self.act_retry_copy.setToolTip(
+            self.tr(
+                "File the copy of the sent message in the Sent folder again (it is not sent again)"
+            )
+        )
         self.act_retry_all = self._action(
             "Retry &all", self.retry_all, "Ctrl+Shift+R", "mail-send-receive"
         )
@@ -709,6 +715,10 @@ class MainWindow(QMainWindow):
 
         menu = QMenu(self)
         menu.addActions([self.act_edit, self.act_retry, self.act_send, self.act_delete])
+        if any(
+            r.state == "sent" and r.sent_copy in ("pending", "failed") for r in self._selected()
+        ):
+            menu.addAction(self.act_retry_copy)
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
     # --- actions ----------------------------------------------------------------------------
@@ -904,6 +914,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def retry_selected(self) -> None:
         ids = [r.id for r in self._selected() if r.state != "sent" and r.state != "sending"]
+        if ids:
+            self.outbox.retry(ids)
+            self.mail_sender.request_flush(True)
+
+    @Slot()
+    def retry_copy(self) -> None:
+        """File the Sent copies of the selected messages again (never a resend)."""
+        ids = [
+            r.id
+            for r in self._selected()
+            if r.state == "sent" and r.sent_copy in ("pending", "failed")
+        ]
         if ids:
             self.outbox.retry(ids)
             self.mail_sender.request_flush(True)
@@ -1268,6 +1290,11 @@ def render_details(
         parts.append(f"<p><b>Sends at:</b> {esc(_local_time(row.send_at))}</p>")
     elif row.state == "deferred" and row.next_attempt_at is not None:
         parts.append(f"<p><b>Next try:</b> {esc(_local_time(row.next_attempt_at))}</p>")
+    if row.state == "sent" and row.sent_copy is not None:
+        from mailgui.ui.outbox_model import copy_words
+
+        words = copy_words(row, _local_time)
+        parts.append(f"<p><b>Sent folder:</b> {esc(words)}</p>")
     if row.last_error and row.state != "sent":
         parts.append(f"<p><b>Last error:</b> {esc(row_error(row))}</p>")
         fix = action(row.last_error_said)

@@ -22,6 +22,7 @@ from typing import Any, Final
 from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
+    QCoreApplication,
     QEvent,
     QModelIndex,
     QModelRoleDataSpan,
@@ -127,6 +128,23 @@ def _unpack(packed: tuple[Any, ...]) -> MessageRow:
             value = dict(value)
         values[name] = value
     return MessageRow(**values)
+
+
+def copy_words(r: MessageRow, when: Callable[[float], str]) -> str:
+    """Where a sent message's copy in the Sent folder stands ("In Sent", "Copy pending:
+    the server refused the login — retrying at 14:05"); ``when`` formats a time."""
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("OutboxModel", text)
+
+    if r.sent_copy == "filed":
+        return tr("In Sent")
+    why = (r.sent_copy_error or "").rstrip(".")
+    if r.sent_copy == "failed":
+        return tr("Copy not filed: {0}").format(why)
+    if r.sent_copy_next_at is not None and why:
+        return tr("Copy pending: {0} — retrying at {1}").format(why, when(r.sent_copy_next_at))
+    return tr("Copy pending: {0}").format(why) if why else tr("Copy pending")
 
 
 class OutboxModel(QAbstractTableModel):
@@ -509,6 +527,8 @@ class OutboxModel(QAbstractTableModel):
     def _entry(self, r: MessageRow) -> _Entry:
         recipients = ", ".join([*r.to, *r.cc, *r.bcc])
         error = row_error(r) or "; ".join(f"{a}: {e}" for a, e in r.recipient_errors.items())
+        if r.state == "sent" and r.sent_copy is not None:
+            error = self.copy_text(r)
         error = _one_line(error)
         when, when_key = self._when(r)
         state_text = self._state_text.get(r.state, r.state)
@@ -542,6 +562,10 @@ class OutboxModel(QAbstractTableModel):
         )
         return (_pack(r), display, keys)
 
+    def copy_text(self, r: MessageRow) -> str:
+        """Where a sent message's copy in the Sent folder stands, in a few words."""
+        return copy_words(r, self._time)
+
     def _when(self, r: MessageRow) -> tuple[str, float]:
         if r.state == "deferred" and r.next_attempt_at is not None:
             return self._next_try.format(self._time(r.next_attempt_at)), r.next_attempt_at
@@ -567,8 +591,10 @@ class OutboxModel(QAbstractTableModel):
 
     def _tooltip(self, r: MessageRow, column: int) -> str | None:
         if column == COL_ERROR:
-            lines = [row_error(r)] if r.last_error else []
+            lines = [row_error(r)] if r.last_error and r.state != "sent" else []
             lines += [f"{a}: {e}" for a, e in r.recipient_errors.items()]
+            if r.state == "sent" and r.sent_copy is not None:
+                lines.append(self.copy_text(r))
             return "\n".join(lines) or None
         if column == COL_TO:
             parts = []
