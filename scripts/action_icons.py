@@ -120,6 +120,20 @@ ICONS = {
         BLUE,
         1.9,
     ),
+    "document-sign": shape(
+        "M5 2.8 H13.5 L18 7.3 V20 A1.2 1.2 0 0 1 16.8 21.2 H5 A1.2 1.2 0 0 1 3.8 20 V4 "
+        "A1.2 1.2 0 0 1 5 2.8 Z",
+        PAPER,
+    )
+    + line("M7 8.5 H12.5 M7 12 H11", width=1.3)
+    + line("M6.4 17.2 C7.6 14.6 8.8 14.6 9 16.4 C9.2 18 10.4 17.6 11.2 16.2", BLUE, 1.4)
+    + f'<circle cx="17.6" cy="16.6" r="4.6" fill="{BLUE}" stroke="#1b5fb0" stroke-width="1"/>'
+    + line("M15.5 16.7 L17.1 18.3 L19.9 15.1", "#ffffff", 1.7),
+    "document-encrypt": line("M7.8 10.8 V7.6 A4.2 4.2 0 0 1 16.2 7.6 V10.8", INK, 2.1)
+    + f'<rect x="4.6" y="10.6" width="14.8" height="10.6" rx="2" fill="{AMBER}" '
+    f'stroke="{INK}" stroke-width="1.6"/>'
+    + f'<circle cx="12" cy="15" r="1.6" fill="{INK}"/>'
+    + line("M12 15.6 V18.2", INK, 1.8),
     "insert-image": f'<rect x="2.8" y="4.5" width="18.4" height="15" rx="1.8" fill="{PAPER}" '
     f'stroke="{INK}" stroke-width="1.6"/><circle cx="8.2" cy="9.4" r="1.9" fill="{AMBER}"/>'
     + f'<path d="M3.6 18 L9.6 12.6 L13.2 15.6 L16 13 L20.4 17.2 V18.7 H3.6 Z" fill="{GREEN}"/>',

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["ERROR_COLOR", "WARNING_COLOR", "Bar"]
+__all__ = ["ERROR_COLOR", "WARNING_COLOR", "Bar", "wrapping_policy"]
 
 ERROR_COLOR = "#c62828"
 WARNING_COLOR = "#9a5b00"  # dark amber: readable on light backgrounds, not an error
@@ -23,6 +23,15 @@ _BAR_STYLES = {
     "warning": "background: rgba(245, 166, 35, 0.18); border: 1px solid rgba(245, 166, 35, 0.7);",
     "error": f"background: rgba(198, 40, 40, 0.10); border: 1px solid {ERROR_COLOR};",
 }
+
+
+def wrapping_policy() -> QSizePolicy:
+    """Wide, and as tall as the wrapped text needs: the height-for-width flag that
+    ``QLabel.setWordWrap`` set is lost with a new policy, and without it a layout gives
+    a long text one line's height and cuts the rest off."""
+    policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    policy.setHeightForWidth(True)
+    return policy
 
 
 class Bar(QFrame):
@@ -36,7 +45,7 @@ class Bar(QFrame):
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.label.setSizePolicy(wrapping_policy())
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(8, 4, 4, 4)
         self._layout.addWidget(self.label, 1)

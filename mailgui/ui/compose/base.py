@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mailgui.ui.compose.address_fields import AddressCompleter, AddressField
     from mailgui.ui.compose.bars import Bar
     from mailgui.ui.compose.format_bar import FormatBar
+    from mailgui.ui.compose.keys import KeyChecker
     from mailgui.ui.compose.options import OptionsButton
     from mailgui.ui.compose.preflight_panel import Finding, PreflightPanel
     from mailgui.ui.compose.schedule_bar import ScheduleBar, ScheduledNote
@@ -97,6 +98,11 @@ if TYPE_CHECKING:
         preflight: PreflightPanel
         status_bar: Bar
         error_bar: Bar
+        # signing and encryption (protection.py)
+        sign_action: QAction
+        encrypt_action: QAction
+        keys: KeyChecker
+        key_states: QLabel
 
         # methods one part calls on another
         def send(self, *, send_at: float | None = None, force: bool = False) -> bool:
@@ -115,6 +121,13 @@ if TYPE_CHECKING:
             raise NotImplementedError
 
         def _recheck(self) -> None: ...
+        def _build_protection_actions(self) -> None: ...
+        def _build_key_row(self, grid: QGridLayout, row: int) -> int:
+            raise NotImplementedError
+
+        def _protection_findings(self) -> list[Finding]:
+            raise NotImplementedError
+
         def _show_error(self, text: str) -> None: ...
         def _update_send_enabled(self) -> None: ...
         def _update_title(self) -> None: ...

@@ -88,6 +88,7 @@ class FormMixin(ComposeBase):
             self.save_action,
         ):
             self.addAction(action)  # their shortcuts work wherever the focus is
+        self._build_protection_actions()
 
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.activated.connect(self._on_escape)
@@ -125,6 +126,7 @@ class FormMixin(ComposeBase):
         row += 1
 
         row = self._build_address_rows(grid, row)
+        row = self._build_key_row(grid, row)
 
         self.subject_edit = QLineEdit(self.editor)
         self.subject_edit.setObjectName("subject_edit")
@@ -181,6 +183,10 @@ class FormMixin(ComposeBase):
         self.send_later_button = self._button(self.send_later_action)
         buttons.addWidget(self.send_later_button)
         buttons.addWidget(self._button(self.attach_action))
+        self.sign_button = self._button(self.sign_action)
+        buttons.addWidget(self.sign_button)
+        self.encrypt_button = self._button(self.encrypt_action)
+        buttons.addWidget(self.encrypt_button)
         buttons.addStretch(1)
         self.options_button = OptionsButton(self)
         self.options_button.changed.connect(self._mark_dirty)

@@ -40,7 +40,8 @@ class PreflightMixin(ComposeBase):
             "attachment": self._choose_attachments,
             "size": self.attachment_list.setFocus,
         }
-        return [self.preflight.finding(found, fixes[found.key]) for found in check(composed)]
+        found = [self.preflight.finding(found, fixes[found.key]) for found in check(composed)]
+        return found + self._protection_findings()
 
     def _encoded_size(self) -> int:
         text = self.body_edit.toPlainText().encode("utf-8", "replace")

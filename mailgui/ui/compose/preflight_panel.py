@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from mailgui.core import preflight
 from mailgui.core.sizes import human_size
-from mailgui.ui.compose.bars import Bar
+from mailgui.ui.compose.bars import Bar, wrapping_policy
 
 __all__ = ["Finding", "PreflightPanel"]
 
@@ -140,7 +139,7 @@ class PreflightPanel(Bar):
         text.setWordWrap(True)
         if finding.key == "size":
             text.setToolTip(self.tr("Attachments grow by a third when encoded (base64)."))
-        text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        text.setSizePolicy(wrapping_policy())
         layout.addWidget(text, 1)
         fix = QPushButton(finding.fix_text, row)
         fix.setObjectName(f"fix_{finding.key}")

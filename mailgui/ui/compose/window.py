@@ -17,7 +17,8 @@ chosen time.
 The window is one QMainWindow made of a mixin per feature, one module each (typed
 against ``base.ComposeBase``): the layout (``form``), the address rows
 (``recipients``), From and its identities (``identities``), ``attachments``, inline
-``images``, the draft file (``drafts``), send later (``schedule``) and ``preflight``.
+``images``, the draft file (``drafts``), send later (``schedule``), ``preflight`` and
+Sign / Encrypt with the recipients' keys (``protection``, looked up by ``keys``).
 Its widgets with behaviour of their own are classes: ``FormatBar``, ``OptionsButton``,
 ``PreflightPanel``, ``ScheduleBar`` and ``ScheduledNote``, ``AddressCompleter``.
 """
@@ -46,6 +47,7 @@ from mailgui.ui.compose.form import RICH_KEY, FormMixin
 from mailgui.ui.compose.identities import IdentitiesMixin
 from mailgui.ui.compose.images import ImagesMixin
 from mailgui.ui.compose.preflight import PreflightMixin
+from mailgui.ui.compose.protection import ProtectionMixin
 from mailgui.ui.compose.recipients import RecipientsMixin
 from mailgui.ui.compose.schedule import ScheduleMixin
 from mailgui.ui.context import AppContext
@@ -70,6 +72,7 @@ class ComposeWindow(
     DraftsMixin,
     ScheduleMixin,
     PreflightMixin,
+    ProtectionMixin,
     QMainWindow,
 ):
     """Write one message and queue it (now, with undo, or later).
@@ -131,6 +134,7 @@ class ComposeWindow(
         self._build_form()
         self._load_accounts()
         self._apply_identity()
+        self._apply_protection_identity()
         self._update_title()
 
         outbox.queued.connect(self._on_queued)
@@ -144,6 +148,9 @@ class ComposeWindow(
         self.from_combo.currentIndexChanged.connect(self._mark_dirty)
         self.from_combo.currentIndexChanged.connect(self._load_size_limit)
         self.from_combo.currentIndexChanged.connect(self._apply_identity)
+        self.from_combo.currentIndexChanged.connect(self._apply_protection_identity)
+        for field in self.fields.values():
+            field.edit.textChanged.connect(lambda _t: self._schedule_key_lookup())
         self._load_size_limit()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -200,6 +207,8 @@ class ComposeWindow(
                 return False
             send_at = self._scheduled_at
         self._send_at = send_at
+        if self._waiting_for_keys(send_at, force):
+            return False
         if force:
             self._waived.update(f.key for f in self._findings() if f.dismissable)
         findings = [f for f in self._findings() if f.key not in self._waived]
@@ -220,7 +229,11 @@ class ComposeWindow(
         self._pending = (account, draft, delay)
         self._token = uuid.uuid4().hex
         self._set_busy(True, scheduled=self._send_at is not None)
-        self._outbox.queue_draft(self._token, account, draft, send_at)
+        protect = self.protection()
+        if protect is None:
+            self._outbox.queue_draft(self._token, account, draft, send_at)
+        else:
+            self._outbox.queue_draft(self._token, account, draft, send_at, protect)
         return True
 
     def _make_draft(self, *, check_recipients: bool = True) -> Draft | None:
@@ -302,6 +315,7 @@ class ComposeWindow(
         self._token = None
         self._set_busy(False)
         self._show_error(message)
+        self._keys_after_failure()
 
     # --- reactions --------------------------------------------------------------------
 
@@ -361,4 +375,5 @@ class ComposeWindow(
             self.status_bar.hide()
             self._update_bcc_toggle()
             self._update_reply_to_toggle()
+        self._update_protection_actions()
         self._update_send_enabled()
