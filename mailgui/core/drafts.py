@@ -60,6 +60,8 @@ class SavedDraft:
     inline_images: list[dict[str, str]] = field(default_factory=list)
     priority: str = "normal"
     read_receipt: bool = False
+    sign: bool = False  # Sign and Encrypt, as the compose window had them
+    encrypt: bool = False
     # When Send schedules it (epoch seconds): kept from a scheduled message taken out to
     # be edited, so editing does not lose its time. None: Send sends it now.
     send_at: float | None = None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from mailgui.core.addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from mailgui.core.drafts import DraftStore, SavedDraft
-from mailgui.core.errors import InputError
+from mailgui.core.errors import InputError, UsageError
 from mailgui.core.message import Draft, InlineImage
 
 if TYPE_CHECKING:
@@ -121,6 +121,8 @@ def saved_draft_from(account: str, draft: Draft) -> SavedDraft:
         attachments=[str(p) for p in draft.attachments],
         priority=draft.priority,
         read_receipt=draft.read_receipt,
+        sign=draft.sign,
+        encrypt=draft.encrypt,
         open=True,  # a compose window is about to hold it; after a crash it is offered back
     )
 
@@ -149,6 +151,14 @@ def take_out_for_editing(
     time). A scheduled message's send time goes with the draft."""
 
     def keep(row: MessageRow, body: bytes) -> tuple[SavedDraft, MessageRow]:
+        if row.signed or row.encrypted:
+            # Its bytes are sealed: read back they would lose the seal (or be ciphertext),
+            # and sent again they could go out in clear.
+            what = "encrypted" if row.encrypted else "signed"
+            raise UsageError(
+                f"Message {row.id} was {what} when it was queued, so it cannot be taken back "
+                "to edit; delete it and write it again."
+            )
         folder = attachments_root / str(row.id)
         copy = 1
         while folder.exists():  # an outbox made anew counts from 1 again, or a crash

@@ -90,6 +90,10 @@ class Draft:
     inline_images: list[InlineImage] = field(default_factory=list)
     priority: str = "normal"  # "high", "normal" or "low"
     read_receipt: bool = False  # ask for one (Disposition-Notification-To, RFC 8098)
+    # What the sender asked for (engine.Protect, applied when queued; not by build):
+    # kept here so a message reopened by Undo asks for it again.
+    sign: bool = False
+    encrypt: bool = False
 
     def copy(self) -> Draft:
         """A copy with its own address and attachment lists, which the compose window

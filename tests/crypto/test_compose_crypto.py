@@ -315,3 +315,50 @@ def test_icons_have_bundled_drawings() -> None:
     root = Path(__file__).resolve().parents[2] / "mailgui" / "resources" / "actions"
     for name in ("document-sign", "document-encrypt"):
         assert (root / f"{name}.svg").is_file() and (root / "dark" / f"{name}.svg").is_file()
+
+
+def test_a_reopened_message_asks_for_the_same_protection(
+    qtbot: QtBot, ctx: AppContext, handle: OutboxHandle, windows: list[ComposeWindow]
+) -> None:
+    """Undo send reopens the Draft; a saved draft is reopened later: both with Sign and
+    Encrypt as they were, so sending again never goes out in clear by surprise."""
+    from mailgui.core.drafts import DraftStore
+
+    window = open_window(qtbot, ctx, handle, windows)
+    qtbot.mouseClick(window.sign_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.encrypt_button, Qt.MouseButton.LeftButton)
+    type_to(qtbot, window, addr("bob"))
+    draft = window._current_draft(open_=True)
+    assert (draft.sign, draft.encrypt) == (True, True)
+    store = DraftStore(ctx.profile.data_dir / "drafts")  # as the window keeps them
+    store.save(draft)
+    (saved,) = [d for d in store.all() if d.id == draft.id]
+    again = open_window(qtbot, ctx, handle, windows)
+    again.open_saved_draft(saved)
+    assert again.sign_action.isChecked() and again.encrypt_action.isChecked()
+    built = window._make_draft(check_recipients=False)
+    assert built is not None and (built.sign, built.encrypt) == (True, True)
+    undone = open_window(qtbot, ctx, handle, windows)
+    undone.prefill("Work", built)  # what Undo send does with the Draft it kept
+    assert undone.sign_action.isChecked() and undone.encrypt_action.isChecked()
+
+
+def test_a_sealed_message_is_not_taken_back_for_editing(
+    ctx: AppContext, gpg_keys: GpgKeys, tmp_path: Any
+) -> None:
+    from mailgui.core.addresses import Mailbox
+    from mailgui.core.drafts import DraftStore
+    from mailgui.core.editing import take_out_for_editing
+    from mailgui.core.engine import Protect
+    from mailgui.core.errors import UsageError
+    from mailgui.core.message import Draft, build
+
+    engine = ctx.engine()
+    account = engine.account("Work")
+    draft = Draft(sender=Mailbox("", addr("alice")), to=[Mailbox("", addr("bob"))],
+                  subject="Sealed", text="secret")  # fmt: skip
+    with Outbox(ctx.profile.outbox_file) as box:
+        msg_id = engine.queue(box, account, build(draft), protect=Protect(encrypt=True)).id
+        with pytest.raises(UsageError, match="encrypted when it was queued"):
+            take_out_for_editing(box, msg_id, DraftStore(tmp_path / "drafts"), tmp_path / "att")
+        assert box.get(msg_id).state == "queued"  # still there, unchanged

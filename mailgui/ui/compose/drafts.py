@@ -47,6 +47,7 @@ class DraftsMixin(ComposeBase):
             self.body_edit.setPlainText(draft.text or "")
         self.add_attachments(list(draft.attachments))
         self.set_options(draft.priority, draft.read_receipt)
+        self.set_protection(draft.sign, draft.encrypt)
         self._update_title()
         self._check_all_domains()
         self._update_send_enabled()
@@ -79,6 +80,7 @@ class DraftsMixin(ComposeBase):
             self.body_edit.setPlainText(saved.text)
         self.add_attachments(saved.attachments)
         self.set_options(saved.priority, saved.read_receipt)
+        self.set_protection(saved.sign, saved.encrypt)
         self.set_scheduled(saved.send_at)
         self._saved = saved
         self._write_draft(open_=True)
@@ -102,6 +104,8 @@ class DraftsMixin(ComposeBase):
             attachments=[str(p) for p in self._attachments],
             priority=self.priority,
             read_receipt=self.options_button.read_receipt,
+            sign=self.sign_action.isChecked(),
+            encrypt=self.encrypt_action.isChecked(),
             send_at=self._scheduled_at,
             taken_from_id=self._saved.taken_from_id,
             taken_from=self._saved.taken_from,

@@ -284,6 +284,8 @@ class ComposeWindow(
             inline_images=self.inline_images() if self.body_edit.rich else [],
             priority=self.priority,
             read_receipt=self.options_button.read_receipt,
+            sign=self.sign_action.isChecked(),
+            encrypt=self.encrypt_action.isChecked(),
         )
 
     @Slot(str, int)
