@@ -26,13 +26,16 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from mailgui.core.accounts import Account
+from mailgui.core.credentials import Login
 from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
 from mailgui.core.sizes import human_size
 from mailgui.core.transport import Session, SessionInfo
 from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread, wait_all
 
-PasswordLookup = Callable[[], str | None]
+# The stored password, or for an account that signs in with OAuth2 a ``Login`` with a
+# fresh access token (``ByAuth``: a refresh, or the token command, runs in the lookup).
+PasswordLookup = Callable[[], "str | Login | None"]
 
 # Seconds added to the account's timeout for the whole test: each step already has
 # the account's timeout (and a clearer message), this only catches a slow crawl.
@@ -95,28 +98,40 @@ def describe(account: Account, info: SessionInfo, *, connected: bool) -> list[st
 
 def probe(
     account: Account,
-    password: str | None,
+    password: str | Login | None,
     lookup: PasswordLookup | None = None,
     *,
     on_session: Callable[[Session], None] | None = None,
 ) -> dict[str, Any]:
     """Open and close one session; never raises. Blocking: call it off the GUI thread.
 
-    ``lookup`` fetches the stored password when ``password`` is None (keyring calls
-    can block too, so they happen here). ``on_session`` receives the session before
-    it connects, so another thread can ``abort()`` it.
+    ``lookup`` fetches the stored password, or the OAuth2 login, when ``password`` is
+    None (keyring calls and token refreshes can block too, so they happen here).
+    ``on_session`` receives the session before it connects, so another thread can
+    ``abort()`` it.
     """
     result: dict[str, Any] = {"ok": False, "lines": [], "error": "", "cancelled": False}
     if account.direct:
         result["lines"] = [_tr("This account delivers straight to the recipients' servers.")]
         result["error"] = _tr("There is no server to test for direct delivery.")
         return result
-    if password is None and account.username and lookup is not None:
+    logs_in = account.auth != "none"
+    credential = password
+    if credential is None and logs_in and lookup is not None:
         try:
-            password = lookup()
+            credential = lookup()
         except KeyringUnavailableError:
-            password = None
-    session = Session(account, password if account.username else None)
+            credential = None  # the session says what is missing
+        except MailguiError as exc:  # OAuth2: not signed in, a refused refresh, the command
+            result["lines"] = [_tr("No access token, so the server was not contacted.")]
+            result["error"] = error_text(exc)
+            return result
+        except Exception as exc:  # a bug must not leave the dialog waiting forever
+            result["error"] = _tr("The test stopped on an unexpected error ({0}: {1}).").format(
+                type(exc).__name__, exc
+            )
+            return result
+    session = Session(account, credential if logs_in else None)
     if on_session is not None:
         on_session(session)
     try:
@@ -159,7 +174,9 @@ def probe(
 class _ProbeWorker(QObject):
     """Lives in a tester thread and runs one probe; ``run`` returns its result."""
 
-    def __init__(self, account: Account, password: str | None, lookup: PasswordLookup | None):
+    def __init__(
+        self, account: Account, password: str | Login | None, lookup: PasswordLookup | None
+    ):
         super().__init__()
         self._account = account
         self._password = password
@@ -247,9 +264,13 @@ class ConnectionTester(QObject):
         return self._current is not None
 
     def start(
-        self, account: Account, password: str | None, lookup: PasswordLookup | None = None
+        self,
+        account: Account,
+        password: str | Login | None,
+        lookup: PasswordLookup | None = None,
     ) -> None:
-        """Test ``account`` with ``password`` (or ``lookup()`` when None)."""
+        """Test ``account`` with ``password`` (or ``lookup()`` when None): a password,
+        or the ``Login`` of an account that signs in with OAuth2."""
         self.cancel()
         self._runs += 1
         worker = _ProbeWorker(account, password, lookup)

@@ -37,17 +37,22 @@ class AppContext:
 
         return AccountStore(self.profile.accounts_file)
 
-    def engine(self) -> Engine:
-        """The engine for this profile; passwords kept for the session come first."""
+    def credentials(self) -> ByAuth:
+        """The app's one source of logins (passwords kept for the session first, OAuth2
+        access tokens kept and renewed in one place)."""
         from mailgui.core.credentials import Passwords
-        from mailgui.core.engine import Engine
         from mailgui.core.sign_in import ByAuth
 
         with self._lock:
             if self._credentials is None:
                 self._credentials = ByAuth(Passwords(self.password))
-            credentials = self._credentials
-        return Engine(self.profile, self.accounts, credentials=credentials)
+            return self._credentials
+
+    def engine(self) -> Engine:
+        """The engine for this profile; passwords kept for the session come first."""
+        from mailgui.core.engine import Engine
+
+        return Engine(self.profile, self.accounts, credentials=self.credentials())
 
     def open_outbox(self) -> Outbox:
         """A new connection for the calling thread."""

@@ -275,6 +275,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: Any, dialog: AccountsDialog)
         dialog.host_edit,
         dialog.security_combo,
         dialog.port_spin,
+        dialog.auth_combo,  # "Sign in with": Password shows no more fields
         dialog.username_edit,
         dialog.password_edit,
         dialog.ca_edit,

@@ -40,7 +40,10 @@ def test_typed_address_fills_the_form(
     assert dialog.host_edit.text() == "smtp.gmail.com"
     assert dialog.port_spin.value() == 465
     assert dialog.security_combo.currentData() == "tls"
-    assert dialog.username_edit.text() == "ada@corp.test"
+    # Google's server: signing in with Google is proposed, and the address is the user
+    assert dialog.sign_in_choice() == "google"
+    assert dialog.username_edit.text() == ""
+    assert "“Sign in with” is set to Google" in dialog.message.text()
     assert dialog.find_button.isEnabled()
     assert "found by mx" in dialog.message.text()
     assert dialog.last_discovery is not None

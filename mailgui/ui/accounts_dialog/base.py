@@ -30,17 +30,21 @@ if TYPE_CHECKING:
         QScrollArea,
         QSpinBox,
         QTabWidget,
+        QWidget,
     )
 
     from mailgui.core.accounts import Account
+    from mailgui.core.credentials import Login
     from mailgui.ui.accounts_dialog.identities import IdentitiesPage
     from mailgui.ui.accounts_dialog.result_panel import ResultPanel
     from mailgui.ui.connection_test import ConnectionTester
     from mailgui.ui.context import AppContext
     from mailgui.ui.settings_finder import SettingsFinder
+    from mailgui.ui.sign_in_worker import SignInRunner
 
     class DialogBase(QDialog):
         accountsChanged = Signal()
+        signedIn = Signal(str)
         # state (dialog.py)
         _ctx: AppContext
         _current: Account | None
@@ -49,10 +53,14 @@ if TYPE_CHECKING:
         _port_follows: bool
         _default_name: str | None
         _store_kind: str | None
-        _keyring_jobs: dict[int, Callable[[Any], object]]
+        _keyring_jobs: dict[int, Callable[[Any, Any], object]]
         _source_token: int
         _tester: ConnectionTester
         _finder: SettingsFinder
+        _signer: SignInRunner
+        _sign_in_url: str
+        _status_token: int
+        _sign_in_pending: int
         last_test_result: dict[str, Any] | None
         last_discovery: dict[str, Any] | None
         # widgets
@@ -74,6 +82,21 @@ if TYPE_CHECKING:
         security_warning: QLabel
         username_edit: QLineEdit
         password_edit: QLineEdit
+        auth_combo: QComboBox
+        issuer_edit: QLineEdit
+        command_edit: QLineEdit
+        client_id_edit: QLineEdit
+        client_id_hint: QLabel
+        client_id_steps: QLabel
+        client_secret_edit: QLineEdit
+        sign_in_status: QLabel
+        sign_in_button: QPushButton
+        sign_out_button: QPushButton
+        cancel_sign_in_button: QPushButton
+        sign_in_link: QLabel
+        copy_link_button: QPushButton
+        _sign_in_row: QWidget
+        _sign_in_link_row: QWidget
         ca_edit: QLineEdit
         ca_browse: QPushButton
         _ca_row: QHBoxLayout
@@ -122,7 +145,39 @@ if TYPE_CHECKING:
         def _password_lookup(self, name: str) -> Callable[[], str | None]:
             raise NotImplementedError
 
+        def _login_lookup(self, account: Account) -> Callable[[], Login | None]:
+            raise NotImplementedError
+
+        def _run_keyring(self, job: Callable[[], Any], then: Callable[[Any], object]) -> int:
+            raise NotImplementedError
+
+        def save(self) -> bool:
+            raise NotImplementedError
+
         def find_settings(self) -> None: ...
+        # the sign-in part (sign_in.py)
+        def _add_auth_choice_rows(self, form: QFormLayout) -> None: ...
+        def _add_oauth2_rows(self, form: QFormLayout) -> None: ...
+        def _load_sign_in(self, account: Account) -> None: ...
+        def _sign_in_values(self) -> tuple[Any, ...]:
+            raise NotImplementedError
+
+        def _apply_sign_in_values(self, values: tuple[Any, ...]) -> None: ...
+        def _sign_in_fields(self, base: Account) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def sign_in_choice(self) -> str:
+            raise NotImplementedError
+
+        def _update_sign_in_ui(self) -> None: ...
+        def _update_sign_in_status(self) -> None: ...
+        def _save_sign_in_secrets(self, original: Account | None, account: Account) -> None: ...
+        def _forget_client_secret(self, name: str) -> None: ...
+        def _propose_sign_in(self, host: str) -> str:
+            raise NotImplementedError
+
+        def _sign_in_requested(self) -> None: ...
+        def cancel_sign_in(self) -> None: ...
 
 else:
     DialogBase = object

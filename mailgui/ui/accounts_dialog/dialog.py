@@ -42,12 +42,14 @@ from mailgui.ui.accounts_dialog.identities import IdentitiesPage
 from mailgui.ui.accounts_dialog.passwords import PasswordsMixin
 from mailgui.ui.accounts_dialog.result_panel import ResultPanel
 from mailgui.ui.accounts_dialog.server_form import ServerFormMixin
+from mailgui.ui.accounts_dialog.sign_in import SignInMixin
 from mailgui.ui.accounts_dialog.testing import ConnectionTestMixin
 from mailgui.ui.accounts_dialog.widgets import AMBER, GREEN, RED, plain_label, styled
 from mailgui.ui.connection_test import ConnectionTester
 from mailgui.ui.context import AppContext
 from mailgui.ui.error_words import error_text
 from mailgui.ui.settings_finder import SettingsFinder
+from mailgui.ui.sign_in_worker import Opener, SignInRunner
 
 __all__ = ["AccountsDialog"]
 
@@ -73,21 +75,35 @@ def _scrolled(layout_or_widget: QVBoxLayout | QWidget) -> QScrollArea:
 class AccountsDialog(
     AccountListMixin,
     ServerFormMixin,
+    SignInMixin,
     PasswordsMixin,
     ConnectionTestMixin,
     DiscoveryMixin,
     QDialog,
 ):
-    """Add, edit, remove and test sending accounts.
+    """Add, edit, remove and test sending accounts, and sign them in with OAuth2.
+
+    ``open_browser`` replaces the system browser for "Sign in…" (tests: a scripted
+    one); None is Python's ``webbrowser``, which honours ``$BROWSER``.
 
     Signals:
         accountsChanged(): an account was saved, removed or made the default (for a
-            save or a removal, once the keyring has stored or forgotten its password).
+            save or a removal, once the keyring has stored or forgotten its password),
+            or signed out.
+        signedIn(str): the account of that name signed in (its grant is in the
+            keyring): messages waiting for it can go.
     """
 
     accountsChanged = Signal()
+    signedIn = Signal(str)
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        parent: QWidget | None = None,
+        *,
+        open_browser: Opener | None = None,
+    ) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._current = None  # the saved account being edited; None = new
@@ -96,7 +112,7 @@ class AccountsDialog(
         self._port_follows = True
         self._default_name: str | None = None
         self._store_kind: str | None = None  # passwords.store_kind(), once it answers
-        self._keyring_jobs: dict[int, Callable[[Any], object]] = {}  # request → reaction
+        self._keyring_jobs: dict[int, Callable[[Any, Any], object]] = {}  # request → reaction
         self._source_token = 0  # the password lookup whose answer the form waits for
         self.last_test_result: dict[str, Any] | None = None
         self.last_discovery: dict[str, Any] | None = None
@@ -104,15 +120,22 @@ class AccountsDialog(
         self._tester.finished.connect(self._test_finished)
         self._finder = SettingsFinder(self)
         self._finder.finished.connect(self._settings_found)
+        self._signer = SignInRunner(self, open_browser=open_browser)
+        self._signer.urlReady.connect(self._sign_in_url_ready)
+        self._signer.finished.connect(self._sign_in_finished)
         self.setWindowTitle(self.tr("Accounts"))
         self._build()
         self.resize(900, 720)
         self._ask_store_kind()
         self._reload(select=None)
 
-    def select_account(self, name: str) -> None:
-        """Show account ``name`` in the form (an error's "Edit account" button)."""
+    def select_account(self, name: str, *, sign_in: bool = False) -> None:
+        """Show account ``name`` in the form (an error's "Edit account" button); with
+        ``sign_in``, start signing it in too (the error's "Sign in again"): the browser
+        opens for an OAuth2 account, the Password field takes the focus otherwise."""
         self._reload(select=name)
+        if sign_in and self._current is not None and self._current.name == name:
+            self._sign_in_requested()
 
     # --- building --------------------------------------------------------------------
 
@@ -201,8 +224,17 @@ class AccountsDialog(
             self.host_edit,
             self.security_combo,
             self.port_spin,
+            self.auth_combo,
+            self.issuer_edit,
+            self.command_edit,
             self.username_edit,
             self.password_edit,
+            self.client_id_edit,
+            self.client_secret_edit,
+            self.cancel_sign_in_button,
+            self.sign_in_button,
+            self.sign_out_button,
+            self.copy_link_button,
             self.ca_edit,
             self.ca_browse,
             *self.limit_spins,
@@ -257,7 +289,10 @@ class AccountsDialog(
             self._show_message(error_text(exc), error=True)
             return False
 
-        self._store_typed_password(account)  # before the reload looks the password up
+        # In the keyring thread, in this order: a slot that no longer fits is emptied,
+        # then the typed password stored, before the reload looks them up.
+        self._save_sign_in_secrets(original, account)
+        self._store_typed_password(account)
         self._reload(select=account.name)
         self._show_message(self.tr("Saved."))
         return True
@@ -285,9 +320,11 @@ class AccountsDialog(
         if not self._may_discard():
             return
         self._tester.cancel()
+        self.cancel_sign_in()
         super().reject()
 
     def done(self, result: int) -> None:
         self._tester.cancel()
         self._finder.cancel()
+        self.cancel_sign_in()  # the flow sees it within 0.2 s; nothing is stored
         super().done(result)

@@ -73,11 +73,15 @@ class DiscoveryMixin(DialogBase):
             self.security_combo.setCurrentIndex(index)
         self.host_edit.setText(best["host"])
         self.port_spin.setValue(int(best["port"]))
-        if not self.username_edit.text() and best["security"] != "none":
+        why_sign_in = self._propose_sign_in(str(best["host"]))  # Outlook.com, Gmail: OAuth2
+        password = self.sign_in_choice() == "password"
+        if password and not self.username_edit.text() and best["security"] != "none":
             self.username_edit.setText(self.email_edit.text().strip())
         note = self.tr("Filled in {0}:{1} (found by {2}).").format(
             best["host"], best["port"], best["source"]
         )
         if best.get("probed") and not best.get("probe_ok"):
             note += " " + self.tr("It could not be reached from here just now.")
+        if why_sign_in:
+            note += " " + why_sign_in
         self._show_message(note)

@@ -14,16 +14,19 @@ it is kept in memory until mailgui quits.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from PySide6.QtWidgets import QMessageBox
 
 from mailgui.core import passwords
 from mailgui.core.accounts import Account
+from mailgui.core.credentials import Login
 from mailgui.core.errors import KeyringUnavailableError
 from mailgui.ui import background
 from mailgui.ui.accounts_dialog.base import DialogBase
@@ -67,20 +70,38 @@ def _ignore(_result: object) -> None:
     pass
 
 
+def _call(then: Callable[[], object], _result: object) -> None:
+    then()
+
+
+def _unbound(owner: object, then: Callable[[Any], object]) -> Callable[[Any, Any], object]:
+    """``then`` as a call that takes the dialog first, holding no reference to it
+    when ``then`` is one of its methods."""
+    if inspect.ismethod(then) and then.__self__ is owner:
+        function = then.__func__
+        return lambda dialog, result: function(dialog, result)
+    return lambda _dialog, result: then(result)
+
+
 class PasswordsMixin(DialogBase):
     """The dialog's password field, keyring warning and keyring calls."""
 
     def _run_keyring(self, job: Callable[[], T], then: Callable[[T], object]) -> int:
         """Run ``job`` (a keyring call) in the keyring thread; ``then(result)`` in the
-        GUI thread, if the dialog still exists by then."""
+        GUI thread, if the dialog still exists by then.
+
+        A method of the dialog is kept as its function, not bound: a bound method in
+        the dialog's own ``_keyring_jobs`` is a reference cycle, which leaves a closed
+        dialog to Python's cycle collector, and that may run in any thread (a keyring
+        job's), where destroying widgets crashes the app."""
         request = background.run(job, self._keyring_answer, background.pool(KEYRING_POOL, 1))
-        self._keyring_jobs[request] = then
+        self._keyring_jobs[request] = _unbound(self, then)
         return request
 
     def _keyring_answer(self, request: int, result: Any) -> None:
         then = self._keyring_jobs.pop(request, None)
         if then is not None:
-            then(result)
+            then(self, result)
 
     def is_keyring_busy(self) -> bool:
         """A keyring call of this dialog has not answered yet."""
@@ -111,8 +132,10 @@ class PasswordsMixin(DialogBase):
         else:
             text = ""  # a real keyring, or not known yet
         self.keyring_warning.setText(text)
-        uses_password = not self.is_direct() and bool(self.username_edit.text().strip())
-        self.keyring_warning.setVisible(bool(text) and uses_password)
+        direct, choice = self.is_direct(), self.sign_in_choice()
+        uses_password = choice == "password" and bool(self.username_edit.text().strip())
+        signs_in = choice in ("microsoft", "google", "issuer")  # its grant is kept there
+        self.keyring_warning.setVisible(bool(text) and not direct and (uses_password or signs_in))
 
     # --- where the password is --------------------------------------------------------
 
@@ -153,7 +176,7 @@ class PasswordsMixin(DialogBase):
         password = self.password_edit.text()
         self.password_edit.clear()
         ctx, name = self._ctx, account.name
-        wanted = bool(password and account.username)
+        wanted = bool(password and account.auth == "password")
 
         def store() -> PasswordSaved:
             if not wanted:
@@ -237,7 +260,27 @@ class PasswordsMixin(DialogBase):
 
         return lookup
 
+    def _login_lookup(self, account: Account) -> Callable[[], Login | None]:
+        """For a connection test of an account that signs in with OAuth2 (or a token
+        command): the lookup the tester's thread calls for a fresh access token, from
+        the app's credentials (a refresh, or the command, runs there, not here), once
+        the keyring calls already waiting (a client secret just saved) are done."""
+        credentials = self._ctx.credentials()
+        turn: Future[None] = Future()
+        background.run(lambda: turn.set_result(None), None, background.pool(KEYRING_POOL, 1))
+
+        def lookup() -> Login | None:  # in the tester thread
+            try:
+                turn.result(timeout=LOOKUP_WAIT_S)
+            except TimeoutError:
+                pass
+            return credentials.login(account)
+
+        return lookup
+
     def _forget_password(self, name: str, *, then: Callable[[], object]) -> None:
-        """Remove the account's password from memory and the keyring; ``then()`` after."""
+        """Remove the account's password (or OAuth2 grant) and client secret from
+        memory and the keyring; ``then()`` after."""
         self._ctx.forget_session_password(name)
-        self._run_keyring(lambda: passwords.forget(name), lambda _none: then())
+        self._forget_client_secret(name)
+        self._run_keyring(lambda: passwords.forget(name), partial(_call, then))

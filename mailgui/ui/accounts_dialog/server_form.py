@@ -155,8 +155,10 @@ class ServerFormMixin(DialogBase):
         form.addRow(self.tr("Se&curity:"), self.security_combo)
         form.addRow("", self.security_warning)
         form.addRow(self.tr("P&ort:"), self.port_spin)
+        self._add_auth_choice_rows(form)
         form.addRow(self.tr("&User name:"), self.username_edit)
         form.addRow(self.tr("&Password:"), self.password_edit)
+        self._add_oauth2_rows(form)
         form.addRow(self.tr("CA f&ile:"), ca_row)
         section(self.tr("Sending"))
         form.addRow(self.tr("&Limits:"), limits_row)
@@ -200,6 +202,7 @@ class ServerFormMixin(DialogBase):
             ):
                 spin.setValue(value)
             self.timeout_spin.setValue(max(1, round(shown.timeout)))
+            self._load_sign_in(shown)
             self.identities_page.load(shown)
         finally:
             self._loading = False
@@ -211,6 +214,7 @@ class ServerFormMixin(DialogBase):
         self._update_password_placeholder()
         self._update_security_ui()
         self._loaded = self._snapshot()
+        self._update_sign_in_status()
         self.result_panel.hide()
         self._clear_message()
         self._update_buttons()
@@ -229,12 +233,14 @@ class ServerFormMixin(DialogBase):
             self.timeout_spin.value(),
             self.delivery_combo.currentData(),
             *self.identities_page.values(),
+            *self._sign_in_values(),
         )
 
     def _apply_snapshot(self, values: tuple[Any, ...]) -> None:
         name, display, email, host, security, port, user, ca, *rest = values
         self.delivery_combo.setCurrentIndex(self.delivery_combo.findData(rest[4]))
         self.identities_page.set_values(*rest[5:8])
+        self._apply_sign_in_values(tuple(rest[8:]))
         self.name_edit.setText(name)
         self.display_name_edit.setText(display)
         self.email_edit.setText(email)
@@ -248,8 +254,12 @@ class ServerFormMixin(DialogBase):
         self.timeout_spin.setValue(rest[3])
 
     def is_dirty(self) -> bool:
-        """Unsaved edits in the form (a typed password counts)."""
-        return self._snapshot() != self._loaded or bool(self.password_edit.text())
+        """Unsaved edits in the form (a typed password or client secret counts)."""
+        return (
+            self._snapshot() != self._loaded
+            or bool(self.password_edit.text())
+            or bool(self.client_secret_edit.text())
+        )
 
     def _account_from_form(self, *, for_test: bool = False) -> Account:
         """The form as a validated Account; raises MailguiError with one sentence."""
@@ -285,6 +295,7 @@ class ServerFormMixin(DialogBase):
                 raise InputError(text)
         reply_to, signature, identities = self.identities_page.values()
         base = self._current or Account(name=name, email=mailbox.addr)
+        sign_in = self._sign_in_fields(base)
         account = base._replace(
             name=name,
             email=mailbox.addr,
@@ -300,6 +311,7 @@ class ServerFormMixin(DialogBase):
             reply_to=reply_to,
             signature=signature,
             identities=identities,
+            **sign_in,
         )
         if direct:  # what the command line writes for a direct account
             account = account._replace(port=DEFAULT_PORTS["starttls"], security="starttls")
@@ -346,8 +358,8 @@ class ServerFormMixin(DialogBase):
         self.form.setRowVisible(self.direct_warning, direct)
         for field in (self.host_edit, self.security_combo, self.port_spin, self.username_edit):
             self.form.setRowVisible(field, not direct)
-        self.form.setRowVisible(self.password_edit, not direct)
         self.form.setRowVisible(self._ca_row, not direct)
+        self._update_sign_in_ui()  # the password row and the OAuth2 rows
         self.test_button.setVisible(not direct)
         if direct:
             self.form.setRowVisible(self.security_warning, False)

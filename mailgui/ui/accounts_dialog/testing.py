@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton
 
+from mailgui.core.credentials import Login
 from mailgui.core.errors import MailguiError
 from mailgui.ui.accounts_dialog.base import DialogBase
 from mailgui.ui.error_words import error_text
@@ -56,10 +57,14 @@ class ConnectionTestMixin(DialogBase):
         except MailguiError as exc:
             self._show_message(error_text(exc), error=True)
             return
-        typed = self.password_edit.text() if account.security != "none" else ""
-        lookup: Callable[[], str | None] | None = None
+        typed = self.password_edit.text() if account.auth == "password" else ""
+        lookup: Callable[[], str | Login | None] | None = None
         saved = self._current
-        if not typed and saved is not None and account.username:
+        if account.auth == "oauth2":
+            # A fresh access token, in the tester thread: a refresh (or the token
+            # command) runs there. An unsaved account has no grant: it says so.
+            lookup = self._login_lookup(account)
+        elif not typed and saved is not None and account.username:
             lookup = self._password_lookup(saved.name)  # keyrings can block: not here
         self._set_testing(True)
         self.result_panel.show_busy(account.server)
