@@ -221,6 +221,13 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     store = _store()
     previous = next((a for a in store.all() if a.name == acct.name), None)
     existed = previous is not None
+    # The keyring slot holds a password or a grant made for the old settings: not for these.
+    stale_slot = (
+        previous is not None
+        and previous.auth != "none"
+        and (previous.oauth2, previous.oauth2_client_id) != (acct.oauth2, acct.oauth2_client_id)
+        and password is None
+    )
     if previous is not None:  # updating: keep what these options cannot set (the app can)
         acct = acct._replace(
             identities=previous.identities,
@@ -244,6 +251,8 @@ def cmd_account_add(args: argparse.Namespace) -> int:
                 "backend; use a desktop keyring to protect it."
             )
     store.save(acct, make_default=args.default)
+    if stale_slot:
+        passwords.forget(acct.name)
     is_default = store.default_name() == acct.name
     verb = "Updated" if existed else "Added"
     where = "direct delivery" if acct.direct else f"{acct.server}, {acct.security}"

@@ -29,6 +29,7 @@ CLI_WORDS: dict[str, str] = {
         "(mailgui account add ... --username U --password-stdin)"
     ),
     "sign-in": "sign in with 'mailgui account login {account}'",
+    "sign-in-device": "sign in with 'mailgui account login {account} --device'",
     "token-command": "check what the account's --oauth2-token-command prints",
     "needs-encryption": "use --security starttls or tls",
     "check-security": ("check the port and security settings (port 465 uses --security tls)"),
@@ -36,6 +37,11 @@ CLI_WORDS: dict[str, str] = {
     "port-587": "Port 587 expects STARTTLS: use --security starttls",
     "try-starttls": "The server may not speak SSL/TLS on this port; try --security starttls",
     "ca-file": "if the server uses a private CA, give its certificate with --ca-file",
+    "client-id": (
+        'pass --client-id ID (the README\'s "Registering an OAuth2 application" says how '
+        "to register one)"
+    ),
+    "client-id-refused": "check --client-id and the application's registration",
     "give-host": "give one with --host (or use --direct)",
     "add-account": "add it with 'mailgui account add'",
     "add-first-account": "add one with 'mailgui account add'",

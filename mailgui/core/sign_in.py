@@ -71,5 +71,13 @@ class ByAuth:
     def login(self, account: Account) -> Login | None:
         return self._source(account).login(account)
 
+    def forget(self, account_name: str) -> None:
+        """Drop the access token kept for an account (signed out, or set up anew)."""
+        if self._oauth2 is not None:
+            from mailgui.core.oauth2.tokens import OAuth2Credentials
+
+            assert isinstance(self._oauth2, OAuth2Credentials)
+            self._oauth2.forget(account_name)
+
     def refused(self, account: Account, login: Login) -> Login | None:
         return self._source(account).refused(account, login)

@@ -36,7 +36,8 @@ _ADVICE: dict[str, str] = {
     "set-password": _noop("type it in the account's Password field"),
     "password-refused": _noop("check them and type the password again in the account"),
     "needs-login": _noop("give the account a user name and password"),
-    "sign-in": _noop("sign in to the account again"),
+    "sign-in": _noop("sign in again"),
+    "sign-in-device": _noop("sign in again"),
     "token-command": _noop("check what the account's token command prints"),
     "needs-encryption": _noop("choose STARTTLS or SSL/TLS under Security"),
     "check-security": _noop("check the port and Security settings (port 465 uses SSL/TLS)"),
@@ -47,6 +48,8 @@ _ADVICE: dict[str, str] = {
     ),
     "ca-file": _noop("if the server uses a private CA, choose its certificate as CA file"),
     "give-host": _noop("fill in the Server field"),
+    "client-id": _noop("type it in “Client ID” (“how to register one” says how to get one)"),
+    "client-id-refused": _noop("check the Client ID and the application's registration"),
     "add-account": _noop("add it under Accounts"),
     "add-first-account": _noop("add one under Accounts"),
 }
@@ -99,7 +102,7 @@ def action(said: Said | None) -> Action | None:
     if said is None:
         return None
     hint = said.hint
-    if hint.key == "sign-in":
+    if hint.key in ("sign-in", "sign-in-device"):
         return Action("sign-in", hint.account, _tr("Sign in again"))
     if hint.key in ("add-account", "add-first-account") or not hint.account:
         return Action("accounts", "", _tr("Accounts…"))

@@ -968,17 +968,19 @@ class MainWindow(QMainWindow):
         from mailgui.ui.error_words import Action
 
         fix = Action.from_url(url.toString())
-        if fix is not None:  # "sign-in" opens the account too, where its Sign in button is
-            self.show_accounts(fix.account or None)
+        if fix is not None:  # "Sign in again" opens the account and starts signing in
+            self.show_accounts(fix.account or None, sign_in=fix.kind == "sign-in")
 
     @Slot()
-    def show_accounts(self, account: str | None = None) -> None:
-        """The accounts dialog, with ``account`` selected if given."""
+    def show_accounts(self, account: str | None = None, *, sign_in: bool = False) -> None:
+        """The accounts dialog, with ``account`` selected if given (and, ``sign_in``,
+        signing in to it)."""
         from mailgui.ui.accounts_dialog import AccountsDialog
 
         dialog = AccountsDialog(self.ctx, self)
         if account:
-            dialog.select_account(account)
+            dialog.select_account(account, sign_in=sign_in)
+        dialog.signedIn.connect(lambda _name: self.mail_sender.request_flush(True))
         dialog.accountsChanged.connect(lambda: self.mail_sender.request_flush(False))
         dialog.exec()
         self._update_empty()

@@ -122,3 +122,13 @@ def test_a_refused_token_keeps_the_message_and_exits_77(
     assert "--oauth2-token-command" in r.stderr and "ya29" not in r.stderr + r.stdout
     rows = json.loads(profile.run("outbox", "list", "--json").stdout)
     assert [m["state"] for m in rows] == ["deferred"]
+
+
+def test_switching_a_password_account_to_oauth2_drops_the_password(profile: Any) -> None:
+    assert add(profile, "--username", "me", "--password-stdin", input="old-pw\n").returncode == 0
+    assert show(profile)["has_password"] is True
+    assert add(profile, "--oauth2", "google", "--client-id", "id").returncode == 0
+    doc = show(profile)
+    assert doc["auth"] == "oauth2" and doc["oauth2"]["signed_in"] is False  # not the password
+    keyrings = Path(profile.env["XDG_DATA_HOME"])
+    assert not [p for p in keyrings.rglob("*") if p.is_file() and b"old-pw" in p.read_bytes()]

@@ -47,6 +47,11 @@ class SignInNeeded(AuthError):
         self.account = account
 
 
+def again(what: str, account_name: str, device: bool = False) -> Said:
+    """``what`` happened; the fix is to sign in (with ``--device`` if that was the way)."""
+    return Said(what, Hint("sign-in-device" if device else "sign-in", account_name))
+
+
 def sign_in_needed(account_name: str, what: str) -> SignInNeeded:
     return SignInNeeded(
         Said(f"{what}, so nothing was sent", Hint("sign-in", account_name)), account_name
@@ -142,15 +147,22 @@ def oauth_error(
         )
     if code in ("invalid_client", "unauthorized_client"):
         return ConfigError(
-            f"The OAuth2 server {provider.issuer} does not accept the client id of account "
-            f"{account_name} ({code}); check --client-id and the application's registration."
+            Said(
+                f"The OAuth2 server {provider.issuer} does not accept the client id of "
+                f"account {account_name} ({code})",
+                Hint("client-id-refused", account_name),
+            )
         )
     if code == "invalid_scope":
         return ConfigError(
             f"The OAuth2 server {provider.issuer} refused the scopes of account "
-            f"{account_name} ({code}); check --scope and the application's API permissions."
+            f"{account_name} ({code}); check the scopes (--scope) and the application's API "
+            "permissions."
         )
     return AuthError(
-        f"The OAuth2 server {provider.issuer} refused the sign-in of account {account_name} "
-        f"({code}); run '{login_command(account_name)}' to sign in again."
+        again(
+            f"The OAuth2 server {provider.issuer} refused the sign-in of account "
+            f"{account_name} ({code})",
+            account_name,
+        )
     )

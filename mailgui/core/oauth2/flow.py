@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from mailgui.core.errors import AuthError, ConfigError
-from mailgui.core.oauth2.client import Tokens, login_command, new_session, token_call
+from mailgui.core.oauth2.client import Tokens, again, login_command, new_session, token_call
 from mailgui.core.oauth2.providers import OAuth2Settings, Provider, resolve
 
 __all__ = [
@@ -172,17 +172,21 @@ def authorize_in_browser(
 
             if not secrets.compare_digest(query.get("state", ""), state):
                 raise AuthError(
-                    "The sign-in answer that reached mailgui was not for the sign-in it "
-                    f"started (its state did not match), so it was refused; run "
-                    f"'{login_command(account_name)}' again."
+                    again(
+                        "The sign-in answer that reached mailgui was not for the sign-in it "
+                        "started (its state did not match), so it was refused",
+                        account_name,
+                    )
                 )
             if "error" in query:
                 raise _refused(query, provider, account_name)
             code = query.get("code")
             if not code:
                 raise AuthError(
-                    f"The OAuth2 server {provider.issuer} sent no authorization code; run "
-                    f"'{login_command(account_name)}' again."
+                    again(
+                        f"The OAuth2 server {provider.issuer} sent no authorization code",
+                        account_name,
+                    )
                 )
             started = time.time()
             token = token_call(
@@ -207,8 +211,11 @@ def authorize_in_browser(
                 raise SignInCancelled("The sign-in was cancelled; nothing was stored.")
             if time.monotonic() >= deadline:
                 raise AuthError(
-                    f"No sign-in came back from the browser within {_duration(timeout)}, so "
-                    f"nothing was stored; run '{login_command(account_name)}' again."
+                    again(
+                        f"No sign-in came back from the browser within {_duration(timeout)}, "
+                        "so nothing was stored",
+                        account_name,
+                    )
                 )
             listener.handle_request()
     if redirect.error is not None:
@@ -223,7 +230,7 @@ def _refused(query: dict[str, str], provider: Provider, account_name: str) -> Au
         what = "The sign-in was declined"
     else:
         what = f"The OAuth2 server {provider.issuer} refused the sign-in ({error[:60]})"
-    return AuthError(f"{what}, so nothing was stored; run '{login_command(account_name)}' again.")
+    return AuthError(again(f"{what}, so nothing was stored", account_name))
 
 
 def _duration(seconds: float) -> str:
@@ -321,8 +328,7 @@ def authorize_device(
                 raise _expired(account_name) from None
             if exc.error == "access_denied":
                 raise AuthError(
-                    "The sign-in was declined, so nothing was stored; run "
-                    f"'{login_command(account_name)} --device' again."
+                    again("The sign-in was declined, so nothing was stored", account_name, True)
                 ) from None
             token_call(_raise(exc), provider, account_name)
             raise  # not reached: token_call raised mailgui's error
@@ -341,8 +347,11 @@ def _raise(exc: BaseException) -> Callable[[], None]:
 
 def _expired(account_name: str) -> AuthError:
     return AuthError(
-        "The sign-in code expired before the sign-in was finished, so nothing was stored; "
-        f"run '{login_command(account_name)} --device' again."
+        again(
+            "The sign-in code expired before the sign-in was finished, so nothing was stored",
+            account_name,
+            True,
+        )
     )
 
 
@@ -376,9 +385,11 @@ class SignedIn:
 def _keep(account_name: str, tokens: Tokens, issuer: str) -> SignedIn:
     if tokens.refresh_token is None:
         raise AuthError(
-            f"The OAuth2 server {issuer} gave no refresh token, so mailgui could not stay "
-            "signed in; check that the scopes include offline access (offline_access) "
-            f"and run '{login_command(account_name)}' again."
+            again(
+                f"The OAuth2 server {issuer} gave no refresh token, so mailgui could not stay "
+                "signed in; check that the scopes include offline access (offline_access)",
+                account_name,
+            )
         )
     from mailgui.core import passwords
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mailgui.core.errors import ConfigError, SecurityError, TransientError
+from mailgui.core.hints import Hint, Said
 
 if TYPE_CHECKING:
     import requests
@@ -33,8 +34,6 @@ __all__ = [
 # Never put another product's client id here: its owner can revoke it, and it would
 # sign people in under that product's name.
 DEFAULT_CLIENT_IDS: dict[str, str] = {}
-
-README_SECTION = 'the README\'s "Registering an OAuth2 application"'
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,11 @@ def client_id_for(settings: OAuth2Settings) -> str:
         return default
     where = f"{preset} has no built-in one" if preset in PRESETS else "it has none"
     raise ConfigError(
-        f"Signing in needs the client id of an application registered with the provider, "
-        f"and {where}; pass --client-id ID ({README_SECTION} says how to register one)."
+        Said(
+            "Signing in needs the client id of an application registered with the provider, "
+            f"and {where}",
+            Hint("client-id"),
+        )
     )
 
 
@@ -241,8 +243,11 @@ def request_error(exc: Exception, url: str) -> Exception:
     host = _host(url)
     if isinstance(exc, requests.exceptions.SSLError):
         return SecurityError(
-            f"The certificate of the OAuth2 server {host} could not be verified, so nothing "
-            "was sent there; check the issuer URL, or give the CA certificate with --ca-file."
+            Said(
+                f"The certificate of the OAuth2 server {host} could not be verified, so "
+                "nothing was sent there; check the issuer URL",
+                Hint("ca-file"),
+            )
         )
     if isinstance(exc, requests.exceptions.Timeout):
         return TransientError(
