@@ -26,6 +26,7 @@ import gc
 import importlib.abc
 import importlib.util
 import inspect
+import itertools
 import json
 import os
 import sys
@@ -148,12 +149,16 @@ def rss_kb(field: str = "VmRSS") -> int:
 
 def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
     """A PaintWatch (defined here, so that importing this file loads no Qt)."""
-    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+
+    PROBE = QEvent.Type(QEvent.registerEventType())
 
     class PaintWatch(QObject):
         """Stamps the end of the first paint of a main window, and (``rows``) the first
         paint that shows the outbox, then scrolls to the end and stamps when the last
-        row is painted. Quits the application afterwards."""
+        row is painted. With no rows or ``rows == 0``, once painted (the bare window,
+        or the outbox shown) it stamps when a posted event is handled ("usable") and
+        measures stalls for 300 ms more. Quits the application afterwards."""
 
         paint_types = (QEvent.Type.UpdateRequest, QEvent.Type.Paint)
 
@@ -191,7 +196,7 @@ def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
         def _first_painted(self) -> None:
             self.result["first_paint"] = time.monotonic()
             if self.rows is None:
-                self._finish()
+                self._answer_input()
                 return
             if not getattr(self.window, "built", True):  # the frame: the rest comes next
                 self.stage = "wait-built"
@@ -222,11 +227,34 @@ def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
             self.result["ready_paint"] = time.monotonic()
             if self.rows == 0:
                 self.result["end_paint"] = self.result["ready_paint"]
-                self._finish()
+                self._answer_input()
                 return
             self.stage = "wait-end"
             self.scroller.start()
             self._scroll()
+
+        def _answer_input(self) -> None:
+            """The window is painted: post an event, as input arrives, behind whatever
+            the start has queued; "usable" is when the event loop gets to it. Then 300 ms
+            more with the stall meter on: a window that answers once and then blocks (on
+            work posted for after the paint) is not ready either."""
+            self.result["probe_posted"] = time.monotonic()
+            QCoreApplication.postEvent(self, QEvent(PROBE))
+
+        def event(self, event: QEvent) -> bool:
+            if event.type() != PROBE:
+                return super().event(event)
+            self.result["usable"] = time.monotonic()
+            self.result["probe_wait_ms"] = round(
+                (self.result["usable"] - self.result["probe_posted"]) * 1000, 1
+            )
+            self.stage = "settle"
+            if self.meter is None:
+                self.meter = StallMeter()
+                self.meter.start()
+            self.result["settle_from"] = self.meter.clock.nsecsElapsed() / 1e6
+            QTimer.singleShot(300, self._finish)
+            return True
 
         def _scroll(self) -> None:
             self.window.table.scrollToBottom()
@@ -255,6 +283,15 @@ def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
             if self.meter is not None:
                 self.meter.stop()
                 self.result.update(self.meter.report())
+                if "settle_from" in self.result:  # the longest stall after "usable"
+                    start = self.result.pop("settle_from")
+                    ticks = self.meter.ticks
+                    after = [
+                        (b[0] - a[0]) - (b[1] - a[1])
+                        for a, b in itertools.pairwise(ticks)
+                        if b[0] >= start
+                    ]
+                    self.result["settle_stall_ms"] = round(max(after, default=0.0), 1)
             self.result["rows"] = self.window.proxy.rowCount() if self.rows else 0
             self.stage = "done"
             emit(self.result)

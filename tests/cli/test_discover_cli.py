@@ -36,7 +36,8 @@ def test_discover_json_shape(
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert set(doc) == {
-        "address", "domain", "candidates", "suggested", "steps", "imap_candidates", "imap_suggested",
+        "address", "domain", "candidates", "suggested", "steps",
+        "imap_candidates", "imap_suggested",
     }  # fmt: skip
     assert doc["address"] == "me@corp.test" and doc["domain"] == "corp.test"
     first = doc["candidates"][0]
