@@ -209,6 +209,10 @@ class Engine:
         """Store the message durably, then apply the recipient-domain policy to what
         the checks found (``checks`` still running, or ``findings`` already known: the
         compose window's). Nothing waits for DNS before the message is safe."""
+        if send_at is not None and send_at > outbox.clock():
+            from mailgui.core.dating import dated
+
+            out = dated(out, send_at)  # the outbox dates it again on release if unsealed
         final, sealed = self.seal(account, out, protect)
         msg_id = outbox.add(account.name, final, send_at=send_at, sealed=sealed)
         found = list(findings) + (checks.wait() if checks is not None else [])

@@ -127,6 +127,43 @@ _COLUMNS = (
 )
 
 
+def _put_body(db: sqlite3.Connection, msg_id: int, data: bytes) -> None:
+    """Store (or replace) a message's bytes."""
+    db.execute("DELETE FROM bodies WHERE id = ?", (msg_id,))
+    if len(data) <= BODY_CHUNK:
+        db.execute("INSERT INTO bodies (id, data) VALUES (?, ?)", (msg_id, data))
+        return
+    # see BODY_CHUNK
+    db.execute("INSERT INTO bodies (id, data) VALUES (?, zeroblob(?))", (msg_id, len(data)))
+    view = memoryview(data)
+    with db.blobopen("bodies", "data", msg_id) as blob:
+        for start in range(0, len(view), BODY_CHUNK):
+            blob.write(view[start : start + BODY_CHUNK])
+
+
+def _redate(db: sqlite3.Connection, msg_id: int, now: float) -> None:
+    """Date a released message ``now`` (local time), as it leaves: a reader's "sent at"
+    is when it went, not when it was written; its Message-ID stays, and retries keep
+    this Date. A sealed message keeps the Date it was sealed with (the engine gave it
+    the scheduled time): its signature or its protected headers cover that one."""
+    from mailgui.core.dating import HEAD, date_span, date_value, redated
+
+    when = datetime.fromtimestamp(now).astimezone()
+    value = date_value(when)
+    with db.blobopen("bodies", "data", msg_id) as blob:
+        span = date_span(blob.read(HEAD))
+        if span is None:
+            return
+        if span[1] - span[0] == len(value):  # always, for the Dates mailgui writes
+            blob.seek(span[0])
+            blob.write(value)
+            return
+        blob.seek(0)
+        data = redated(blob.read(), when)
+    _put_body(db, msg_id, data)
+    db.execute("UPDATE messages SET size = ? WHERE id = ?", (len(data), msg_id))
+
+
 def iso(ts: float | None) -> str | None:
     """ISO-8601 UTC for JSON output, or None."""
     if ts is None:
@@ -592,17 +629,7 @@ class Outbox:
                 ),
             )
             msg_id = int(cur.lastrowid or 0)
-            if len(out.data) <= BODY_CHUNK:
-                db.execute("INSERT INTO bodies (id, data) VALUES (?, ?)", (msg_id, out.data))
-            else:  # see BODY_CHUNK
-                db.execute(
-                    "INSERT INTO bodies (id, data) VALUES (?, zeroblob(?))",
-                    (msg_id, len(out.data)),
-                )
-                data = memoryview(out.data)
-                with db.blobopen("bodies", "data", msg_id) as blob:
-                    for start in range(0, len(data), BODY_CHUNK):
-                        blob.write(data[start : start + BODY_CHUNK])
+            _put_body(db, msg_id, out.data)
             self._event(db, msg_id, state, "Scheduled." if state == "scheduled" else "Queued.")
         return msg_id
 
@@ -773,9 +800,17 @@ class Outbox:
         return recovered
 
     def promote_due(self) -> None:
-        """scheduled → queued at their time; deferred → queued when their back-off ends."""
+        """scheduled → queued at their time, dated then (see ``_redate``); deferred →
+        queued when their back-off ends."""
         now = self.clock()
         with self._write() as db:
+            released = db.execute(
+                "SELECT id FROM messages WHERE state = 'scheduled' AND send_at <= ? "
+                "AND signed IS NULL AND encrypted IS NULL",
+                (now,),
+            ).fetchall()
+            for (msg_id,) in released:
+                _redate(db, msg_id, now)
             db.execute(
                 "UPDATE messages SET state = 'queued', next_attempt_at = NULL, updated_at = ? "
                 "WHERE (state = 'scheduled' AND send_at <= ?) "
