@@ -241,12 +241,14 @@ class Delivery:
         try:
             while not should_stop():
                 # The outcome of the message before and the claim of the next one are one
-                # transaction: one commit (fsync) per message instead of two. Nothing of
-                # the next message has gone out when it commits, so a crash still leaves
-                # at most the one message in flight unrecorded (sent again, RFC 1047).
+                # transaction: one commit per message instead of two. Nothing of the next
+                # message has gone out when it commits, so a crash still leaves at most
+                # the one message in flight unrecorded (sent again, RFC 1047). The commit
+                # is lazy: its fsync may wait (a power cut may then resend up to a second
+                # of messages; the flush's last outcome syncs them all).
                 unrecorded, self._unrecorded = self._unrecorded, None
                 try:
-                    with self.outbox.transaction():
+                    with self.outbox.transaction(lazy=True):
                         if unrecorded is not None:
                             unrecorded()
                         row = self.outbox.claim_next(
@@ -293,6 +295,7 @@ class Delivery:
             try:
                 if unrecorded is not None:  # the last outcome: its own transaction
                     unrecorded()
+                self.outbox.settle()
             finally:
                 self._session = None
                 if session is not None:

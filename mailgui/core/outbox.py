@@ -49,6 +49,9 @@ CLAIM_LEASE = 30 * 60.0  # a live sender refreshes its claim well before this
 # 35 MB body whole makes SQLite copy it, and reading it through SELECT costs two copies;
 # either holds the GIL for tens of ms (the GUI's outbox and sender threads do this).
 BODY_CHUNK = 1024 * 1024
+# At most this long (seconds) of the sender's outcomes may wait for the disk: what a
+# power cut during a flush can make go out twice (see Outbox.transaction).
+LAZY_SYNC_AT_MOST = 1.0
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -442,6 +445,8 @@ class Outbox:
         self.path = path
         self.clock = clock
         self._batched = False  # inside transaction(): see there
+        self._synced = -LAZY_SYNC_AT_MOST  # the last commit that reached the disk (fsync)
+        self._unsynced = False  # a lazy commit since then
         self._guard = FileGuard(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -495,16 +500,23 @@ class Outbox:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once so claims never race."""
+    def _write(self, *, lazy: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so claims never race. Its commit reaches
+        the disk before this returns, unless ``lazy`` (see ``transaction``)."""
         if self._batched:  # part of the enclosing transaction(), committed with it
             yield self.db
             return
         self._check_files()  # never write into a journal nobody else reads
-        self.db.execute("BEGIN IMMEDIATE")
+        lazy = lazy and time.monotonic() - self._synced < LAZY_SYNC_AT_MOST
+        if lazy:
+            self.db.execute("PRAGMA synchronous=NORMAL")
         try:
+            self.db.execute("BEGIN IMMEDIATE")
             yield self.db
             self.db.execute("COMMIT")
+            self._unsynced = lazy
+            if not lazy:
+                self._synced = time.monotonic()
             self._check_files(committed=True)  # deleted meanwhile: the change may be lost
         except BaseException as exc:
             # SQLite may already have rolled back (disk full): keep the first error.
@@ -518,21 +530,48 @@ class Outbox:
                 if error is not exc:
                     raise error from exc
             raise
+        finally:
+            if lazy:
+                self.db.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, lazy: bool = False) -> Iterator[None]:
         """Several state changes as one transaction: all of them or none are on disk, with
         one commit (one fsync, synchronous=FULL) for all. The sender records a message's
-        outcome and claims the next message this way. An error inside rolls back all."""
+        outcome and claims the next message this way. An error inside rolls back all.
+
+        ``lazy`` (the sender's outcome + claim only): the commit may skip its fsync, as
+        long as one reached the disk in the last LAZY_SYNC_AT_MOST seconds. WAL with
+        synchronous=NORMAL never corrupts the file and survives a killed process; a
+        power cut can only lose the newest lazy commits, and losing an outcome or a
+        claim only sends that message again (a duplicate, never a loss). A queued
+        message is always committed with an fsync, and that fsync makes every commit
+        before it durable too, so a lost tail of lazy commits never holds one."""
         if self._batched:
             yield
             return
-        with self._write():
+        with self._write(lazy=lazy):
             self._batched = True
             try:
                 yield
             finally:
                 self._batched = False
+
+    def settle(self) -> None:
+        """Put the lazy commits on disk now (the sender, at the end of a flush)."""
+        if not self._unsynced:
+            return
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:  # checkpointed and removed: on disk already
+            self._unsynced = False
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._unsynced = False
+        self._synced = time.monotonic()
 
     def _check_files(self, *, committed: bool = False) -> None:
         """Refuse to go on when a file SQLite has open was deleted or replaced under this

@@ -8,14 +8,17 @@ over the database lock.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from processes import started
 from smtp_servers import (
     FakeServer,
@@ -271,3 +274,30 @@ def test_cli_commands_share_a_profile_while_a_flush_runs(
     assert len(listed) == len(expected)
     # Not a guarantee of the test (timing), but what makes it meaningful: report it.
     print(f"flush still running while the other commands finished: {flush_alive_meanwhile}")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_a_flush_waits_for_the_disk_about_once_a_second_not_once_a_message(
+    profile: Any, smtp_server: SmtpServerFactory, tmp_path: Path
+) -> None:
+    """The outcome + next claim commits are lazy (Outbox.transaction): a 60-message flush
+    syncs the outbox's WAL a few times, not 60; and once it exits everything is on disk
+    (its last act is a sync), so a power cut after a flush loses nothing."""
+    server = smtp_server()
+    add_account(profile, server)
+    queue_direct(profile, 60)
+    trace = tmp_path / "syncs.txt"
+    tracing = replace(
+        profile, command=["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o",
+                          str(trace), *profile.command]
+    )  # fmt: skip
+    r = tracing.run("outbox", "flush", "--json", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(server.wait_for(60)) == 60
+    syncs = [line for line in trace.read_text().splitlines() if "sync(" in line]
+    print(f"{len(syncs)} syncs for 60 messages")
+    # Without lazy commits: one per message (60 and more); with them, those at the start
+    # (opening, recovering), about one a second, and the last one.
+    assert 1 <= len(syncs) <= 20, "\n".join(syncs)
+    listed = outbox_json(profile)
+    assert {m["state"] for m in listed.values()} == {"sent"}

@@ -183,3 +183,21 @@ def test_concurrent_claims_from_processes_never_overlap(tmp_path: Path) -> None:
     claimed = [i for r in results for i in r]
     assert sorted(claimed) == sorted(ids)  # each exactly once
     assert os.path.exists(path)
+
+
+def test_a_lazy_commit_leaves_the_connection_durable_and_settle_syncs_it(
+    outbox: Outbox,
+) -> None:
+    """The sender's outcome + claim commit may skip its fsync (see Outbox.transaction);
+    every other write still syncs, and settle() puts the lazy ones on disk."""
+    outbox.add("work", outgoing(1))  # synced: the next lazy commit, within a second, need not
+    with outbox.transaction(lazy=True):
+        row = outbox.claim_next("A", "work")
+    assert row is not None
+    assert outbox.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    assert outbox._unsynced
+    outbox.settle()
+    assert not outbox._unsynced
+    # killed now, another connection reads what the lazy commit wrote (it is in the WAL)
+    other = sqlite3.connect(outbox.path)
+    assert other.execute("SELECT state FROM messages").fetchone() == ("sending",)
