@@ -15,6 +15,7 @@ from smtp_servers import reserve_closed_port
 
 from mailgui.core.credentials import Login
 from mailgui.core.errors import AuthError, SecurityError, ServerTimeoutError, TransientError
+from mailgui.core.hints import Hint
 from mailgui.core.imap import ImapSession, list_folders
 
 
@@ -195,7 +196,9 @@ def test_capabilities_said_before_tls_do_not_count(
     proxy = RecordingProxy(
         (dovecot.host, dovecot.starttls_port),
         source="127.0.0.1",
-        rewrite=lambda data: data.replace(b"AUTH=XOAUTH2", b"AUTH=XHIDDEN2"),
+        rewrite=lambda data: data.replace(b"AUTH=XOAUTH2", b"AUTH=XHIDDEN2").replace(
+            b"AUTH=OAUTHBEARER", b"AUTH=XHIDDENBEARER"
+        ),
     )
     proxies.append(proxy)
     login = Login(user.name, dovecot.issue_token(user), "oauth2")
@@ -236,14 +239,23 @@ def test_tls_on_the_starttls_port_is_a_security_error(
         ImapSession(settings, login_of(user)).open()
 
 
-def test_oauth2_logs_in_with_xoauth2(dovecot: Dovecot, settings_for: SettingsFor) -> None:
+@pytest.mark.parametrize(
+    ("mechanisms", "used"),
+    [(("OAUTHBEARER", "XOAUTH2"), "OAUTHBEARER"), (("XOAUTH2",), "XOAUTH2")],
+)
+def test_oauth2_logs_in_with_oauthbearer_or_xoauth2(
+    dovecot: Dovecot, settings_for: SettingsFor, mechanisms: tuple[str, ...], used: str
+) -> None:
     """Dovecot's oauth2 passdb asks the fixture about the token (RFC 7662) and checks that
-    the user in the XOAUTH2 string is the token's."""
+    the user in the OAUTHBEARER (RFC 7628, preferred when offered) or XOAUTH2 string is
+    the token's."""
     user = dovecot.add_user()
     token = dovecot.issue_token(user)
+    login = Login(user.name, token, "oauth2")
     for security in ("starttls", "tls"):
-        with ImapSession(settings_for(security), Login(user.name, token, "oauth2")) as session:
-            assert session.open().authenticated_as == user.name
+        with ImapSession(settings_for(security), login, mechanisms=mechanisms) as session:
+            info = session.open()
+            assert (info.authenticated_as, info.mechanism) == (user.name, used)
             assert "Sent" in [f.name for f in list_folders(session)]
 
 
@@ -260,8 +272,35 @@ def test_a_refused_oauth2_token_is_an_auth_error_without_it(
         session.open()
     text = str(caught.value)
     assert "refused the OAuth2 access token" in text and "sign in to the account again" in text
-    assert "status 401" in text  # from the server's JSON error challenge
+    assert "status invalid_token" in text  # from the server's JSON error challenge
     assert token not in text and token not in repr(session)
+
+
+@pytest.mark.parametrize("mechanism", ["OAUTHBEARER", "XOAUTH2"])
+def test_a_refused_token_names_the_accounts_fix(
+    dovecot: Dovecot, settings_for: SettingsFor, proxies: list[RecordingProxy], mechanism: str
+) -> None:
+    """With the account's hint (ImapFiler gives it), the sentence says how to sign in
+    again in command-line words, and the app finds the hint to word it its own way."""
+    user = dovecot.add_user()
+    token = dovecot.issue_token(user)
+    dovecot.revoke(token)
+    proxy = RecordingProxy((dovecot.host, dovecot.tls_port))
+    proxies.append(proxy)
+    session = ImapSession(
+        settings_for("tls", port=proxy.port),
+        Login(user.name, token, "oauth2"),
+        fix=Hint("sign-in", "work"),
+        mechanisms=(mechanism,),
+    )
+    with pytest.raises(AuthError) as caught:
+        session.open()
+    said = caught.value.said
+    assert said is not None and said.hint == Hint("sign-in", "work")
+    assert str(caught.value).endswith("; sign in with 'mailgui account login work'.")
+    # the JSON challenge's status: RFC 7628's word, or Google's HTTP-like code for XOAUTH2
+    status = {"OAUTHBEARER": "invalid_token", "XOAUTH2": "401"}[mechanism]
+    assert f"status {status}" in str(caught.value) and token not in str(caught.value)
 
 
 def test_a_server_that_stops_answering_is_hung_up_on_without_logout(

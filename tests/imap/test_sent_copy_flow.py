@@ -120,3 +120,21 @@ def test_no_copy_for_providers_that_file_it_themselves(profile: Profile) -> None
         assert r.returncode == 0, r.stderr
         doc = json.loads(profile.run("account", "show", name, "--json").stdout)
         assert doc["sent_copy_folder"] == expected, name
+
+
+def test_a_refused_imap_login_says_how_to_fix_the_account(
+    profile: Profile, dovecot: Dovecot, smtp_server: SmtpServerFactory, ca_file: str
+) -> None:
+    """The SMTP server takes the password, the IMAP server does not: sent, the copy waits,
+    and its error names the account's fix as the SMTP side would."""
+    user = dovecot.add_user()
+    smtp = smtp_server("starttls", users={user.name: "only-smtp-knows"})
+    stale = ImapUser(user.name, "only-smtp-knows")
+    _account(profile, smtp, stale, dovecot.tls_port, ca_file)
+    doc = _send(profile)
+    assert doc["state"] == "sent" and doc["sent_copy"] in ("pending", "failed")
+    error = doc["sent_copy_error"]
+    assert "refused the user name or password" in error
+    assert error.endswith("store the password again with 'mailgui account add work ... "
+                          "--password-stdin'.")  # fmt: skip
+    assert "only-smtp-knows" not in json.dumps(doc)

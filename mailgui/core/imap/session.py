@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
-import json
 import socket
 import ssl
 from collections.abc import Sequence
@@ -35,10 +34,12 @@ from mailgui.core.errors import (
     TransientError,
     describe_os_error,
 )
+from mailgui.core.hints import Hint, Said
 from mailgui.core.imap import responses
 from mailgui.core.imap.errors import refusal
 from mailgui.core.imap.settings import ImapSettings
 from mailgui.core.log import get_logger
+from mailgui.core.sasl import ACKNOWLEDGE, OAUTH_MECHANISMS, oauth_payload, refusal_reason
 
 __all__ = ["ImapInfo", "ImapSession"]
 
@@ -66,6 +67,7 @@ class ImapInfo:
     cert_subject: str | None = None
     capabilities: frozenset[str] = field(default_factory=frozenset)
     authenticated_as: str | None = None
+    mechanism: str | None = None  # the OAuth2 one used, when one was
 
 
 def _seconds(n: float) -> str:
@@ -83,12 +85,7 @@ def _printable_ascii(text: str) -> bool:
     return all(0x20 <= ord(c) <= 0x7E for c in text)
 
 
-def xoauth2_token(user: str, access_token: str) -> bytes:
-    """The XOAUTH2 client response, before base64 (Google's and Microsoft's format)."""
-    return f"user={user}\x01auth=Bearer {access_token}\x01\x01".encode()
-
-
-def _without_secret(text: str, login: Login | None) -> str:
+def _without_secret(text: str, login: Login | None, host: str = "", port: int = 0) -> str:
     """Server words with the secret blanked out, raw or in any base64 form we sent."""
     if login is None or not login.secret:
         return text
@@ -97,7 +94,10 @@ def _without_secret(text: str, login: Login | None) -> str:
         secret,
         base64.b64encode(secret),
         base64.b64encode(b"\0" + login.user.encode("utf-8") + b"\0" + secret),
-        base64.b64encode(xoauth2_token(login.user, login.secret)),
+        *(
+            base64.b64encode(oauth_payload(m, login.user, login.secret, host, port))
+            for m in OAUTH_MECHANISMS
+        ),
     }
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form.decode("ascii", "replace"), "[secret]")
@@ -109,9 +109,20 @@ class ImapSession:
     """An IMAP connection for one account's Sent copy. Use as a context manager; ``open``
     connects, secures and logs in. The commands below raise mailgui's errors only."""
 
-    def __init__(self, settings: ImapSettings, login: Login | None) -> None:
+    def __init__(
+        self,
+        settings: ImapSettings,
+        login: Login | None,
+        *,
+        fix: Hint | None = None,
+        mechanisms: Sequence[str] = OAUTH_MECHANISMS,
+    ) -> None:
+        """``fix``: the hint a refused login names (the account's "sign in again");
+        ``mechanisms``: the OAuth2 ones to use, in order of preference."""
         self.settings = settings
         self._login = login
+        self._fix = fix
+        self._mechanisms = mechanisms
         self._imap: imaplib.IMAP4 | None = None
         self.info = ImapInfo(settings.host, settings.port, settings.security)
         self.capabilities: frozenset[str] = frozenset()
@@ -226,7 +237,7 @@ class ImapSession:
         caps = {c.upper() for c in imap.capabilities}
         try:
             if login.mechanism == "oauth2":
-                self._xoauth2(imap, caps, login)
+                self._oauth2(imap, caps, login)
             elif (
                 _printable_ascii(login.user)
                 and _printable_ascii(login.secret)
@@ -250,37 +261,45 @@ class ImapSession:
             _forget_commands(imap)
         self.info.authenticated_as = login.user
 
-    def _xoauth2(self, imap: imaplib.IMAP4, caps: set[str], login: Login) -> None:
-        if "AUTH=XOAUTH2" not in caps:
+    def _oauth2(self, imap: imaplib.IMAP4, caps: set[str], login: Login) -> None:
+        """AUTHENTICATE OAUTHBEARER (RFC 7628) or XOAUTH2, whichever the server offers
+        first in our order; a refusal's JSON challenge is acknowledged, and its status
+        kept for the sentence."""
+        offered = [m for m in self._mechanisms if f"AUTH={m}" in caps]
+        if not offered:
             raise AuthError(
-                f"The IMAP server at {self.where} does not offer OAuth2 sign-in (XOAUTH2); "
-                "use a password for this account, or check the IMAP host."
+                f"The IMAP server at {self.where} does not offer OAuth2 sign-in (OAUTHBEARER "
+                "or XOAUTH2); use a password for this account, or check the IMAP host."
             )
+        mechanism = offered[0]
+        payload = oauth_payload(
+            mechanism, login.user, login.secret, self.settings.host, self.settings.port
+        )
         said: list[bytes] = []
 
         def respond(challenge: bytes) -> bytes:
-            if said or challenge:  # the server's error report (JSON): answer empty
+            if said or challenge:  # the server's error report (JSON): acknowledge it
                 said.append(challenge)
-                return b""
+                return ACKNOWLEDGE[mechanism]
             said.append(b"")
-            return xoauth2_token(login.user, login.secret)
+            return payload
 
+        self.info.mechanism = mechanism
         try:
-            imap.authenticate("XOAUTH2", respond)
+            imap.authenticate(mechanism, respond)
         except imaplib.IMAP4.error as exc:
-            detail = ""
-            for challenge in said:
-                with contextlib.suppress(ValueError, AttributeError):
-                    status = json.loads(challenge).get("status")
-                    if status:
-                        detail = f", status {status}"
+            status = next(filter(None, map(refusal_reason, said)), "")
+            detail = f", status {status}" if status else ""
             said_text = _exc_text(exc).decode("utf-8", "replace")
             raise imaplib.IMAP4.error(f"{said_text}{detail}") from None
 
     def _refused(self, exc: imaplib.IMAP4.error, login: Login) -> NoReturn:
         code, _, words = responses.status_text(_exc_text(exc))
         said = _without_secret(
-            " ".join(p for p in (f"[{code}]" if code else "", words) if p), login
+            " ".join(p for p in (f"[{code}]" if code else "", words) if p),
+            login,
+            self.settings.host,
+            self.settings.port,
         )
         if code in _TEMPORARY_LOGIN:
             raise TransientError(
@@ -294,9 +313,12 @@ class ImapSession:
             if login.mechanism == "oauth2"
             else "check the password (and the user name) of the account"
         )
-        raise AuthError(
+        happened = (
             f"The IMAP server at {self.where} refused the {what} for {login.user!r} "
-            f"({said or 'no reason given'}); {advice}.",
+            f"({said or 'no reason given'})"
+        )
+        raise AuthError(
+            Said(happened, self._fix) if self._fix else f"{happened}; {advice}.",
             reply=said or None,
         )
 
@@ -393,7 +415,14 @@ class ImapSession:
 
     def _refusal(self, shown: str, kind: str, data: Sequence[object], *, size: int = 0) -> NoReturn:
         code, _, words = responses.status_text(data)
-        raise refusal(self.where, shown, kind, code, _without_secret(words, self._login), size=size)
+        raise refusal(
+            self.where,
+            shown,
+            kind,
+            code,
+            _without_secret(words, self._login, self.settings.host, self.settings.port),
+            size=size,
+        )
 
     def _command_failed(self, what: str, typ: str, data: Sequence[object]) -> NoReturn:
         code, _, words = responses.status_text(data)
