@@ -218,6 +218,9 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         acct = acct._replace(data_timeout=args.data_timeout)
     if args.no_recipient_checks:
         acct = acct._replace(check_recipients=False)
+    acct = acct._replace(
+        always_sign=args.always_sign, encrypt_when_possible=args.encrypt_when_possible
+    )
     store = _store()
     previous = next((a for a in store.all() if a.name == acct.name), None)
     existed = previous is not None
@@ -374,6 +377,9 @@ def cmd_account_set(args: argparse.Namespace) -> int:
             changes[option] = getattr(args, option)
     if args.recipient_checks is not None:
         changes["check_recipients"] = args.recipient_checks == "on"
+    for option in ("always_sign", "encrypt_when_possible"):
+        if getattr(args, option) is not None:
+            changes[option] = getattr(args, option) == "on"
     limits = {k: getattr(args, k) for k in ("per_minute", "per_hour", "per_day")}
     if any(v is not None for v in limits.values()):
         changes["limits"] = acct.limits._replace(
@@ -651,14 +657,20 @@ def cmd_cert_import(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _protect(args: Any) -> Any:
-    """``--sign``, ``--encrypt`` and ``--smime-recipient-cert`` as an engine.Protect."""
-    if not (args.sign or args.encrypt):
+def _protect(args: Any, account: Account | None = None) -> Any:
+    """``--sign``, ``--encrypt`` and ``--smime-recipient-cert`` as an engine.Protect;
+    with ``account`` (``send``), joined to what the account does by default unless
+    ``--no-sign`` or ``--no-encrypt`` (``sendmail`` signs only when asked: a program's
+    mail never waits for a passphrase it did not expect)."""
+    from mailgui.core.engine import Protect
+
+    default = (Protect.by_default(account) if account is not None else None) or Protect()
+    sign = args.sign or (default.sign and not args.no_sign)
+    encrypt = args.encrypt or (default.encrypt and not args.no_encrypt)
+    if not (sign or encrypt):
         if args.smime_recipient_cert:
             raise UsageError("--smime-recipient-cert goes with --encrypt.")
         return None
-    from mailgui.core.engine import Protect
-
     certs = []
     for name in args.smime_recipient_cert:
         try:
@@ -667,7 +679,12 @@ def _protect(args: Any) -> Any:
             raise InputError(
                 f"The certificate file {name!r} cannot be read ({exc.strerror}); check the path."
             ) from None
-    return Protect(sign=args.sign, encrypt=args.encrypt, recipient_certs=tuple(certs))
+    return Protect(
+        sign=sign,
+        encrypt=encrypt,
+        recipient_certs=tuple(certs),
+        opportunistic=encrypt and not args.encrypt,  # the account's "when possible"
+    )
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -702,7 +719,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         # Durable before any DNS answer; then the checks' findings (also with --queue-only
         # and --at: it is queued already): a null-MX recipient is taken out before the try.
         queued = engine.queue(
-            outbox, acct, out, send_at=send_at, checks=checks, protect=_protect(args)
+            outbox, acct, out, send_at=send_at, checks=checks, protect=_protect(args, acct)
         )
         msg_id = queued.id
         del out  # a big message is in the outbox now; do not hold a second copy while sending
@@ -1315,6 +1332,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(for relays serving internal domains)",
     )
     a.add_argument(
+        "--always-sign", action="store_true",
+        help="sign every message by default (send --no-sign leaves one unsigned)",
+    )  # fmt: skip
+    a.add_argument(
+        "--encrypt-when-possible", action="store_true",
+        help="encrypt by default when every recipient has a key, else send in clear",
+    )  # fmt: skip
+    a.add_argument(
         "--oauth2", metavar="PROVIDER",
         help="sign in with OAuth2 instead of a password: microsoft, google or an issuer URL "
         "(then run 'mailgui account login NAME')",
@@ -1401,6 +1426,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipient-checks", choices=("on", "off"),
         help="look up recipient domains in DNS before queueing (off: for internal relays)",
     )  # fmt: skip
+    a.add_argument(
+        "--always-sign", choices=("on", "off"),
+        help="sign every message by default (needs the account's key)",
+    )  # fmt: skip
+    a.add_argument(
+        "--encrypt-when-possible", choices=("on", "off"),
+        help="encrypt by default when every recipient has a key, else send in clear",
+    )  # fmt: skip
     a.add_argument("--default", action="store_true", help="make this the default account")
     a.set_defaults(func=cmd_account_set)
     a = asub.add_parser("list", help="list accounts")
@@ -1454,6 +1487,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--encrypt", action="store_true",
         help="encrypt to every recipient and to you; refused, with nothing queued, when a "
         "recipient has no usable key or certificate",
+    )  # fmt: skip
+    s.add_argument(
+        "--no-sign", action="store_true",
+        help="leave this message unsigned, although the account signs by default",
+    )  # fmt: skip
+    s.add_argument(
+        "--no-encrypt", action="store_true",
+        help="send this message in clear, although the account encrypts when it can",
     )  # fmt: skip
     s.add_argument(
         "--smime-recipient-cert", nargs="+", action="extend", default=[], metavar="FILE",

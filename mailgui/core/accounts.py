@@ -104,6 +104,10 @@ class Account(NamedTuple):
     pgp_key: str = ""
     smime_cert: str = ""
     smime_key: str = ""
+    # What a new message starts with (the compose window's toggles, ``mailgui send``):
+    # signed; encrypted when every recipient has a key (else in clear: not asked for).
+    always_sign: bool = False
+    encrypt_when_possible: bool = False
 
     def validate(self, *, check_files: bool = True) -> Account:
         """Raise ConfigError for settings that can never work or would be unsafe.
@@ -156,6 +160,13 @@ class Account(NamedTuple):
                         f"The {what} file {path!r} of account {self.name!r} does not exist; "
                         "give the path of a PEM file."
                     )
+        if (self.always_sign or self.encrypt_when_possible) and not (
+            self.pgp_key or self.smime_key
+        ):
+            raise ConfigError(
+                f"Account {self.name!r} is set to sign or encrypt by default but has no key; "
+                "give it one (--pgp-key FINGERPRINT, or --smime-cert PEM --smime-key PEM)."
+            )
         if check_files and self.ca_file and not Path(self.ca_file).is_file():
             raise ConfigError(
                 f"The CA file {self.ca_file!r} of account {self.name!r} does not exist; "

@@ -44,11 +44,25 @@ Sealer = Callable[[Account, "Outgoing"], "Outgoing"]
 
 class Protect(NamedTuple):
     """What the sender asked for one message: signed, encrypted (to every recipient and
-    the sender), with these recipients' S/MIME certificates besides the imported ones."""
+    the sender), with these recipients' S/MIME certificates besides the imported ones.
+    ``opportunistic``: encrypted only if every recipient has a usable key, else sent
+    as if ``encrypt`` were off (an account's "encrypt when possible", not a request)."""
 
     sign: bool = False
     encrypt: bool = False
     recipient_certs: tuple[bytes, ...] = ()
+    opportunistic: bool = False
+
+    @classmethod
+    def by_default(cls, account: Account) -> Protect | None:
+        """What a message from ``account`` gets when nobody says (its defaults)."""
+        if not (account.always_sign or account.encrypt_when_possible):
+            return None
+        return cls(
+            sign=account.always_sign,
+            encrypt=account.encrypt_when_possible,
+            opportunistic=account.encrypt_when_possible,
+        )
 
 
 def smime_key_slot(account_name: str) -> str:
@@ -161,10 +175,17 @@ class Engine:
         sealed: tuple[str | None, str | None] = (None, None)
         wanted = protect is not None and (protect.sign or protect.encrypt)
         if wanted or account.pgp_key:
-            from mailgui.core.crypto import seal
+            from mailgui.core.crypto import RecipientKeyError, seal
 
             options = self.seal_options(account, protect or Protect())
-            out = seal(options, out)
+            try:
+                out = seal(options, out)
+            except RecipientKeyError:
+                if protect is None or not protect.opportunistic:
+                    raise
+                # "when possible" and it is not: as the sender would have sent it
+                options = options._replace(encrypt=False)
+                out = seal(options, out)
             sealed = options.kinds()
         for sealer in self.sealers:
             out = sealer(account, out)

@@ -362,3 +362,49 @@ def test_a_sealed_message_is_not_taken_back_for_editing(
         with pytest.raises(UsageError, match="encrypted when it was queued"):
             take_out_for_editing(box, msg_id, DraftStore(tmp_path / "drafts"), tmp_path / "att")
         assert box.get(msg_id).state == "queued"  # still there, unchanged
+
+
+def test_an_accounts_defaults_sign_and_encrypt_when_every_recipient_has_a_key(
+    qtbot: QtBot,
+    ctx: AppContext,
+    handle: OutboxHandle,
+    windows: list[ComposeWindow],
+    gpg_keys: GpgKeys,
+) -> None:
+    """Sign is on from the start; Encrypt turns itself on while every recipient has a
+    key and off when one has none, without blocking Send (it was not asked for); once
+    the person clicks Encrypt, their choice holds and a missing key blocks Send again."""
+    work = ctx.accounts.get("Work")
+    ctx.accounts.save(work._replace(name="Auto", always_sign=True, encrypt_when_possible=True))
+    window = open_window(qtbot, ctx, handle, windows, account="Auto")
+    assert window.sign_action.isChecked() and not window.encrypt_action.isChecked()
+    type_to(qtbot, window, f"Bob <{addr('bob')}>")
+    qtbot.waitUntil(window.encrypt_action.isChecked, timeout=10_000)
+    assert "✓ bob@example.test: key found" in states(window)
+
+    type_to(qtbot, window, f"Bob <{addr('bob')}>, {NOBODY}")
+    qtbot.waitUntil(lambda: not window.encrypt_action.isChecked(), timeout=10_000)
+    with qtbot.waitSignal(window.sent, timeout=20_000) as sent:
+        send_keys(qtbot, window)  # no finding: sent signed, in clear
+    with Outbox(ctx.profile.outbox_file) as box:
+        row = box.get(sent.args[0])
+    assert (row.signed, row.encrypted) == ("openpgp", None)
+
+    window = open_window(qtbot, ctx, handle, windows, account="Auto")
+    type_to(qtbot, window, f"Bob <{addr('bob')}>")
+    qtbot.waitUntil(window.encrypt_action.isChecked, timeout=10_000)
+    # Send at once after adding a keyless recipient: Send waits for the look-up, the rule
+    # turns Encrypt off, and the message goes signed in clear
+    type_to(qtbot, window, f"{NOBODY}", "cc")
+    with qtbot.waitSignal(window.sent, timeout=20_000) as sent:
+        send_keys(qtbot, window)
+    with Outbox(ctx.profile.outbox_file) as box:
+        assert box.get(sent.args[0]).encrypted is None
+
+    window = open_window(qtbot, ctx, handle, windows, account="Auto")
+    window.encrypt_button.click()  # the person's choice: encrypted, or not sent
+    assert window.encrypt_action.isChecked()
+    type_to(qtbot, window, f"{NOBODY}")
+    send_keys(qtbot, window)
+    qtbot.waitUntil(lambda: window.preflight.isVisible(), timeout=10_000)
+    assert any("cannot be encrypted" in f.text for f in window.findings)

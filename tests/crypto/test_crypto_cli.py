@@ -100,3 +100,50 @@ def test_smime_encrypted_to_an_imported_certificate(
                    "-inkey", str(pki.key("bob")))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert b"application/pkcs7-signature" in done.stdout
+
+
+def test_an_accounts_defaults_sign_always_and_encrypt_when_every_recipient_has_a_key(
+    profile: Profile, gpg_keys: GpgKeys, smtp_server: SmtpServerFactory
+) -> None:
+    """``--always-sign`` and ``--encrypt-when-possible``: ``send`` signs each message and
+    encrypts it when every recipient has a key; one without a key gets it signed in
+    clear (not refused: encryption was not asked for); ``--no-sign`` and ``--no-encrypt``
+    leave one message out; ``sendmail`` signs only when asked."""
+    gpg_profile = replace(profile, env={**profile.env, "GNUPGHOME": gpg_keys.home})
+    server = smtp_server("none")
+    _account(gpg_profile, server, "--pgp-key", gpg_keys.fingerprints["alice"], "--always-sign",
+             "--encrypt-when-possible")  # fmt: skip
+    shown = json.loads(gpg_profile.run("account", "show", "work", "--json").stdout)
+    assert (shown["always_sign"], shown["encrypt_when_possible"]) == (True, True)
+
+    def sent(*args: str) -> tuple[str | None, str | None]:
+        r = _send(gpg_profile, *args)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        return doc["signed"], doc["encrypted"]
+
+    assert sent("--to", addr("bob")) == ("openpgp", "openpgp")
+    assert sent("--to", addr("bob"), "nobody@example.test") == ("openpgp", None)
+    assert sent("--to", addr("bob"), "--no-encrypt") == ("openpgp", None)
+    assert sent("--to", addr("bob"), "--no-sign", "--no-encrypt") == (None, None)
+    r = _send(gpg_profile, "--to", "nobody@example.test", "--encrypt")  # asked: refused
+    assert r.returncode == 65 and "nobody@example.test" in r.stderr
+    message = f"From: {addr('alice')}\nTo: {addr('bob')}\nSubject: cron\n\nall done\n"
+    r = gpg_profile.run("sendmail", "--wait", "-t", input=message)
+    assert r.returncode == 0, r.stderr
+    mails = [m.data for m in server.wait_for(5)]
+    assert b"multipart/encrypted" in mails[0]
+    assert b"multipart/signed" in mails[1] and b"multipart/encrypted" not in mails[1]
+    assert b"multipart/signed" not in mails[3] and b"multipart/signed" not in mails[4]
+
+    r = gpg_profile.run("account", "set", "work", "--always-sign", "off",
+                        "--encrypt-when-possible", "off")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sent("--to", addr("bob")) == (None, None)
+
+
+def test_defaults_need_a_key(profile: Profile, smtp_server: SmtpServerFactory) -> None:
+    server = smtp_server("none")
+    _account(profile, server)
+    r = profile.run("account", "set", "work", "--always-sign", "on")
+    assert r.returncode != 0 and "has no key" in r.stderr and "Traceback" not in r.stderr

@@ -50,6 +50,10 @@ class ProtectionMixin(ComposeBase):
         self.encrypt_action.setObjectName("encrypt_action")
         self.encrypt_action.setCheckable(True)
         self.encrypt_action.toggled.connect(self._on_encrypt_toggled)
+        # The account's "encrypt when possible", until the person turns Encrypt on or
+        # off: the toggle then follows the recipients' keys (on when all have one).
+        self._encrypt_auto = False
+        self._auto_setting = False  # the toggle is being set by the rule above
         self.keys = KeyChecker(self._ctx.profile, self)
         self.keys.checked.connect(self._on_keys_checked)
         self.key_timer = QTimer(self)
@@ -92,20 +96,29 @@ class ProtectionMixin(ComposeBase):
         if self.technology() is None:
             return None
         sign, encrypt = self.sign_action.isChecked(), self.encrypt_action.isChecked()
-        return Protect(sign=sign, encrypt=encrypt) if sign or encrypt else None
+        if not (sign or encrypt):
+            return None
+        # chosen by the rule: if a key goes bad before queueing, sent as the rule would
+        return Protect(sign=sign, encrypt=encrypt, opportunistic=encrypt and self._encrypt_auto)
 
     def set_protection(self, sign: bool, encrypt: bool) -> None:
-        """Turn the toggles on or off (only on where the account has a key)."""
+        """Turn the toggles on or off (only on where the account has a key): a draft
+        reopened keeps what it had, whatever the account's defaults."""
         usable = self.technology() is not None
+        self._encrypt_auto = False
         self.sign_action.setChecked(sign and usable)
         self.encrypt_action.setChecked(encrypt and usable)
 
     @Slot()
     def _apply_protection_identity(self) -> None:
-        """From changed: the toggles follow the new account's keys, looked up afresh."""
-        if self.technology() is None:
-            self.sign_action.setChecked(False)
-            self.encrypt_action.setChecked(False)
+        """From changed: the toggles follow the new account's keys and its defaults
+        (sign always; encrypt when every recipient has a key), looked up afresh."""
+        account = self._account()
+        usable = self.technology() is not None and account is not None
+        self.sign_action.setChecked(usable and bool(account and account.always_sign))
+        self._encrypt_auto = usable and bool(account and account.encrypt_when_possible)
+        if not usable or not self._encrypt_auto:
+            self._set_encrypt(False)
         self._cancel_waiting_send()
         self._update_protection_actions()
         self.keys.forget()
@@ -132,12 +145,15 @@ class ProtectionMixin(ComposeBase):
                 "Sign the message with your {0} key, so recipients can check it is from you"
             ).format(kind)
         )
-        self.encrypt_action.setToolTip(
-            self.tr(
-                "Encrypt the message with {0} to every recipient and to you; each recipient "
-                "needs a key"
-            ).format(kind)
-        )
+        encrypt_tip = self.tr(
+            "Encrypt the message with {0} to every recipient and to you; each recipient needs a key"
+        ).format(kind)
+        if self._encrypt_auto:
+            encrypt_tip += self.tr(
+                ". This account encrypts when it can: on by itself while every recipient "
+                "has a key, else sent unencrypted; click to decide yourself"
+            )
+        self.encrypt_action.setToolTip(encrypt_tip)
 
     # --- recipients' keys ---------------------------------------------------------------
 
@@ -153,8 +169,39 @@ class ProtectionMixin(ComposeBase):
                 seen.setdefault(box.addr.lower(), box.addr)
         return list(seen.values())
 
+    def _set_encrypt(self, on: bool) -> None:
+        """Set the toggle for the rule (not the person's choice)."""
+        self._auto_setting = True
+        try:
+            self.encrypt_action.setChecked(on)
+        finally:
+            self._auto_setting = False
+
+    def _looking_up(self) -> bool:
+        """Whether the recipients' keys matter now: Encrypt on, or the rule's to apply."""
+        return (self.encrypt_action.isChecked() or self._encrypt_auto) and (
+            self.technology() is not None
+        )
+
+    def _apply_encrypt_rule(self) -> None:
+        """Encrypt when possible: on once every recipient's key is found, off when one
+        has none (sent in clear then: encryption was not asked for)."""
+        if not self._encrypt_auto:
+            return
+        states = self._key_states()
+        if any(state is None for _addr, state in states):
+            return  # some still being looked up
+        self._set_encrypt(bool(states) and all(state.usable for _a, state in states if state))
+
     @Slot(bool)
     def _on_encrypt_toggled(self, on: bool) -> None:
+        if self._auto_setting:  # the rule: a Send waiting for the keys goes on
+            self._show_key_states()
+            self._recheck()
+            return
+        if self._encrypt_auto:  # the person's choice wins over the account's rule
+            self._encrypt_auto = False
+            self._update_protection_actions()
         self._cancel_waiting_send()
         if on:
             self.keys.forget()  # a key imported since is found now
@@ -164,7 +211,7 @@ class ProtectionMixin(ComposeBase):
     @Slot()
     def _schedule_key_lookup(self, at_once: bool = False) -> None:
         """Look the recipients' keys up once the typing has paused (Encrypt on only)."""
-        if self.encrypt_action.isChecked() and self.technology() is not None:
+        if self._looking_up():
             if at_once:
                 self.key_timer.stop()
                 self._look_up_keys()
@@ -175,9 +222,10 @@ class ProtectionMixin(ComposeBase):
     @Slot()
     def _look_up_keys(self) -> None:
         technology = self.technology()
-        if technology is None or not self.encrypt_action.isChecked():
+        if technology is None or not self._looking_up():
             return
         self.keys.request(technology, self._recipient_addresses())
+        self._apply_encrypt_rule()  # answers already known come at once
         self._show_key_states()
 
     def _key_states(self) -> list[tuple[str, KeyState | None]]:
@@ -289,7 +337,7 @@ class ProtectionMixin(ComposeBase):
         imported since), and at any not known yet; True while that runs (Send then
         goes on by itself when the answers are in)."""
         technology = self.technology()
-        if not self.encrypt_action.isChecked() or technology is None:
+        if not self._looking_up() or technology is None:
             return False
         addresses = self._recipient_addresses()
         if not self._keys_fresh:
@@ -311,6 +359,7 @@ class ProtectionMixin(ComposeBase):
 
     @Slot()
     def _on_keys_checked(self) -> None:
+        self._apply_encrypt_rule()
         self._show_key_states()
         self._recheck()
         technology = self.technology()
@@ -326,6 +375,6 @@ class ProtectionMixin(ComposeBase):
 
     def _keys_after_failure(self) -> None:
         """Queueing failed (a key may have expired meanwhile): look again."""
-        if self.encrypt_action.isChecked():
+        if self._looking_up():
             self.keys.forget()
             self._schedule_key_lookup(at_once=True)
