@@ -19,8 +19,14 @@ import pytest
 from crypto_tools import GpgKeys, Pki, make_gpg_keys, make_pki
 
 
+def _needs(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed (Debian: {package}; scripts/test installs it)")
+
+
 @pytest.fixture(scope="session")
 def gpg_keys() -> Iterator[GpgKeys]:
+    _needs("gpg", "gnupg")
     # Short: gpg-agent's socket path must fit in sockaddr_un (about 107 bytes).
     home = tempfile.mkdtemp(prefix="mg-", dir="/tmp")
     other = tempfile.mkdtemp(prefix="mg-", dir="/tmp")
@@ -34,4 +40,5 @@ def gpg_keys() -> Iterator[GpgKeys]:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    _needs("openssl", "openssl")
     return make_pki(Path(tmp_path_factory.mktemp("smime")))
