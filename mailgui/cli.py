@@ -355,6 +355,9 @@ def cmd_account_login(args: argparse.Namespace) -> int:
             settings, acct.name, show_url=show_url, no_browser=args.no_browser,
             timeout=args.timeout,
         )  # fmt: skip
+    from mailgui.core.flush_schedule import credentials_changed
+
+    credentials_changed(_profile())  # a running app or agent sends what waited for it
     print(f"Signed in to account {acct.name!r}; the grant is kept in the keyring.")
     return EX_OK
 

@@ -179,7 +179,7 @@ class Agent:
             now=self.clock(),
             due_at=outbox.next_wakeup(),
             online=self.network(),
-            settings=flush_schedule.stamp(self.profile.accounts_file),
+            settings=flush_schedule.settings_stamp(self.profile),
             version=outbox.data_version(),
             queued=lambda: outbox.counts().get("queued", 0),
         )

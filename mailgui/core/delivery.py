@@ -237,6 +237,7 @@ class Delivery:
         except ConfigError as exc:
             blocked = exc
         session: SMTPSession | None = None
+        held = 0  # messages given back unsent because of ``blocked``
         self._merging = True
         try:
             while not should_stop():
@@ -279,7 +280,9 @@ class Delivery:
                         blocked, session = exc, None
                 if blocked is not None or session is None or acct is None:
                     assert blocked is not None
-                    report.outcomes.append(self._give_back(row, blocked, acct))
+                    # one line for the account (below), not one per message
+                    report.outcomes.append(self._give_back(row, blocked, acct, quiet=True))
+                    held += 1
                     continue
                 outcome = self._send_one(session, acct, row)
                 report.outcomes.append(outcome)
@@ -290,6 +293,9 @@ class Delivery:
                         "will be tried again later."
                     )
         finally:
+            if held and blocked is not None:
+                waiting = "1 message waits" if held == 1 else f"{held} messages wait"
+                log.warning("account %r: %s (%s)", name, blocked.message, waiting)
             self._merging = False
             unrecorded, self._unrecorded = self._unrecorded, None
             try:
@@ -466,8 +472,11 @@ class Delivery:
         acct: Account | None,
         recipient_errors: dict[str, str | None] | None = None,
         pending: list[str] | None = None,
+        *,
+        quiet: bool = False,
     ) -> Outcome:
-        """Defer the message (or fail it: a permanent reply, or too long waiting)."""
+        """Defer the message (or fail it: a permanent reply, or too long waiting).
+        ``quiet``: its account's error is logged once for all (``_flush_account``)."""
         now = self.clock()
         permanent = isinstance(err, DeliveryError) and err.permanent
         text, said = err.message, err.said
@@ -497,7 +506,10 @@ class Delivery:
             when = now + delay
 
         def announce() -> None:
-            log.warning("message %d %s: %s", row.id, state, text)
+            if quiet and state == "deferred":
+                log.info("message %d deferred (its account's error is below)", row.id)
+            else:
+                log.warning("message %d %s: %s", row.id, state, text)
             self._emit(Finished(row.id, state, text))
 
         self._finish(

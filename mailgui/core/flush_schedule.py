@@ -6,7 +6,8 @@ A pure function of what the sender remembers (``Memory``) and what it sees now
 
 - this process becomes the profile's sender (the agent or another window stopped);
 - the network is back (deferred messages go too, their back-off is moot);
-- the account settings changed (deferred ones too: the fix may be in them);
+- the account settings changed, or someone signed in or stored a password (deferred
+  ones too: the fix may be in them; ``credentials_changed`` tells the other processes);
 - another process queued a message, or this one asked;
 - a deferred or scheduled message is due;
 - never yet (the start), or not for ``max_sleep`` seconds (a periodic look).
@@ -18,9 +19,13 @@ requests, not the schedule's, and flush at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from mailgui.core.paths import Profile
 
 __all__ = [
     "MAX_SLEEP_S",
@@ -28,8 +33,10 @@ __all__ = [
     "Memory",
     "Seen",
     "Step",
+    "credentials_changed",
     "flushed",
     "remember",
+    "settings_stamp",
     "sleep_for",
     "stamp",
     "step",
@@ -44,7 +51,7 @@ class Seen(NamedTuple):
     now: float
     due_at: float | None  # Outbox.next_wakeup(): the next deferred or scheduled message
     online: bool | None  # None: this platform cannot tell
-    settings: float | None  # the accounts file's modification time (None: no file)
+    settings: float | None  # settings_stamp(): when the accounts or a secret last changed
     version: int  # Outbox.data_version(): moves when another process wrote
     queued: Callable[[], int]  # messages queued now; asked only when the version moved
     sender: bool = True  # this process holds the profile's sender lock
@@ -131,3 +138,24 @@ def stamp(path: Path) -> float | None:
         return path.stat().st_mtime_ns / 1e9
     except OSError:
         return None
+
+
+def settings_stamp(profile: Profile) -> float | None:
+    """When the accounts file, or a password or sign-in (``credentials_changed``), last
+    changed (None: neither ever was)."""
+    stamps = [stamp(profile.accounts_file), stamp(profile.credentials_stamp)]
+    return max((s for s in stamps if s is not None), default=None)
+
+
+def credentials_changed(profile: Profile) -> None:
+    """Say that an account's password or OAuth2 grant was just stored (``account login``,
+    the app's Sign in), so every sender of the profile tries the waiting messages at
+    once, back-off or not: a message held for "sign in again" goes out by itself. Not
+    for a refresh token the server rotated while sending (that fixes nothing)."""
+    path = profile.credentials_stamp
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        os.utime(path)  # touch() keeps an existing file's time on some file systems
+    except OSError:
+        pass  # the senders then try at their next due time: nothing is lost

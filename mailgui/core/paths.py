@@ -43,6 +43,11 @@ class Profile(NamedTuple):
         return self.data_dir / "outbox.sqlite3"
 
     @property
+    def credentials_stamp(self) -> Path:
+        """Touched when someone signs in or stores a password (see flush_schedule)."""
+        return self.state_dir / "credentials-changed"
+
+    @property
     def log_file(self) -> Path:
         return self.state_dir / "mailgui.log"
 

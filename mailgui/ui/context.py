@@ -89,4 +89,12 @@ class AppContext:
             return False
         with self._lock:
             self._session_passwords.pop(account, None)
+        self.credentials_changed()
         return True
+
+    def credentials_changed(self) -> None:
+        """A password or grant was stored: every sender of the profile (this app's,
+        the agent) tries the waiting messages again at once."""
+        from mailgui.core.flush_schedule import credentials_changed
+
+        credentials_changed(self.profile)

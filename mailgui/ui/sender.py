@@ -109,7 +109,7 @@ class _Worker(QObject):
             now=time.time(),
             due_at=outbox.next_wakeup(),
             online=self._online,
-            settings=flush_schedule.stamp(self._ctx.profile.accounts_file),
+            settings=flush_schedule.settings_stamp(self._ctx.profile),
             version=outbox.data_version(),
             queued=lambda: outbox.counts()["queued"],
             sender=self._may_send(),

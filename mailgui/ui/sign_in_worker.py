@@ -31,6 +31,7 @@ from mailgui.ui.worker_thread import wait_all as _wait_all
 
 if TYPE_CHECKING:
     from mailgui.core.oauth2.providers import OAuth2Settings
+    from mailgui.core.paths import Profile
 
 __all__ = ["THREAD_NAME", "SignInRunner", "cancel_all", "wait_all"]
 
@@ -63,8 +64,10 @@ class _SignIn(QObject):
         cancel: threading.Event,
         open_browser: Opener | None,
         timeout: float,
+        profile: Profile | None = None,
     ) -> None:
         super().__init__()
+        self._profile = profile
         self._settings = settings
         self._account = account
         self._cancel = cancel
@@ -100,6 +103,10 @@ class _SignIn(QObject):
             ).format(type(exc).__name__, exc)
         else:
             result["ok"] = True
+            if self._profile is not None:  # the waiting messages go out by themselves
+                from mailgui.core.flush_schedule import credentials_changed
+
+                credentials_changed(self._profile)
         if self._cancel.is_set() and not result["ok"]:
             result["cancelled"], result["error"] = True, ""
         return result
@@ -134,7 +141,8 @@ class SignInRunner(QObject):
     """Signs one account in at a time, off the GUI thread.
 
     ``open_browser`` replaces the system browser (tests: a scripted one); None is
-    Python's ``webbrowser``, which honours ``$BROWSER``.
+    Python's ``webbrowser``, which honours ``$BROWSER``. With ``profile``, a sign-in
+    tells the profile's senders (``flush_schedule.credentials_changed``).
 
     Signals:
         urlReady(str, str): account, the sign-in URL (show it: the browser may not open).
@@ -145,8 +153,15 @@ class SignInRunner(QObject):
     urlReady = Signal(str, str)
     finished = Signal(dict)
 
-    def __init__(self, parent: QObject | None = None, *, open_browser: Opener | None = None):
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        open_browser: Opener | None = None,
+        profile: Profile | None = None,
+    ):
         super().__init__(parent)
+        self.profile = profile
         self.open_browser = open_browser
         self.timeout = BROWSER_WAIT_S
         self._runs = 0
@@ -167,7 +182,7 @@ class SignInRunner(QObject):
         self._runs += 1
         cancel = threading.Event()
         _cancels.add(cancel)
-        worker = _SignIn(settings, account, cancel, self.open_browser, self.timeout)
+        worker = _SignIn(settings, account, cancel, self.open_browser, self.timeout, self.profile)
         thread = WorkerThread(worker, THREAD_NAME)
         thread.urlReady.connect(partial(self._url_ready, self._runs))
         thread.post(worker.run, reply=partial(self._on_done, self._runs))

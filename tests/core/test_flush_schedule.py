@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mailgui.core.flush_schedule import Flush, Memory, Seen, flushed, remember, sleep_for, step
 
 T0 = 1_000_000.0
@@ -104,3 +106,25 @@ def test_a_held_flush_says_what_it_waits_for() -> None:
     held = step(memory, seen(T0 + 2, version=8, queued=lambda: 1, online=False))
     assert (held.flush, held.waiting) == (None, "offline")
     assert held.held == Flush("a message was queued", False)
+
+
+def test_a_sign_in_counts_as_a_settings_change(tmp_path: Path) -> None:
+    """``account login`` and the app's Sign in touch the credentials stamp: the senders'
+    settings stamp moves, so they flush with the deferred messages (back-off moot)."""
+    import os
+
+    from mailgui.core.flush_schedule import credentials_changed, settings_stamp
+    from mailgui.core.paths import Profile
+
+    profile = Profile(tmp_path / "config", tmp_path / "data", tmp_path / "state")
+    assert settings_stamp(profile) is None
+    profile.config_dir.mkdir()
+    profile.accounts_file.write_text("")
+    os.utime(profile.accounts_file, (1_000, 1_000))
+    assert settings_stamp(profile) == 1_000
+    credentials_changed(profile)
+    moved = settings_stamp(profile)
+    assert moved is not None and moved > 1_000
+    seen = Seen(now=0.0, due_at=None, online=True, settings=moved, version=1, queued=lambda: 0)
+    memory = Memory(True, 1_000.0, 1, True, 0.0)
+    assert step(memory, seen).flush == Flush("the account settings changed", True)
