@@ -280,6 +280,7 @@ def test_tab_walks_the_form_in_reading_order(qtbot: Any, dialog: AccountsDialog)
         dialog.password_edit,
         dialog.ca_edit,
         dialog.ca_browse,
+        dialog.imap_host_edit,  # the rest of the incoming server waits for a server name
         *dialog.limit_spins,
         dialog.timeout_spin,
         dialog.test_button,

@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from mailgui.core.accounts import Account
     from mailgui.core.credentials import Login
     from mailgui.ui.accounts_dialog.identities import IdentitiesPage
+    from mailgui.ui.accounts_dialog.keys import KeysPage
     from mailgui.ui.accounts_dialog.result_panel import ResultPanel
     from mailgui.ui.connection_test import ConnectionTester
     from mailgui.ui.context import AppContext
+    from mailgui.ui.imap_check import ImapChecker
     from mailgui.ui.settings_finder import SettingsFinder
     from mailgui.ui.sign_in_worker import SignInRunner
 
@@ -56,6 +58,11 @@ if TYPE_CHECKING:
         _keyring_jobs: dict[int, Callable[[Any, Any], object]]
         _source_token: int
         _tester: ConnectionTester
+        _imap_checker: ImapChecker
+        last_imap_result: dict[str, Any] | None
+        _imap_port_follows: bool
+        _folder_follows: bool
+        _imap_mode: str
         _finder: SettingsFinder
         _signer: SignInRunner
         _sign_in_url: str
@@ -108,6 +115,23 @@ if TYPE_CHECKING:
         message: QLabel
         result_panel: ResultPanel
         identities_page: IdentitiesPage
+        keys_page: KeysPage
+        _keys_scroll: QScrollArea
+        # the incoming server (incoming.py)
+        _incoming_heading: QLabel
+        _incoming_intro: QLabel
+        imap_host_edit: QLineEdit
+        imap_security_combo: QComboBox
+        imap_port_spin: QSpinBox
+        sent_folder_combo: QComboBox
+        load_folders_button: QPushButton
+        _folder_row: QHBoxLayout
+        sent_note: QLabel
+        imap_test_button: QPushButton
+        imap_busy_label: QLabel
+        imap_cancel_button: QPushButton
+        _imap_test_row: QHBoxLayout
+        imap_result: QLabel
         pages: QTabWidget
         _scroll: QScrollArea
         _identities_scroll: QScrollArea
@@ -155,6 +179,20 @@ if TYPE_CHECKING:
             raise NotImplementedError
 
         def find_settings(self) -> None: ...
+        # the incoming server (incoming.py)
+        def _add_incoming_rows(self, form: QFormLayout) -> None: ...
+        def _load_incoming(self, account: Account) -> None: ...
+        def _incoming_values(self) -> tuple[Any, ...]:
+            raise NotImplementedError
+
+        def _apply_incoming_values(self, values: tuple[Any, ...]) -> None: ...
+        def _incoming_fields(self, *, direct: bool) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def _update_incoming_ui(self) -> None: ...
+        def _fill_incoming(self, result: dict[str, Any], smtp_host: str) -> str:
+            raise NotImplementedError
+
         # the sign-in part (sign_in.py)
         def _add_auth_choice_rows(self, form: QFormLayout) -> None: ...
         def _add_oauth2_rows(self, form: QFormLayout) -> None: ...

@@ -1,9 +1,11 @@
 """The accounts dialog: list, add, edit, remove, choose the default, test a server.
 
-Two tabs: "Account" (who, how mail leaves: a relay server, or direct delivery, which
-the form says plainly is weaker) and "Identities" (the account's own Reply-To and
-signature, and more identities: other names or addresses sending through the same
-account). Every identity field is checked as it is typed, the reason shown under it.
+Three tabs: "Account" (who, how mail leaves: a relay server, or direct delivery, which
+the form says plainly is weaker; and the incoming server that keeps the Sent copy),
+"Identities" (the account's own Reply-To and signature, and more identities: other
+names or addresses sending through the same account) and "Signing & encryption" (the
+OpenPGP key or the S/MIME certificate and key). Every identity field is checked as it
+is typed, the reason shown under it.
 
 Settings go to ``accounts.toml`` through ``AccountStore``; passwords only to the
 keyring or, when there is none and the person agrees, to memory until mailgui quits
@@ -11,8 +13,9 @@ keyring or, when there is none and the person agrees, to memory until mailgui qu
 never shown back.
 
 The dialog is made of a few parts, one module each: the account list, the server
-form, passwords, Test connection (``testing``), Find settings (``discovery``), the
-Identities tab and the result panel.
+form, the incoming server (``incoming``), passwords, Test connection (``testing``),
+Find settings (``discovery``), the Identities tab, the keys tab (``keys``) and the
+result panel.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from mailgui.core.errors import ConfigError, MailguiError
 from mailgui.ui.accounts_dialog.account_list import AccountListMixin
 from mailgui.ui.accounts_dialog.discovery import DiscoveryMixin
 from mailgui.ui.accounts_dialog.identities import IdentitiesPage
+from mailgui.ui.accounts_dialog.incoming import IncomingServerMixin
+from mailgui.ui.accounts_dialog.keys import KeysPage
 from mailgui.ui.accounts_dialog.passwords import PasswordsMixin
 from mailgui.ui.accounts_dialog.result_panel import ResultPanel
 from mailgui.ui.accounts_dialog.server_form import ServerFormMixin
@@ -48,6 +53,7 @@ from mailgui.ui.accounts_dialog.widgets import AMBER, GREEN, RED, plain_label, s
 from mailgui.ui.connection_test import ConnectionTester
 from mailgui.ui.context import AppContext
 from mailgui.ui.error_words import error_text
+from mailgui.ui.imap_check import ImapChecker
 from mailgui.ui.settings_finder import SettingsFinder
 from mailgui.ui.sign_in_worker import Opener, SignInRunner
 
@@ -75,6 +81,7 @@ def _scrolled(layout_or_widget: QVBoxLayout | QWidget) -> QScrollArea:
 class AccountsDialog(
     AccountListMixin,
     ServerFormMixin,
+    IncomingServerMixin,
     SignInMixin,
     PasswordsMixin,
     ConnectionTestMixin,
@@ -118,6 +125,8 @@ class AccountsDialog(
         self.last_discovery: dict[str, Any] | None = None
         self._tester = ConnectionTester(self)
         self._tester.finished.connect(self._test_finished)
+        self._imap_checker = ImapChecker(self)  # the incoming server's Test
+        self.last_imap_result: dict[str, Any] | None = None
         self._finder = SettingsFinder(self)
         self._finder.finished.connect(self._settings_found)
         self._signer = SignInRunner(self, open_browser=open_browser)
@@ -153,6 +162,8 @@ class AccountsDialog(
         self.title.setFont(title_font)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.keyring_warning = styled(plain_label(), AMBER)
+        self.keys_page = KeysPage()
+        self.keys_page.changed.connect(self._clear_message_if_error)
         right.addLayout(self._build_server_form())
 
         self.message = plain_label()  # under the tabs: seen from both
@@ -188,8 +199,11 @@ class AccountsDialog(
         self.pages.addTab(self._scroll, self.tr("Account"))
         self._identities_scroll = _scrolled(self.identities_page)
         self.pages.addTab(self._identities_scroll, self.tr("Identities"))
+        self._keys_scroll = _scrolled(self.keys_page)
+        self.pages.addTab(self._keys_scroll, self.tr("Signing && encryption"))
         for edit in (self.display_name_edit, self.email_edit):
             edit.textChanged.connect(self._own_identity_changed)
+        self.email_edit.textChanged.connect(self.keys_page.set_address)
         side = QVBoxLayout()
         side.addWidget(self.title)
         side.addWidget(self.keyring_warning)
@@ -237,6 +251,13 @@ class AccountsDialog(
             self.copy_link_button,
             self.ca_edit,
             self.ca_browse,
+            self.imap_host_edit,
+            self.imap_security_combo,
+            self.imap_port_spin,
+            self.sent_folder_combo,
+            self.load_folders_button,
+            self.imap_test_button,
+            self.imap_cancel_button,
             *self.limit_spins,
             self.timeout_spin,
             self.test_button,
@@ -251,6 +272,13 @@ class AccountsDialog(
             self.identities_page.email_edit,
             self.identities_page.id_reply_to_edit,
             self.identities_page.id_signature_edit,
+            # the Signing & encryption tab
+            self.keys_page.pgp_combo,
+            self.keys_page.reload_button,
+            self.keys_page.cert_edit,
+            self.keys_page.cert_browse,
+            self.keys_page.key_edit,
+            self.keys_page.key_browse,
             self.save_button,
             self.close_button,
         ]
@@ -320,11 +348,13 @@ class AccountsDialog(
         if not self._may_discard():
             return
         self._tester.cancel()
+        self._imap_checker.cancel()
         self.cancel_sign_in()
         super().reject()
 
     def done(self, result: int) -> None:
         self._tester.cancel()
+        self._imap_checker.cancel()
         self._finder.cancel()
         self.cancel_sign_in()  # the flow sees it within 0.2 s; nothing is stored
         super().done(result)

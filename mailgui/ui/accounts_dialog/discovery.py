@@ -84,4 +84,7 @@ class DiscoveryMixin(DialogBase):
             note += " " + self.tr("It could not be reached from here just now.")
         if why_sign_in:
             note += " " + why_sign_in
+        incoming = self._fill_incoming(result, str(best["host"]))
+        if incoming:
+            note += " " + incoming
         self._show_message(note)

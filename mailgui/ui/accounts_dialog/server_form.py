@@ -160,6 +160,7 @@ class ServerFormMixin(DialogBase):
         form.addRow(self.tr("&Password:"), self.password_edit)
         self._add_oauth2_rows(form)
         form.addRow(self.tr("CA f&ile:"), ca_row)
+        self._add_incoming_rows(form)
         section(self.tr("Sending"))
         form.addRow(self.tr("&Limits:"), limits_row)
         form.addRow(self.tr("Ti&meout:"), self.timeout_spin)
@@ -203,7 +204,9 @@ class ServerFormMixin(DialogBase):
                 spin.setValue(value)
             self.timeout_spin.setValue(max(1, round(shown.timeout)))
             self._load_sign_in(shown)
+            self._load_incoming(shown)
             self.identities_page.load(shown)
+            self.keys_page.load(shown)
         finally:
             self._loading = False
         self._port_follows = shown.port == DEFAULT_PORTS.get(shown.security)
@@ -233,6 +236,8 @@ class ServerFormMixin(DialogBase):
             self.timeout_spin.value(),
             self.delivery_combo.currentData(),
             *self.identities_page.values(),
+            *self._incoming_values(),
+            *self.keys_page.values(),
             *self._sign_in_values(),
         )
 
@@ -240,7 +245,9 @@ class ServerFormMixin(DialogBase):
         name, display, email, host, security, port, user, ca, *rest = values
         self.delivery_combo.setCurrentIndex(self.delivery_combo.findData(rest[4]))
         self.identities_page.set_values(*rest[5:8])
-        self._apply_sign_in_values(tuple(rest[8:]))
+        self._apply_incoming_values(tuple(rest[8:13]))
+        self.keys_page.set_values(*rest[13:16])
+        self._apply_sign_in_values(tuple(rest[16:]))
         self.name_edit.setText(name)
         self.display_name_edit.setText(display)
         self.email_edit.setText(email)
@@ -293,6 +300,14 @@ class ServerFormMixin(DialogBase):
                 self.pages.setCurrentWidget(self._identities_scroll)
                 widget.setFocus()
                 raise InputError(text)
+        imap = self._incoming_fields(direct=direct)
+        keys: dict[str, Any] = {}
+        if not for_test:  # a test needs no keys: half an S/MIME pair must not stop it
+            try:
+                keys = self.keys_page.fields()
+            except InputError:
+                self.pages.setCurrentWidget(self._keys_scroll)
+                raise
         reply_to, signature, identities = self.identities_page.values()
         base = self._current or Account(name=name, email=mailbox.addr)
         sign_in = self._sign_in_fields(base)
@@ -311,6 +326,8 @@ class ServerFormMixin(DialogBase):
             reply_to=reply_to,
             signature=signature,
             identities=identities,
+            **imap,
+            **keys,
             **sign_in,
         )
         if direct:  # what the command line writes for a direct account
@@ -353,6 +370,7 @@ class ServerFormMixin(DialogBase):
     @Slot()
     def _update_security_ui(self) -> None:
         self._update_keyring_warning()
+        self._update_incoming_ui()
         direct = self.is_direct()
         # Direct delivery has no server of its own: no server fields, nothing to test.
         self.form.setRowVisible(self.direct_warning, direct)
