@@ -111,7 +111,10 @@ def check_imap(
     login = None  # no user name: the server's "requires a login" says what to do
     if account.auth != "none":
         login = as_login(account._replace(username=account.sasl_user), credential)
-    session = ImapSession(settings, login)
+    from mailgui.core.imap_filer import login_fix
+
+    # a refused login says the fix in the window's words ("type the password again")
+    session = ImapSession(settings, login, fix=login_fix(account))
     if on_session is not None:
         on_session(session)
     try:

@@ -273,6 +273,8 @@ def test_sign_in_saves_signs_in_and_tests_the_connection(
     stored = passwords.load("Work")
     assert stored and oauth2_server.token_requests("authorization_code")
     assert len(browser.opened) == 1
+    # the profile's senders (this app's, an agent) hear of it: what waited goes out
+    assert ctx.profile.credentials_stamp.exists()
     assert dialog.sign_in_status.text() == "✔ Signed in; sends as ada@example.org"
     assert dialog.sign_out_button.isVisible() and dialog.sign_in_button.isVisible()
     assert "Signed in to “Work”" in dialog.message.text()

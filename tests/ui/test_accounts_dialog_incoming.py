@@ -153,6 +153,7 @@ def test_wrong_password_is_said_in_words(
     assert text.startswith("✘ The incoming server test failed.\n")
     assert "refused" in text.lower() and "password" in text.lower(), text
     assert "not-the-password" not in text
+    assert "--password-stdin" not in text and "mailgui account" not in text  # the app's words
     assert "certificate verified" in text  # how far it got
     assert folder_items(dialog) == ["auto", "none"]  # nothing listed
 

@@ -293,3 +293,28 @@ def test_smime_problems_are_warned_about(
     assert not dialog.save()
     assert "choose the private key too" in dialog.message.text()
     assert dialog.pages.currentWidget() is dialog._keys_scroll
+
+
+def test_sign_and_encrypt_for_every_message_are_saved_with_a_key_only(
+    qtbot: Any, dialog: AccountsDialog, keys: Keys, ctx: AppContext
+) -> None:
+    page = dialog.keys_page
+    open_keys_tab(qtbot, dialog)
+    page.always_sign_check.setChecked(True)
+    page.encrypt_check.setChecked(True)
+    assert dialog.save()  # no key chosen: nothing to sign with, so the defaults stay off
+    saved = AccountStore(ctx.profile.accounts_file).get("Ada")
+    assert (saved.always_sign, saved.encrypt_when_possible) == (False, False)
+
+    choose_key(dialog, keys.ada)
+    page.always_sign_check.setChecked(True)
+    page.encrypt_check.setChecked(True)
+    assert dialog.save()
+    saved = AccountStore(ctx.profile.accounts_file).get("Ada")
+    assert (saved.pgp_key, saved.always_sign, saved.encrypt_when_possible) == (
+        keys.ada, True, True,
+    )  # fmt: skip
+    dialog._reload(select="Ada")
+    qtbot.waitUntil(lambda: page.pgp_combo.currentData() == keys.ada, timeout=WAIT_MS)
+    assert page.always_sign_check.isChecked() and page.encrypt_check.isChecked()
+    assert not dialog.is_dirty()

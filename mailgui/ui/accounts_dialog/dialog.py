@@ -129,7 +129,7 @@ class AccountsDialog(
         self.last_imap_result: dict[str, Any] | None = None
         self._finder = SettingsFinder(self)
         self._finder.finished.connect(self._settings_found)
-        self._signer = SignInRunner(self, open_browser=open_browser)
+        self._signer = SignInRunner(self, open_browser=open_browser, profile=ctx.profile)
         self._signer.urlReady.connect(self._sign_in_url_ready)
         self._signer.finished.connect(self._sign_in_finished)
         self.setWindowTitle(self.tr("Accounts"))
@@ -279,6 +279,8 @@ class AccountsDialog(
             self.keys_page.cert_browse,
             self.keys_page.key_edit,
             self.keys_page.key_browse,
+            self.keys_page.always_sign_check,
+            self.keys_page.encrypt_check,
             self.save_button,
             self.close_button,
         ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -123,7 +124,8 @@ class KeysPage(QWidget):
                     self.tr(
                         "The key this account signs with. Encrypted mail is encrypted to "
                         "it too, so you can read your own copy later. Turn signing and "
-                        "encryption on for each message in the message window."
+                        "encryption on for each message in the message window, or for "
+                        "every message below."
                     )
                 ),
                 GREY,
@@ -192,6 +194,20 @@ class KeysPage(QWidget):
             self.tr("With both an OpenPGP key and an S/MIME certificate, mail uses OpenPGP.")
         )
         layout.addWidget(self.both_note)
+        layout.addWidget(heading(self.tr("For every message")))
+        self.always_sign_check = QCheckBox(self.tr("Si&gn every message"))
+        self.encrypt_check = QCheckBox(
+            self.tr("E&ncrypt when every recipient has a key (otherwise send it unencrypted)")
+        )
+        self.encrypt_check.setToolTip(
+            self.tr(
+                "The message window turns Encrypt on by itself while every recipient has a "
+                "key; you can still turn it on or off for one message."
+            )
+        )
+        for check in (self.always_sign_check, self.encrypt_check):
+            check.toggled.connect(self.changed)
+            layout.addWidget(check)
         layout.addStretch(1)
 
         self._recheck = QTimer(self)  # the address changed: check the certificate again
@@ -212,27 +228,37 @@ class KeysPage(QWidget):
 
     def load(self, account: Account) -> None:
         self._address = account.email
-        self._set_pgp_items(account.pgp_key)
-        self.cert_edit.setText(account.smime_cert)
-        self.key_edit.setText(account.smime_key)
-        self._check_files()
+        self.set_values(
+            account.pgp_key,
+            account.smime_cert,
+            account.smime_key,
+            account.always_sign,
+            account.encrypt_when_possible,
+        )
 
-    def values(self) -> tuple[str, str, str]:
+    def values(self) -> tuple[str, str, str, bool, bool]:
         return (
             str(self.pgp_combo.currentData() or ""),
             self.cert_edit.text(),
             self.key_edit.text(),
+            self.always_sign_check.isChecked(),
+            self.encrypt_check.isChecked(),
         )
 
-    def set_values(self, pgp_key: str, cert: str, key: str) -> None:
+    def set_values(
+        self, pgp_key: str, cert: str, key: str, always_sign: bool, encrypt: bool
+    ) -> None:
         self._set_pgp_items(pgp_key)
         self.cert_edit.setText(cert)
         self.key_edit.setText(key)
+        self.always_sign_check.setChecked(always_sign)
+        self.encrypt_check.setChecked(encrypt)
         self._check_files()
 
-    def fields(self) -> dict[str, str]:
-        """The account fields; raises InputError when only half of S/MIME is given."""
-        pgp_key, cert, key = self.values()
+    def fields(self) -> dict[str, str | bool]:
+        """The account fields; raises InputError when only half of S/MIME is given. The
+        defaults count only with a key (without one there is nothing to sign with)."""
+        pgp_key, cert, key, always_sign, encrypt = self.values()
         if bool(cert.strip()) != bool(key.strip()):
             missing = self.tr("the private key") if cert.strip() else self.tr("the certificate")
             raise InputError(
@@ -241,7 +267,14 @@ class KeysPage(QWidget):
                     "or clear both (Signing & encryption tab)."
                 ).format(missing)
             )
-        return {"pgp_key": pgp_key, "smime_cert": _path(cert), "smime_key": _path(key)}
+        keyed = bool(pgp_key or key.strip())
+        return {
+            "pgp_key": pgp_key,
+            "smime_cert": _path(cert),
+            "smime_key": _path(key),
+            "always_sign": always_sign and keyed,
+            "encrypt_when_possible": encrypt and keyed,
+        }
 
     def set_address(self, address: str) -> None:
         """The account's address as typed: the keys are checked against it."""
