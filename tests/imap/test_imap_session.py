@@ -334,3 +334,38 @@ def test_a_server_that_stops_answering_is_hung_up_on_without_logout(
         listener.close()
     sent = b"".join(received)
     assert b"STARTTLS" in sent and b"LOGOUT" not in sent and b"LOGIN" not in sent
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_abort_cuts_a_connection_that_is_still_opening(
+    settings_for: SettingsFor, security: str
+) -> None:
+    """A server that accepts and never speaks: abort() from another thread ends open()
+    at once (Cancel, quitting), not at the 30 s timeout, during the TLS handshake or
+    while the greeting is awaited inside imaplib's constructor."""
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        settings = settings_for(security, port=listener.getsockname()[1], timeout=30)
+        session = ImapSession(settings, Login("u", "pw"))
+        failed: list[BaseException] = []
+
+        def opening() -> None:
+            try:
+                session.open()
+            except Exception as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=opening)
+        started = time.monotonic()
+        thread.start()
+        time.sleep(0.3)
+        session.abort()
+        thread.join(timeout=5)
+        assert not thread.is_alive() and time.monotonic() - started < 5
+        assert failed and isinstance(failed[0], TransientError | SecurityError), failed
+    finally:
+        listener.close()

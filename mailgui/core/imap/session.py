@@ -20,7 +20,7 @@ import contextlib
 import imaplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
@@ -105,6 +105,50 @@ def _without_secret(text: str, login: Login | None, host: str = "", port: int = 
     return text
 
 
+class _Imap(imaplib.IMAP4):
+    """imaplib's client, telling ``on_socket`` its socket as soon as it exists: the
+    greeting is read inside the constructor, and ``ImapSession.abort`` must be able to
+    break that wait too (Cancel in the accounts dialog, quitting)."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, on_socket: Callable[[socket.socket], None]
+    ) -> None:
+        self._on_socket = on_socket
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        # (imaplib's own hook, not in typeshed)
+        sock: socket.socket = super()._create_socket(timeout)  # type: ignore[misc]
+        self._on_socket(sock)
+        return sock
+
+
+class _ImapTls(imaplib.IMAP4_SSL):
+    """The same for implicit TLS: the handshake runs after the socket is told, so it can
+    be broken as well."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        context: ssl.SSLContext,
+        timeout: float,
+        on_socket: Callable[[socket.socket], None],
+    ) -> None:
+        self._on_socket = on_socket
+        super().__init__(host, port, ssl_context=context, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        raw: socket.socket = imaplib.IMAP4._create_socket(self, timeout)  # type: ignore[attr-defined]
+        self._on_socket(raw)
+        sock: ssl.SSLSocket = self.ssl_context.wrap_socket(
+            raw, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self._on_socket(sock)
+        sock.do_handshake()
+        return sock
+
+
 class ImapSession:
     """An IMAP connection for one account's Sent copy. Use as a context manager; ``open``
     connects, secures and logs in. The commands below raise mailgui's errors only."""
@@ -124,6 +168,7 @@ class ImapSession:
         self._fix = fix
         self._mechanisms = mechanisms
         self._imap: imaplib.IMAP4 | None = None
+        self._socket: socket.socket | None = None  # while opening, for abort()
         self.info = ImapInfo(settings.host, settings.port, settings.security)
         self.capabilities: frozenset[str] = frozenset()
 
@@ -151,13 +196,11 @@ class ImapSession:
         """Connect, secure and log in; raises a DeliveryError subclass."""
         s = self.settings
         try:
+            context = self._context()
             if s.security == "tls":
-                self._imap = imaplib.IMAP4_SSL(
-                    s.host, s.port, ssl_context=self._context(), timeout=s.timeout
-                )
+                self._imap = _ImapTls(s.host, s.port, context, s.timeout, self._opening)
             else:
-                context = self._context()
-                self._imap = imaplib.IMAP4(s.host, s.port, timeout=s.timeout)
+                self._imap = _Imap(s.host, s.port, s.timeout, self._opening)
                 self._starttls(context)
             self._record_tls()
             self._sign_in()
@@ -168,6 +211,9 @@ class ImapSession:
         except BaseException as exc:
             self._raise_from(exc, "connecting")  # hangs up, without LOGOUT
         return self.info
+
+    def _opening(self, sock: socket.socket) -> None:
+        self._socket = sock
 
     def _starttls(self, context: ssl.SSLContext) -> None:
         imap = self._imap
@@ -511,11 +557,13 @@ class ImapSession:
     # --- closing ---------------------------------------------------------------------
 
     def abort(self) -> None:
-        """From another thread: break a blocked read or write at once (on quit)."""
+        """From another thread: break a blocked read or write at once (on quit, Cancel),
+        also while the connection is still being opened (TLS handshake, greeting)."""
         imap = self._imap
-        if imap is not None:
-            with contextlib.suppress(OSError):
-                imap.sock.shutdown(socket.SHUT_RDWR)
+        sock = imap.sock if imap is not None else self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     @property
     def is_open(self) -> bool:
