@@ -292,6 +292,8 @@ def test_a_flush_waits_for_the_disk_about_once_a_second_not_once_a_message(
                           str(trace), *profile.command]
     )  # fmt: skip
     r = tracing.run("outbox", "flush", "--json", timeout=60)
+    if "ptrace" in r.stderr and "Operation not permitted" in r.stderr:
+        pytest.skip("this machine does not let strace trace (ptrace refused)")
     assert r.returncode == 0, r.stderr
     assert len(server.wait_for(60)) == 60
     syncs = [line for line in trace.read_text().splitlines() if "sync(" in line]
