@@ -18,12 +18,10 @@ and the server's reply to AUTH, which comes inside TLS, are shown.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from mailgui.core.accounts import Account
 from mailgui.core.credentials import Login
@@ -31,7 +29,8 @@ from mailgui.core.errors import AuthError, KeyringUnavailableError, MailguiError
 from mailgui.core.sizes import human_size
 from mailgui.core.transport import Session, SessionInfo
 from mailgui.ui.error_words import error_text
-from mailgui.ui.worker_thread import WorkerThread, wait_all
+from mailgui.ui.server_check import CheckRunner
+from mailgui.ui.worker_thread import wait_all
 
 # The stored password, or for an account that signs in with OAuth2 a ``Login`` with a
 # fresh access token (``ByAuth``: a refresh, or the token command, runs in the lookup).
@@ -171,41 +170,6 @@ def probe(
     return result
 
 
-class _ProbeWorker(QObject):
-    """Lives in a tester thread and runs one probe; ``run`` returns its result."""
-
-    def __init__(
-        self, account: Account, password: str | Login | None, lookup: PasswordLookup | None
-    ):
-        super().__init__()
-        self._account = account
-        self._password = password
-        self._lookup = lookup
-        self._session: Session | None = None
-        self._lock = threading.Lock()
-        self._aborted = False
-
-    def run(self) -> dict[str, Any]:
-        result = probe(self._account, self._password, self._lookup, on_session=self._attach)
-        self._password = None
-        return result
-
-    def _attach(self, session: Session) -> None:
-        with self._lock:
-            self._session = session
-            aborted = self._aborted
-        if aborted:
-            session.abort()
-
-    def abort(self) -> None:
-        """From the GUI thread: cut the connection (a pending connect() ends by timeout)."""
-        with self._lock:
-            self._aborted = True
-            session = self._session
-        if session is not None:
-            session.abort()
-
-
 THREAD_NAME = "mailgui-connection-test"
 
 
@@ -217,22 +181,9 @@ def wait_for_all(timeout_ms: int = 5000) -> bool:
     return wait_all(timeout_ms, THREAD_NAME)
 
 
-_QUIT_WAIT_MS = 60_000  # each step of a test has its own timeout: this is only a backstop
-_quit_hooked = False
-
-
-def _hook_quit() -> None:
-    """Before the application goes away, let aborted tests end: a cancelled connect()
-    returns only at its timeout, and Qt aborts the process if a running QThread dies."""
-    global _quit_hooked
-    app = QCoreApplication.instance()
-    if app is not None and not _quit_hooked:
-        app.aboutToQuit.connect(lambda: wait_for_all(_QUIT_WAIT_MS))
-        _quit_hooked = True
-
-
-class ConnectionTester(QObject):
-    """Runs "Test connection" for one account at a time, off the GUI thread.
+class ConnectionTester(CheckRunner):
+    """Runs "Test connection" for one account at a time, off the GUI thread
+    (``server_check``).
 
     Signals:
         started(): a test began.
@@ -241,27 +192,9 @@ class ConnectionTester(QObject):
     """
 
     started = Signal()
-    finished = Signal(dict)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._current: WorkerThread[_ProbeWorker] | None = None
-        self._runs = 0
-        # Session.abort() can only cut a socket that exists: a cancel that lands while
-        # connect() is still returning would be lost, so cancelled tests are aborted
-        # again every 50 ms until their thread has ended.
-        self._aborting: list[WorkerThread[_ProbeWorker]] = []
-        self._abort_timer = QTimer(self)
-        self._abort_timer.setInterval(50)
-        self._abort_timer.timeout.connect(self._abort_again)
-        self._deadline = QTimer(self)
-        self._deadline.setSingleShot(True)
-        self._deadline.timeout.connect(self._timed_out)
-        self._timeout_s = 0.0
-        _hook_quit()
-
-    def is_running(self) -> bool:
-        return self._current is not None
+        super().__init__(THREAD_NAME, parent)
 
     def start(
         self,
@@ -271,59 +204,23 @@ class ConnectionTester(QObject):
     ) -> None:
         """Test ``account`` with ``password`` (or ``lookup()`` when None): a password,
         or the ``Login`` of an account that signs in with OAuth2."""
-        self.cancel()
-        self._runs += 1
-        worker = _ProbeWorker(account, password, lookup)
-        thread = WorkerThread(worker, THREAD_NAME, abort=worker.abort)
-        thread.post(worker.run, reply=partial(self._on_done, self._runs))
-        self._current = thread
-        self._timeout_s = account.timeout + DEADLINE_SLACK_S
-        self._deadline.start(int(self._timeout_s * 1000))
-        thread.start()
-        thread.stop()  # ends once the probe has run
+        self.run_check(
+            lambda on_session: probe(account, password, lookup, on_session=on_session),
+            account.timeout + DEADLINE_SLACK_S,
+        )
         self.started.emit()
 
-    @Slot()
-    def cancel(self) -> None:
-        """Stop waiting now; the connection is cut and its thread ends on its own."""
-        if self._current is not None:
-            self._finish_early(_tr("The test was cancelled."), cancelled=True)
+    def cancelled_text(self) -> str:
+        return _tr("The test was cancelled.")
 
-    @Slot()
-    def _timed_out(self) -> None:
-        if self._current is not None:
-            self._finish_early(
-                _tr(
-                    "The server did not finish the test within {0:g} seconds; check the "
-                    "server name and port, or raise the timeout."
-                ).format(self._timeout_s),
-                cancelled=False,
-            )
+    def too_slow_text(self, seconds: float) -> str:
+        return _tr(
+            "The server did not finish the test within {0:g} seconds; check the "
+            "server name and port, or raise the timeout."
+        ).format(seconds)
 
-    def _finish_early(self, error: str, *, cancelled: bool) -> None:
-        thread = self._current
-        assert thread is not None
-        self._current = None
-        thread.abort()
-        self._aborting.append(thread)
-        self._abort_timer.start()
-        self._deadline.stop()
-        self.finished.emit({"ok": False, "lines": [], "error": error, "cancelled": cancelled})
-
-    @Slot()
-    def _abort_again(self) -> None:
-        self._aborting = [t for t in self._aborting if t.is_running()]
-        for thread in self._aborting:
-            thread.abort()
-        if not self._aborting:
-            self._abort_timer.stop()
-
-    def _on_done(self, run: int, result: dict[str, Any]) -> None:
-        if self._current is None or run != self._runs:
-            return  # the late answer of a cancelled test
-        self._current = None
-        self._deadline.stop()
-        self.finished.emit(result)
+    def early_result(self, error: str, *, cancelled: bool) -> dict[str, Any]:
+        return {"ok": False, "lines": [], "error": error, "cancelled": cancelled}
 
     def shutdown(self, timeout_ms: int = 0) -> bool:
         """Cancel a running test and wait up to ``timeout_ms`` for every tester thread."""

@@ -18,12 +18,10 @@ account's credentials (the typed or stored password, or an OAuth2 access token).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject
 
 from mailgui.core.accounts import Account
 from mailgui.core.credentials import Login, as_login
@@ -31,7 +29,8 @@ from mailgui.core.errors import KeyringUnavailableError, MailguiError
 from mailgui.core.imap.session import ImapSession
 from mailgui.ui.connection_test import short_name
 from mailgui.ui.error_words import error_text
-from mailgui.ui.worker_thread import WorkerThread, wait_all
+from mailgui.ui.server_check import CheckRunner
+from mailgui.ui.worker_thread import wait_all
 
 __all__ = ["THREAD_NAME", "ImapChecker", "check_imap", "wait_for_all"]
 
@@ -153,89 +152,21 @@ def check_imap(
     return result
 
 
-class _CheckWorker(QObject):
-    """Lives in a check thread and runs one check; ``run`` returns its result."""
-
-    def __init__(
-        self, account: Account, credential: str | Login | None, lookup: CredentialLookup | None
-    ) -> None:
-        super().__init__()
-        self._account = account
-        self._credential = credential
-        self._lookup = lookup
-        self._session: ImapSession | None = None
-        self._lock = threading.Lock()
-        self._aborted = False
-
-    def run(self) -> dict[str, Any]:
-        try:
-            return check_imap(
-                self._account, self._credential, self._lookup, on_session=self._attach
-            )
-        finally:
-            self._credential = None
-
-    def _attach(self, session: ImapSession) -> None:
-        with self._lock:
-            self._session = session
-            aborted = self._aborted
-        if aborted:
-            session.abort()
-
-    def abort(self) -> None:
-        """From the GUI thread: cut the connection (a pending connect ends by timeout)."""
-        with self._lock:
-            self._aborted = True
-            session = self._session
-        if session is not None:
-            session.abort()
-
-
 def wait_for_all(timeout_ms: int = 5000) -> bool:
     """Wait for checks still closing (a cancelled one ends when its connection does)."""
     return wait_all(timeout_ms, THREAD_NAME)
 
 
-_QUIT_WAIT_MS = 60_000  # every step has the account's timeout: only a backstop
-_quit_hooked = False
-
-
-def _hook_quit() -> None:
-    global _quit_hooked
-    app = QCoreApplication.instance()
-    if app is not None and not _quit_hooked:
-        app.aboutToQuit.connect(lambda: wait_for_all(_QUIT_WAIT_MS))
-        _quit_hooked = True
-
-
-class ImapChecker(QObject):
-    """Runs one incoming-server check at a time, off the GUI thread.
+class ImapChecker(CheckRunner):
+    """Runs one incoming-server check at a time, off the GUI thread (``server_check``).
 
     Signals:
         finished(dict): the result (see the module docstring); exactly once per
             ``start()``, also after ``cancel()`` (``cancelled`` True) or the deadline.
     """
 
-    finished = Signal(dict)
-
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._current: WorkerThread[_CheckWorker] | None = None
-        self._runs = 0
-        # An abort lands only once the socket exists: cancelled checks are aborted again
-        # every 50 ms until their thread has ended.
-        self._aborting: list[WorkerThread[_CheckWorker]] = []
-        self._abort_timer = QTimer(self)
-        self._abort_timer.setInterval(50)
-        self._abort_timer.timeout.connect(self._abort_again)
-        self._deadline = QTimer(self)
-        self._deadline.setSingleShot(True)
-        self._deadline.timeout.connect(self._timed_out)
-        self._timeout_s = 0.0
-        _hook_quit()
-
-    def is_running(self) -> bool:
-        return self._current is not None
+        super().__init__(THREAD_NAME, parent)
 
     def start(
         self,
@@ -243,58 +174,22 @@ class ImapChecker(QObject):
         credential: str | Login | None,
         lookup: CredentialLookup | None = None,
     ) -> None:
-        self.cancel()
-        self._runs += 1
-        worker = _CheckWorker(account, credential, lookup)
-        thread = WorkerThread(worker, THREAD_NAME, abort=worker.abort)
-        thread.post(worker.run, reply=partial(self._on_done, self._runs))
-        self._current = thread
-        # connect, STARTTLS, login, LIST: each has the account's timeout
-        self._timeout_s = 2 * account.timeout + DEADLINE_SLACK_S
-        self._deadline.start(int(self._timeout_s * 1000))
-        thread.start()
-        thread.stop()  # ends once the check has run
+        self.run_check(
+            lambda on_session: check_imap(account, credential, lookup, on_session=on_session),
+            # connect, STARTTLS, login, LIST: each has the account's timeout
+            2 * account.timeout + DEADLINE_SLACK_S,
+        )
 
-    @Slot()
-    def cancel(self) -> None:
-        """Stop waiting now; the connection is cut and its thread ends on its own."""
-        if self._current is not None:
-            self._finish_early(_tr("The test was cancelled."), cancelled=True)
+    def cancelled_text(self) -> str:
+        return _tr("The test was cancelled.")
 
-    @Slot()
-    def _timed_out(self) -> None:
-        if self._current is not None:
-            self._finish_early(
-                _tr(
-                    "The IMAP server did not answer within {0:g} seconds; check the server "
-                    "name and port, or raise the timeout."
-                ).format(self._timeout_s),
-                cancelled=False,
-            )
+    def too_slow_text(self, seconds: float) -> str:
+        return _tr(
+            "The IMAP server did not answer within {0:g} seconds; check the server "
+            "name and port, or raise the timeout."
+        ).format(seconds)
 
-    def _finish_early(self, error: str, *, cancelled: bool) -> None:
-        thread = self._current
-        assert thread is not None
-        self._current = None
-        thread.abort()
-        self._aborting.append(thread)
-        self._abort_timer.start()
-        self._deadline.stop()
+    def early_result(self, error: str, *, cancelled: bool) -> dict[str, Any]:
         result = _empty()
         result.update(error=error, cancelled=cancelled)
-        self.finished.emit(result)
-
-    @Slot()
-    def _abort_again(self) -> None:
-        self._aborting = [t for t in self._aborting if t.is_running()]
-        for thread in self._aborting:
-            thread.abort()
-        if not self._aborting:
-            self._abort_timer.stop()
-
-    def _on_done(self, run: int, result: dict[str, Any]) -> None:
-        if self._current is None or run != self._runs:
-            return  # the late answer of a cancelled check
-        self._current = None
-        self._deadline.stop()
-        self.finished.emit(result)
+        return result
