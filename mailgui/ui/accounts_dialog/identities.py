@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -24,6 +23,8 @@ from mailgui.core.errors import MailguiError
 from mailgui.ui.accounts_dialog.widgets import (
     GREY,
     CheckedLine,
+    form_layout,
+    heading,
     plain_label,
     signature_edit,
     styled,
@@ -51,16 +52,8 @@ class IdentitiesPage(QWidget):
         self._default_name = ""
         self._showing = False  # filling the editor from the list: not an edit
 
-        def heading(text: str) -> QLabel:
-            label = QLabel(text)
-            label.setStyleSheet("font-weight: 600; margin-top: 6px;")
-            return label
-
         def form() -> QFormLayout:
-            f = QFormLayout()
-            f.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-            f.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            return f
+            return form_layout(Qt.AlignmentFlag.AlignTop)
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.tr("Your identity")))

@@ -32,7 +32,15 @@ from mailgui.core.credentials import Login
 from mailgui.core.errors import InputError, MailguiError
 from mailgui.core.providers import PROVIDERS
 from mailgui.ui.accounts_dialog.base import DialogBase
-from mailgui.ui.accounts_dialog.widgets import AMBER, GREEN, GREY, RED, plain_label, styled
+from mailgui.ui.accounts_dialog.widgets import (
+    AMBER,
+    GREEN,
+    GREY,
+    RED,
+    heading,
+    plain_label,
+    styled,
+)
 from mailgui.ui.error_words import error_text
 
 __all__ = ["AUTO", "NONE", "IncomingServerMixin", "filing_provider"]
@@ -57,8 +65,7 @@ class IncomingServerMixin(DialogBase):
     # --- building ---------------------------------------------------------------------
 
     def _add_incoming_rows(self, form: QFormLayout) -> None:
-        self._incoming_heading = QLabel(self.tr("Incoming server (for the Sent copy)"))
-        self._incoming_heading.setStyleSheet("font-weight: 600; margin-top: 6px;")
+        self._incoming_heading = heading(self.tr("Incoming server (for the Sent copy)"))
         self._incoming_intro = styled(
             plain_label(
                 self.tr(

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,7 +32,15 @@ from mailgui.core.accounts import Account
 from mailgui.core.errors import InputError, MailguiError
 from mailgui.core.own_keys import CertificateFacts, SecretKey, group_fingerprint
 from mailgui.ui import background
-from mailgui.ui.accounts_dialog.widgets import AMBER, GREY, RED, plain_label, styled
+from mailgui.ui.accounts_dialog.widgets import (
+    AMBER,
+    GREY,
+    RED,
+    form_layout,
+    heading,
+    plain_label,
+    styled,
+)
 from mailgui.ui.error_words import error_text
 
 __all__ = ["KEYS_POOL", "KeysPage"]
@@ -100,17 +107,6 @@ class KeysPage(QWidget):
         self._cert_request = 0
         self._facts: CertificateFacts | None = None
 
-        def heading(text: str) -> QLabel:
-            label = QLabel(text)
-            label.setStyleSheet("font-weight: 600; margin-top: 6px;")
-            return label
-
-        def form() -> QFormLayout:
-            f = QFormLayout()
-            f.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-            f.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return f
-
         def note(colour: str) -> QLabel:
             label = styled(plain_label(), colour)
             label.setMinimumWidth(360)
@@ -132,7 +128,7 @@ class KeysPage(QWidget):
             )
         )
         # one form for both parts, so their fields line up
-        pgp = smime = form()
+        pgp = smime = form_layout()
         pgp.addRow(heading(self.tr("OpenPGP")))
         self.pgp_combo = QComboBox()
         self.pgp_combo.setAccessibleName(self.tr("OpenPGP key"))

@@ -23,7 +23,7 @@ from mailgui.core.accounts import DEFAULT_PORTS, Account, RateLimits
 from mailgui.core.addresses import check_text, parse_mailbox
 from mailgui.core.errors import InputError
 from mailgui.ui.accounts_dialog.base import DialogBase
-from mailgui.ui.accounts_dialog.widgets import AMBER, plain_label, styled
+from mailgui.ui.accounts_dialog.widgets import AMBER, form_layout, heading, plain_label, styled
 
 __all__ = ["DELIVERY_CHOICES", "SECURITY_CHOICES", "ServerFormMixin"]
 
@@ -35,9 +35,7 @@ class ServerFormMixin(DialogBase):
     """The dialog's account form."""
 
     def _build_server_form(self) -> QFormLayout:
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form = form_layout()
         self.form = form
 
         self.name_edit = QLineEdit()
@@ -140,9 +138,7 @@ class ServerFormMixin(DialogBase):
         )
 
         def section(text: str) -> None:
-            label = QLabel(text)
-            label.setStyleSheet("font-weight: 600; margin-top: 6px;")
-            form.addRow(label)
+            form.addRow(heading(text))
 
         section(self.tr("Sender"))  # "Identity" is the other tab's word
         form.addRow(self.tr("Account &name:"), self.name_edit)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QSizePolicy
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QSizePolicy
 
 __all__ = [
     "AMBER",
@@ -32,6 +32,24 @@ def styled(label: QLabel, colour: str, *, bold: bool = False) -> QLabel:
     weight = "font-weight: 600;" if bold else ""
     label.setStyleSheet(f"color: {colour}; {weight}")
     return label
+
+
+def heading(text: str) -> QLabel:
+    """A section's title in a form or on a tab."""
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600; margin-top: 6px;")
+    return label
+
+
+def form_layout(
+    vertical: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignVCenter,
+) -> QFormLayout:
+    """A form whose fields take the width, its labels right-aligned (``vertical``: to
+    the field's middle, or AlignTop beside tall fields)."""
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | vertical)
+    return form
 
 
 def plain_label(text: str = "") -> QLabel:
