@@ -205,6 +205,14 @@ class Account(NamedTuple):
         return "password" if self.username else "none"
 
     @property
+    def login_fix(self) -> Hint:
+        """What a refused login asks of the person, for SMTP and IMAP alike: sign in
+        again, check the token command, or store the right password."""
+        if self.auth != "oauth2":
+            return Hint("password-refused", self.name)
+        return Hint("token-command" if self.oauth2_token_command else "sign-in", self.name)
+
+    @property
     def sasl_user(self) -> str:
         """The user name given to the server: the user name, else (OAuth2) the address."""
         return self.username or (self.email if self.auth == "oauth2" else "")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from mailgui.core.accounts import IMAP_PORTS
-from mailgui.core.hints import Hint
 from mailgui.core.sent_copies import Filed
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from mailgui.core.imap.session import ImapSession
     from mailgui.core.imap.settings import ImapSettings
 
-__all__ = ["ImapFiler", "imap_settings", "login_fix"]
+__all__ = ["ImapFiler", "imap_settings"]
 
 
 def imap_settings(account: Account, folder: str = "auto") -> ImapSettings:
@@ -37,14 +36,6 @@ def imap_settings(account: Account, folder: str = "auto") -> ImapSettings:
     )
 
 
-def login_fix(account: Account) -> Hint:
-    """What a refused IMAP login asks of the person: as for SMTP, one account, one
-    grant or password."""
-    if account.auth != "oauth2":
-        return Hint("password-refused", account.name)
-    return Hint("token-command" if account.oauth2_token_command else "sign-in", account.name)
-
-
 class ImapFiler:
     def __init__(self, account: Account, login: Login | None) -> None:
         self.account = account
@@ -57,7 +48,7 @@ class ImapFiler:
 
         if self._session is None or not self._session.is_open:
             self._session = ImapSession(
-                imap_settings(self.account, folder), self.login, fix=login_fix(self.account)
+                imap_settings(self.account, folder), self.login, fix=self.account.login_fix
             )
             self._session.open()
         done = file_into(self._session, folder, data, message_id, date)

@@ -457,12 +457,12 @@ class Session:
             raise AuthError(
                 Said(
                     f"The server at {self.where} refused the sign-in ({reply})",
-                    Hint("token-command" if acct.oauth2_token_command else "sign-in", acct.name),
+                    acct.login_fix,
                 )
                 if oauth2
                 else Said(
                     f"The server at {self.where} refused the user name or password ({reply})",
-                    Hint("password-refused", acct.name),
+                    acct.login_fix,
                 ),
                 code=reply.code,
                 enhanced=reply.enhanced,

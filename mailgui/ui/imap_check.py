@@ -110,10 +110,8 @@ def check_imap(
     login = None  # no user name: the server's "requires a login" says what to do
     if account.auth != "none":
         login = as_login(account._replace(username=account.sasl_user), credential)
-    from mailgui.core.imap_filer import login_fix
-
     # a refused login says the fix in the window's words ("type the password again")
-    session = ImapSession(settings, login, fix=login_fix(account))
+    session = ImapSession(settings, login, fix=account.login_fix)
     if on_session is not None:
         on_session(session)
     try:
