@@ -19,7 +19,6 @@ requests, not the schedule's, and flush at once.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -155,7 +154,6 @@ def credentials_changed(profile: Profile) -> None:
     path = profile.credentials_stamp
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-        os.utime(path)  # touch() keeps an existing file's time on some file systems
+        path.touch()  # an existing file gets the time of now
     except OSError:
         pass  # the senders then try at their next due time: nothing is lost
