@@ -4,7 +4,8 @@ the server, which counts a message only when it answered 250 to its final dot) o
 ``failed`` with a reason (the recipients the server refuses for good), and memory stays
 flat.
 
-Default 400 messages; MAILGUI_ADV_FULL=1 (or MAILGUI_ADV_LOAD=N) for the issue's 5 000.
+Default 400 messages; MAILGUI_ADV_FULL=1 (or MAILGUI_ADV_LOAD=N) for the issue's 5 000
+(with -o faulthandler_timeout=0: pyproject.toml ends a test after 300 s).
 """
 
 from __future__ import annotations
