@@ -54,9 +54,6 @@ def main() -> int:
     from mailgui.ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
-    from mailgui.ui import plurals
-
-    plurals.install()  # as ui/app.py does
     server = DemoServer().start()
     profile = demo_profile()
     profile.ensure()
@@ -206,9 +203,6 @@ def compose_shots(out: Path) -> int:
     from mailgui.ui.outbox_service import OutboxHandle
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from mailgui.ui import plurals
-
-    plurals.install()  # as ui/app.py does
     profile = Profile(home / "config", home / "data", home / "state")
     profile.ensure()
     ctx = AppContext(profile)

@@ -84,10 +84,6 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
     app.setApplicationDisplayName("mailgui")
     app.setDesktopFileName("io.github.mailgui.mailgui")  # packaging/*.desktop
     app.setQuitOnLastWindowClosed(False)  # the tray may keep sending; MainWindow decides
-    from mailgui.ui import plurals
-
-    plurals.install()  # "1 message sent", "2 messages sent"
-
     server: DemoServer | None = None
     if demo:
         from mailgui.demo_server import DemoServer

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from mailgui.core.log import get_logger
 from mailgui.ui.context import AppContext
+from mailgui.ui.plurals import english
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QUrl
@@ -572,12 +573,13 @@ class MainWindow(QMainWindow):
         """ "2 messages waiting", or what is true when nothing waits: "All sent" only
         when every message went out."""
         if waiting:
-            return self.tr("%n message(s) waiting", "", waiting)
+            return english(self.tr("%n message(s) waiting", "", waiting), waiting)
         if counts.get("scheduled", 0):
-            return self.tr("%n message(s) scheduled", "", counts["scheduled"])
+            scheduled = counts["scheduled"]
+            return english(self.tr("%n message(s) scheduled", "", scheduled), scheduled)
         failed = counts.get("failed", 0)
         if failed:
-            return self.tr("%n message(s) failed", "", failed)
+            return english(self.tr("%n message(s) failed", "", failed), failed)
         if counts.get("sent", 0):
             return self.tr("All sent")
         return self.tr("Nothing to send")
@@ -687,7 +689,7 @@ class MainWindow(QMainWindow):
     def _flush_finished(self, counts: dict[str, int]) -> None:
         sent = counts.get("sent", 0)
         if sent:
-            self._notify(self.tr("Sent"), self.tr("%n message(s) sent.", "", sent))
+            self._notify(self.tr("Sent"), english(self.tr("%n message(s) sent.", "", sent), sent))
 
     @Slot(bool)
     def _set_online(self, online: bool) -> None:
@@ -1068,10 +1070,13 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 self.tr("Messages are waiting"),
-                self.tr(
-                    "%n message(s) are still waiting to be sent. Keep sending them in "
-                    "the background (from the tray icon)?",
-                    "",
+                english(
+                    self.tr(
+                        "%n message(s) are still waiting to be sent. Keep sending them in "
+                        "the background (from the tray icon)?",
+                        "",
+                        waiting,
+                    ),
                     waiting,
                 ),
                 QMessageBox.StandardButton.Yes
@@ -1161,7 +1166,7 @@ class MainWindow(QMainWindow):
             self.quit()
             return
         self.statusBar().showMessage(
-            self.tr("Sending %n message(s) before quitting…", "", len(held))
+            english(self.tr("Sending %n message(s) before quitting…", "", len(held)), len(held))
         )
         self.setEnabled(False)  # nothing else starts now
         QTimer.singleShot(QUIT_FLUSH_MS, self, self.quit)  # a slow server: they stay queued

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 from mailgui.core.outbox import STATES, MessageRow
 from mailgui.core.sizes import human_size
 from mailgui.ui.error_words import row_error
+from mailgui.ui.plurals import english
 
 __all__ = [
     "HELD",
@@ -610,7 +611,8 @@ class OutboxModel(QAbstractTableModel):
                 "to a compose window while the status bar offers it."
             ).format(r.id)
         if column == COL_STATE and r.pending and r.state not in ("sent", "failed"):
-            return self.tr("Message {0}, %n recipient(s) waiting", "", len(r.pending)).format(r.id)
+            n = len(r.pending)
+            return english(self.tr("Message {0}, %n recipient(s) waiting", "", n), n).format(r.id)
         return None
 
     @Slot()

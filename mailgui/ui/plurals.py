@@ -2,26 +2,31 @@
 
 A string written ``self.tr("%n message(s) sent.", "", n)`` is a numerus form: a
 translation file gives each language its forms. With none loaded, Qt shows the source
-("1 message(s) sent."). :class:`EnglishPlurals` is the English "translation" of every
-such string, worked out from the source text itself: ``(s)`` becomes "" or "s", and a
-verb right after it agrees ("(s) are" → "is" / "s are"). Translators for other
-languages, installed later, are asked first, so they still win.
+("1 message(s) sent."). ``english(self.tr(...), n)`` turns what Qt gave into English,
+worked out from the text itself: ``(s)`` becomes "" or "s", and a verb right after it
+agrees ("(s) are" → "is" / "s are"). A translation's words have no "(s)" and pass
+unchanged, so a translation file still wins.
+
+Not a ``QTranslator`` written in Python: Qt asks every installed translator from any
+thread, its own too, while it holds its locks (``QImage.fromData`` in the image pool
+asks for "Image type not supported" while probing its plugins), and a Python translator
+then needs the GIL there. The GUI thread, holding the GIL in a Qt call that needs the
+same lock, deadlocked the test run that way.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QCoreApplication, QTranslator
-
-__all__ = ["EnglishPlurals", "english", "install"]
+__all__ = ["english"]
 
 _VERBS = {"are": "is", "were": "was", "have": "has"}
 _WITH_VERB = re.compile(r"\(s\)( (?:are|were|have)\b)?")
 
 
 def english(source: str, n: int) -> str:
-    """The English form of ``source`` for ``n`` ("%n" stays: Qt fills it in)."""
+    """The English form of ``source`` for ``n`` (what ``tr()`` gave, or its source: a
+    "%n" in it stays as it is)."""
 
     def form(match: re.Match[str]) -> str:
         verb = (match.group(1) or "").strip()
@@ -30,30 +35,3 @@ def english(source: str, n: int) -> str:
         return f"s {verb}" if verb else "s"
 
     return _WITH_VERB.sub(form, source)
-
-
-class EnglishPlurals(QTranslator):
-    """Answers only numerus strings with "(s)"; every other one falls through to Qt."""
-
-    def translate(
-        self, context: str, source: str, disambiguation: str | None = None, n: int = -1
-    ) -> str | None:
-        if n < 0 or "(s)" not in source:
-            return None  # a null string: "not mine" (an empty one would blank the text)
-        return english(source, n)
-
-    def isEmpty(self) -> bool:
-        return False
-
-
-_installed: list[EnglishPlurals] = []
-
-
-def install() -> None:
-    """Once per application, before any window is built."""
-    app = QCoreApplication.instance()
-    if app is None or _installed:
-        return
-    translator = EnglishPlurals(app)
-    app.installTranslator(translator)
-    _installed.append(translator)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 from mailgui.core.log import get_logger
 from mailgui.core.paths import Profile
 from mailgui.core.sender_lock import SenderLock
+from mailgui.ui.plurals import english
 
 __all__ = [
     "UNIT_NAME",
@@ -166,11 +167,18 @@ class QuitQuestion(QMessageBox):
         self.setIcon(QMessageBox.Icon.Question)
         self.setWindowTitle(self.tr("Messages are waiting"))
         self.setText(
-            self.tr(
-                "%n message(s) are still waiting. Keep sending them in the background?", "", waiting
+            english(
+                self.tr(
+                    "%n message(s) are still waiting. Keep sending them in the background?",
+                    "",
+                    waiting,
+                ),
+                waiting,
             )
             if background
-            else self.tr("%n message(s) are still waiting. Quit anyway?", "", waiting)
+            else english(
+                self.tr("%n message(s) are still waiting. Quit anyway?", "", waiting), waiting
+            )
         )
         lines = []
         if background:
@@ -185,9 +193,10 @@ class QuitQuestion(QMessageBox):
         lines.append(self.tr("“Quit anyway” leaves them in the outbox until mailgui starts again."))
         if held:
             lines.append(
-                self.tr(
-                    "Either way, what you just sent (%n message(s)) goes out now.",
-                    "",
+                english(
+                    self.tr(
+                        "Either way, what you just sent (%n message(s)) goes out now.", "", held
+                    ),
                     held,
                 )
             )

@@ -96,11 +96,3 @@ def window(qtbot: Any, ctx: AppContext) -> Iterator[Callable[[], MainWindow]]:
             editor._done = True  # close without the save prompt
             editor.close()
         assert w.shutdown()
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _english_plurals(qapp: Any) -> None:
-    """As the app does at start (ui/app.py): "1 message sent", not "1 message(s) sent"."""
-    from mailgui.ui import plurals
-
-    plurals.install()

@@ -24,6 +24,7 @@ from mailgui.ui.inline_images import (
     show_image,
     show_placeholder,
 )
+from mailgui.ui.plurals import english
 
 __all__ = ["ImagesMixin"]
 
@@ -164,8 +165,13 @@ class ImagesMixin(ComposeBase):
             paths.append(target)
         self.add_attachments(paths)
         self.status_bar.show_text(
-            self.tr(
-                "Plain text cannot show pictures: %n picture(s) became attachments.", "", len(paths)
+            english(
+                self.tr(
+                    "Plain text cannot show pictures: %n picture(s) became attachments.",
+                    "",
+                    len(paths),
+                ),
+                len(paths),
             )
         )
         QTimer.singleShot(5000, self, self._hide_saved_note)
