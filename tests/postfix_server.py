@@ -173,7 +173,10 @@ class PostfixServer:
 
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, ehlo_without: tuple[str, ...] = ()) -> None:
+        """``ehlo_without``: extensions not to offer (e.g. ``("chunking",)``, as many
+        servers are set up), by Postfix's own ``smtpd_discard_ehlo_keywords``."""
+        self.ehlo_without = ehlo_without
         # Not under pytest's tmp folders (0700): the postfix and nobody users must reach
         # the queue and the arrivals.
         self.root = Path(tempfile.mkdtemp(prefix="mailgui-pf-"))
@@ -234,6 +237,7 @@ class PostfixServer:
                 f"inet:127.0.0.1:{self.policy.port}",
                 "smtpd_policy_service_timeout = 300s",
                 "message_size_limit = 67108864",
+                f"smtpd_discard_ehlo_keywords = {', '.join(self.ehlo_without)}",
                 f"maillog_file = {root}/postfix.log",
                 f"maillog_file_prefixes = {root}",
                 "",

@@ -49,7 +49,7 @@ from mailgui.core.retry import (
     is_rate_refusal,
     next_delay,
 )
-from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
+from mailgui.core.transport import Envelope, Progress, SendResult, Session, SessionInfo
 
 log = get_logger("mailgui.delivery")
 
@@ -68,7 +68,9 @@ class SMTPSession(Protocol):
         *,
         smtputf8: bool = ...,
         progress: Progress | None = ...,
+        then: Envelope | None = ...,
     ) -> SendResult: ...
+    def expect(self, following: Envelope | None) -> None: ...
     @property
     def is_open(self) -> bool: ...
     def close(self) -> None: ...
@@ -106,6 +108,12 @@ def _words(error: MailguiError | None) -> str:
     if isinstance(error, DeliveryError) and error.server_words:
         return error.server_words
     return str(error)
+
+
+def _envelope(row: MessageRow) -> Envelope:
+    """What the server is told of ``row`` before its data (its body ends in CRLF, so
+    its size is what goes out)."""
+    return Envelope(row.envelope_from, tuple(row.pending), row.size, row.smtputf8)
 
 
 def _direct_router(account: Account, login: Login | None) -> SMTPSession:
@@ -242,11 +250,13 @@ class Delivery:
         try:
             while not should_stop():
                 # The outcome of the message before and the claim of the next one are one
-                # transaction: one commit per message instead of two. Nothing of the next
-                # message has gone out when it commits, so a crash still leaves at most
-                # the one message in flight unrecorded (sent again, RFC 1047). The commit
-                # is lazy: its fsync may wait (a power cut may then resend up to a second
-                # of messages; the flush's last outcome syncs them all).
+                # transaction: one commit per message instead of two. None of the next
+                # message's data has gone out when it commits (its envelope may have,
+                # behind the last dot: see Session.send's ``then``), so a crash still
+                # leaves at most the one message in flight unrecorded (sent again, RFC
+                # 1047). The commit is lazy: its fsync may wait (a power cut may then
+                # resend up to a second of messages; the flush's last outcome syncs them
+                # all).
                 unrecorded, self._unrecorded = self._unrecorded, None
                 try:
                     with self.outbox.transaction(lazy=True):
@@ -269,6 +279,8 @@ class Delivery:
                     break
                 if row is None:
                     break
+                if session is not None:
+                    session.expect(_envelope(row))  # what was written ahead, if another
                 if (
                     blocked is None
                     and acct is not None
@@ -284,7 +296,14 @@ class Delivery:
                     report.outcomes.append(self._give_back(row, blocked, acct, quiet=True))
                     held += 1
                     continue
-                outcome = self._send_one(session, acct, row)
+                following = None
+                if not acct.direct:  # its envelope rides behind this message's final dot
+                    following = self.outbox.peek_next(
+                        name, include_deferred=include_deferred, ids=ids, since=started
+                    )
+                outcome = self._send_one(
+                    session, acct, row, None if following is None else _envelope(following)
+                )
                 report.outcomes.append(outcome)
                 if blocked is None and _rate_refused(outcome.error):
                     blocked = TransientError(
@@ -384,7 +403,9 @@ class Delivery:
             )
             report.outcomes.append(Outcome(row.id, "deferred", TransientError(text)))
 
-    def _send_one(self, session: SMTPSession, acct: Account, row: MessageRow) -> Outcome:
+    def _send_one(
+        self, session: SMTPSession, acct: Account, row: MessageRow, then: Envelope | None = None
+    ) -> Outcome:
         self._emit(Sending(row.id, acct.name, row.size))
         last_touch = self.clock()
 
@@ -411,6 +432,7 @@ class Delivery:
                 data,
                 smtputf8=row.smtputf8,
                 progress=progress,
+                then=then,
             )
         except DeliveryError as exc:
             return self._give_back(row, exc, acct)

@@ -32,7 +32,7 @@ from mailgui.core.errors import (
 from mailgui.core.log import get_logger
 from mailgui.core.resolver import Lookup, MxHost, domain_of, shared_lookup
 from mailgui.core.retry import Reply
-from mailgui.core.transport import Progress, SendResult, Session, SessionInfo
+from mailgui.core.transport import Envelope, Progress, SendResult, Session, SessionInfo
 
 log = get_logger("mailgui.direct")
 
@@ -136,6 +136,9 @@ class DirectRouter:
     def close(self) -> None:
         self._open = False
 
+    def expect(self, following: Envelope | None) -> None:
+        """Nothing is written ahead (see ``send``)."""
+
     def abort(self) -> None:
         current = self._current
         if current is not None:
@@ -149,6 +152,7 @@ class DirectRouter:
         *,
         smtputf8: bool = False,
         progress: Progress | None = None,
+        then: Envelope | None = None,  # a connection per domain and message: none ahead
     ) -> SendResult:
         accepted: list[str] = []
         refused: dict[str, Reply] = {}

@@ -438,6 +438,26 @@ def new_claimer() -> str:
     return f"{socket.gethostname()}|{pid}|{_proc_start(pid)}|{os.urandom(4).hex()}"
 
 
+def _next_due(
+    account: str, include_deferred: bool, ids: Sequence[int] | None, since: float
+) -> tuple[str, list[Any]]:
+    """SQL for the id of ``account``'s oldest due message, and its arguments. The oldest
+    queued and the oldest deferred come each straight from messages_due, then the older
+    of the two: one OR over both states would sort every due message on every claim
+    (150 µs per claim at 300 due, quadratic in a long backlog)."""
+    only = f" AND id IN ({', '.join('?' * len(ids)) or 'NULL'})" if ids is not None else ""
+    oldest = (
+        "SELECT * FROM (SELECT id, queued_at FROM messages WHERE account = ? AND "
+        "state = ?{} ORDER BY queued_at, id LIMIT 1)"
+    )
+    sql = oldest.format(only)
+    args: list[Any] = [account, "queued", *(ids or ())]
+    if include_deferred:
+        sql += " UNION ALL " + oldest.format(" AND updated_at < ?" + only)
+        args += [account, "deferred", since, *(ids or ())]
+    return f"SELECT id FROM ({sql}) ORDER BY queued_at, id LIMIT 1", args
+
+
 class Outbox:
     """The outbox database. One instance per thread (sqlite3 connections are not shared)."""
 
@@ -897,19 +917,7 @@ class Outbox:
         counting messages sent and messages other senders hold right now, so two
         senders together never exceed it; ``Held`` says how long to wait."""
         now = self.clock()
-        # The oldest queued and the oldest deferred each straight from messages_due, then
-        # the older of the two: one OR over both states would sort every due message on
-        # every claim (150 µs per claim at 300 due, quadratic in a long backlog).
-        only = f" AND id IN ({', '.join('?' * len(ids)) or 'NULL'})" if ids is not None else ""
-        oldest = (
-            "SELECT * FROM (SELECT id, queued_at FROM messages WHERE account = ? AND "
-            "state = ?{} ORDER BY queued_at, id LIMIT 1)"
-        )
-        sql = oldest.format(only)
-        args: list[Any] = [account, "queued", *(ids or ())]
-        if include_deferred:
-            sql += " UNION ALL " + oldest.format(" AND updated_at < ?" + only)
-            args += [account, "deferred", since, *(ids or ())]
+        sql, args = _next_due(account, include_deferred, ids, since)
         with self._write() as db:
             if limits is not None and (limits.per_minute or limits.per_hour or limits.per_day):
                 times = [
@@ -927,10 +935,26 @@ class Outbox:
             # to run SELECT, UPDATE and get(): three statements per message).
             row = db.execute(
                 "UPDATE messages SET state = 'sending', claimed_by = ?, claimed_at = ?, "
-                f"attempts = attempts + 1, updated_at = ? WHERE id = (SELECT id FROM ({sql}) "
-                f"ORDER BY queued_at, id LIMIT 1) RETURNING {_COLUMNS}",
+                f"attempts = attempts + 1, updated_at = ? WHERE id = ({sql}) "
+                f"RETURNING {_COLUMNS}",
                 [claimer, now, now, *args],
             ).fetchone()
+        return None if row is None else MessageRow.from_sql(row)
+
+    def peek_next(
+        self,
+        account: str,
+        *,
+        include_deferred: bool = False,
+        ids: Sequence[int] | None = None,
+        since: float = 0.0,
+    ) -> MessageRow | None:
+        """The message ``claim_next`` would take now (rate limits aside), not taken: the
+        sender writes its envelope ahead; another sender may still take it first."""
+        sql, args = _next_due(account, include_deferred, ids, since)
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id = ({sql})", args
+        ).fetchone()
         return None if row is None else MessageRow.from_sql(row)
 
     def touch(self, msg_id: int, claimer: str) -> None:

@@ -11,7 +11,9 @@
   longer ``data_timeout``), a size limit, and must look like an SMTP reply (``_Replies``).
 - The message body goes out in chunks so callers can show progress: after DATA
   (dot-stuffed here), or as one ``BDAT <size> LAST`` (RFC 3030) where the server offers
-  CHUNKING, which with PIPELINING sends a whole message in one round trip.
+  CHUNKING, which with PIPELINING sends a whole message in one round trip. Without
+  CHUNKING the next message's envelope rides behind the final dot (``send``'s
+  ``then``), which is one round trip a message too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from mailgui.core.accounts import Account
 from mailgui.core.credentials import Login, as_login
@@ -166,6 +168,16 @@ class _SMTP_SSL(_Replies, smtplib.SMTP_SSL):
     pass
 
 
+class Envelope(NamedTuple):
+    """What a server is told of a message before its data: written ahead, behind the
+    final dot of the message before (``Session.send``'s ``then``)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    size: int
+    smtputf8: bool = False
+
+
 @dataclass
 class SessionInfo:
     """What we learnt about the server; shown by ``account test`` and the GUI."""
@@ -289,6 +301,8 @@ class Session:
         self._credential = as_login(account, login)
         self._local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
+        # The envelope written behind the last final dot, its replies not read yet.
+        self._ahead: Envelope | None = None
         self.info = SessionInfo(account.host, account.port, account.security)
         # Whether replies can be shown and believed: not before STARTTLS has succeeded.
         self._trusted = account.security != "starttls"
@@ -540,26 +554,32 @@ class Session:
         *,
         smtputf8: bool = False,
         progress: Progress | None = None,
+        then: Envelope | None = None,
     ) -> SendResult:
         """One transaction. Refused recipients are returned, not raised; a refusal of
         the whole message raises TransientError or PermanentError with the reply.
 
         With CHUNKING (RFC 3030) the body goes out as one ``BDAT <size> LAST``, exactly
-        as given; else after ``DATA``, dot-stuffed. Either way nothing of the next
-        message is written before this one's final reply is read, so after a crash only
-        the message whose final reply was outstanding can be in doubt."""
-        smtp = self._smtp
-        if smtp is None:
-            raise TransientError("The connection is closed.", connection_lost=True)
+        as given. Else it follows ``DATA``, dot-stuffed, and with PIPELINING the final
+        dot carries ``then``'s envelope (the message that comes next: MAIL, RCPT and
+        DATA; RFC 2920 §3.1 lets the content begin a group), whose replies the next
+        ``send`` finds waiting: one round trip a message. Either way no byte of the next
+        message's data is written before this one's final reply is read, so after a
+        crash only the message whose final reply was outstanding can be in doubt (an
+        envelope whose data never ended delivers nothing, RFC 5321 §4.1.4)."""
         data = _crlf_terminated(data)
+        self.expect(Envelope(envelope_from, tuple(recipients), len(data), smtputf8))
+        smtp = self._smtp
+        if smtp is None or smtp.sock is None:
+            raise TransientError("The connection is closed.", connection_lost=True)
+        written, self._ahead = self._ahead is not None, None
         options = self._mail_options(smtp, len(data), smtputf8)
         chunking = smtp.has_extn("chunking")
         try:
             if chunking and smtp.has_extn("pipelining") and len(data) <= BDAT_AT_ONCE:
                 return self._send_at_once(smtp, envelope_from, recipients, data, options, progress)
-            then = None if chunking else "DATA"
             accepted, refused, data_reply = self._envelope(
-                smtp, envelope_from, recipients, options, then
+                smtp, envelope_from, recipients, options, None if chunking else "DATA", written
             )
             if not accepted:
                 self._rset()
@@ -571,7 +591,7 @@ class Session:
                 if code != 354:
                     self._rset()
                     self._fail(Reply.parse(code, resp), "The server refused the message")
-                reply = self._transmit(data, progress)
+                reply = self._transmit(data, progress, then)
         except DeliveryError:
             raise
         except BaseException as exc:
@@ -581,6 +601,46 @@ class Session:
                 self._rset()
             self._fail(reply, "The server refused the message")
         return SendResult(accepted, refused, reply)
+
+    def expect(self, following: Envelope | None) -> None:
+        """Say which message comes next (None: none). An envelope written ahead for
+        another one (the outbox changed in between: another sender took that message,
+        or it was deleted or held back) is withdrawn: its replies are read, and a server
+        waiting for its data gets the connection closed, which drops the transaction
+        (RFC 5321 §4.1.4); else RSET. The caller then opens a new connection."""
+        ahead = self._ahead
+        if ahead is None or ahead == following:
+            return
+        self._ahead = None
+        smtp = self._smtp
+        if smtp is None or smtp.sock is None:
+            return
+        try:
+            *_, data = self._pipelined_replies(smtp, len(ahead.recipients), "DATA")
+        except (smtplib.SMTPException, OSError):
+            self._hang_up()
+            return
+        if data is None or data[0] in (354, 421):  # no data reply: a 421 stopped the reading
+            self._hang_up()
+        else:
+            self._rset()
+
+    def _ahead_commands(self, smtp: smtplib.SMTP, then: Envelope | None) -> bytes:
+        """``then``'s MAIL, RCPT and DATA, to write behind a final dot: nothing when the
+        server does not pipeline, takes BDAT, or would refuse them before reading."""
+        if (
+            then is None
+            or not then.recipients
+            or not smtp.has_extn("pipelining")
+            or smtp.has_extn("chunking")
+        ):
+            return b""
+        try:
+            options = self._mail_options(smtp, then.size, then.smtputf8)
+            lines = self._commands(smtp, then.sender, list(then.recipients), options)
+            return "".join(f"{line}\r\n" for line in [*lines, "DATA"]).encode(smtp.command_encoding)
+        except (DeliveryError, ValueError):  # UnicodeEncodeError too: its send says why
+            return b""
 
     def _mail_options(self, smtp: smtplib.SMTP, size: int, smtputf8: bool) -> list[str]:
         """MAIL FROM's parameters; raises when the server cannot take the message."""
@@ -613,14 +673,19 @@ class Session:
         recipients: list[str],
         options: list[str],
         then: str | None,
+        written: bool = False,
     ) -> tuple[list[str], dict[str, Reply], tuple[int, bytes] | None]:
-        """MAIL and every RCPT (pipelined with ``then`` when the server allows it), their
-        replies checked: accepted and refused recipients, and ``then``'s reply if sent."""
+        """MAIL and every RCPT (pipelined with ``then`` when the server allows it; already
+        ``written`` behind the previous message's final dot), their replies checked:
+        accepted and refused recipients, and ``then``'s reply if sent."""
         rcpt_replies: list[tuple[int, bytes]] | None = None
         then_reply: tuple[int, bytes] | None = None
         if smtp.has_extn("pipelining"):
-            mail_reply, rcpt_replies, then_reply = self._pipelined(
-                smtp, envelope_from, recipients, options, then
+            if not written:
+                lines = self._commands(smtp, envelope_from, recipients, options)
+                smtp.send("".join(f"{line}\r\n" for line in [*lines, *([then] if then else [])]))
+            mail_reply, rcpt_replies, then_reply = self._pipelined_replies(
+                smtp, len(recipients), then
             )
         else:
             mail_reply = smtp.mail(envelope_from, options)
@@ -668,27 +733,20 @@ class Session:
             raise ValueError("command arguments contain prohibited newline characters")
         return lines
 
-    @classmethod
-    def _pipelined(
-        cls,
-        smtp: smtplib.SMTP,
-        envelope_from: str,
-        recipients: list[str],
-        options: list[str],
-        then: str | None = "DATA",
+    @staticmethod
+    def _pipelined_replies(
+        smtp: smtplib.SMTP, recipients: int, then: str | None
     ) -> tuple[tuple[int, bytes], list[tuple[int, bytes]], tuple[int, bytes] | None]:
-        """MAIL, every RCPT and ``then`` (DATA, or nothing before a BDAT) in one write,
-        then their replies in order (RFC 2920; only when the server offers PIPELINING):
-        one round trip for the envelope instead of one per command. Nothing is delivered
-        before the final dot, which still waits for DATA's 354. Reading stops at a 421
-        (the server is closing)."""
-        lines = cls._commands(smtp, envelope_from, recipients, options)
-        smtp.send("".join(line + "\r\n" for line in [*lines, *([then] if then else [])]))
+        """The replies to MAIL, ``recipients`` RCPTs and ``then`` (DATA, or nothing
+        before a BDAT) written in one group (RFC 2920; only when the server offers
+        PIPELINING): one round trip for the envelope instead of one per command. Nothing
+        is delivered before the final dot, which still waits for DATA's 354. Reading
+        stops at a 421 (the server is closing)."""
         mail = smtp.getreply()
         rcpts: list[tuple[int, bytes]] = []
         if mail[0] == 421:
             return mail, rcpts, None
-        for _ in recipients:
+        for _ in range(recipients):
             rcpts.append(smtp.getreply())
             if rcpts[-1][0] == 421:
                 return mail, rcpts, None
@@ -755,9 +813,12 @@ class Session:
         if not data:
             smtp.send(head)
 
-    def _transmit(self, data: bytes, progress: Progress | None) -> Reply:
+    def _transmit(self, data: bytes, progress: Progress | None, then: Envelope | None) -> Reply:
+        """The body after DATA's 354, then the final dot with ``then``'s envelope (see
+        ``send``); the final reply."""
         smtp = self._smtp
         assert smtp is not None and smtp.sock is not None
+        behind = self._ahead_commands(smtp, then)
         # Dot-stuffed piece by piece: one re.sub over a 35 MB message copies it whole and
         # holds the GIL for a third of a second (the GUI thread would wait that long).
         total = len(data) + _line_start_dots(data)
@@ -767,12 +828,14 @@ class Session:
             last = start + CHUNK >= len(data)
             # The final dot rides with the last piece: one write (and TLS record) less
             # per message, which counts when hundreds of small messages go out.
-            smtp.send(piece + b".\r\n" if last else piece)
+            smtp.send(piece + b".\r\n" + behind if last else piece)
             done += len(piece)
             if progress:
                 progress(done, total)
         if not data:
-            smtp.send(b".\r\n")
+            smtp.send(b".\r\n" + behind)
+        if behind:
+            self._ahead = then
         return Reply.parse(*self._final_reply())
 
     def _final_reply(self) -> tuple[int, bytes]:
@@ -787,7 +850,7 @@ class Session:
             code, resp = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             timed_out = isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError)
-            self._smtp = None
+            self._smtp, self._ahead = None, None
             smtp.close()  # no QUIT: the server is gone or hanging
             what = (
                 f"did not answer within {_seconds(self.account.data_timeout)}"
@@ -961,14 +1024,23 @@ class Session:
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
+        ahead, self._ahead = self._ahead, None
         if smtp is None:
             return
         try:
-            if smtp.sock is not None:
+            # With an envelope ahead the server may be reading that message's data, where
+            # QUIT would be text and its reply would never come: hang up instead.
+            if smtp.sock is not None and ahead is None:
                 smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass
         finally:
+            smtp.close()
+
+    def _hang_up(self) -> None:
+        """Close without QUIT (the server may be waiting for data, or be gone)."""
+        smtp, self._smtp, self._ahead = self._smtp, None, None
+        if smtp is not None:
             smtp.close()
 
     def __enter__(self) -> Session:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mailgui.core.accounts import Account
-from mailgui.core.errors import PermanentError
-from mailgui.core.transport import Session
+from mailgui.core.errors import PermanentError, TransientError
+from mailgui.core.transport import Envelope, Session
 from tests.smtp_servers import FakeServerFactory
 
 DATA = b"Subject: hi\r\n\r\nbody\r\n.starts with a dot\r\n"
@@ -70,3 +70,65 @@ def test_every_recipient_refused_sends_no_body(fake_server: FakeServerFactory) -
     assert set(result.refused) == {"a@x.test", "b@x.test"}
     assert not result.refused["a@x.test"].permanent
     assert server.messages == []
+
+
+def test_a_refused_message_leaves_the_envelope_behind_it_usable(
+    fake_server: FakeServerFactory,
+) -> None:
+    """The next envelope rides behind the final dot (``then``); the dot's refusal is
+    this message's alone: the next one goes out on the same connection."""
+    server = fake_server(replies={".": ["554 5.7.1 spam", "250 ok"]})
+    session = _session(server.port)
+    try:
+        with pytest.raises(PermanentError, match="spam"):
+            session.send("me@example.org", ["a@x.test"], DATA, then=_next(["b@x.test"]))
+        assert session.is_open
+        result = session.send("me@example.org", ["b@x.test"], DATA)
+    finally:
+        session.close()
+    assert result.accepted == ["b@x.test"]
+    verbs = [c.split(":")[0].split(" ")[0].upper() for c in server.commands]
+    assert verbs[verbs.index("MAIL") :] == ["MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert server.connections == 1
+
+
+def test_a_421_after_the_dot_drops_the_envelope_behind_it(fake_server: FakeServerFactory) -> None:
+    server = fake_server(replies={".": "421 4.3.2 going down"})
+    session = _session(server.port)
+    try:
+        with pytest.raises(TransientError, match="going down"):
+            session.send("me@example.org", ["a@x.test"], DATA, then=_next(["b@x.test"]))
+        assert not session.is_open
+        session.expect(_next(["b@x.test"]))  # nothing is left to withdraw
+    finally:
+        session.close()
+    assert server.messages == [DATA.replace(b"\n.", b"\n..")]
+
+
+def test_no_envelope_ahead_without_pipelining(
+    fake_server: FakeServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = fake_server(ehlo=PLAIN_EHLO)
+    session = _session(server.port)
+    assert session._smtp is not None
+    writes: list[bytes] = []
+    send = session._smtp.send
+
+    def recording(data: str | bytes) -> None:
+        writes.append(data.encode() if isinstance(data, str) else data)
+        send(data)
+
+    monkeypatch.setattr(session._smtp, "send", recording)
+    try:
+        session.send("me@example.org", ["a@x.test"], DATA, then=_next(["b@x.test"]))
+        assert writes[-1].endswith(b"\r\n.\r\n")  # the final dot alone
+        session.send("me@example.org", ["b@x.test"], DATA)
+    finally:
+        session.close()
+    verbs = [c.split(":")[0].split(" ")[0].upper() for c in server.commands]
+    assert verbs[verbs.index("MAIL") :] == ["MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert len(server.messages) == 2
+
+
+def _next(recipients: list[str]) -> Envelope:
+    return Envelope("me@example.org", tuple(recipients), len(DATA))

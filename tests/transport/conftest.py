@@ -1,5 +1,6 @@
 """Fixtures for transport tests against real servers: ``postfix`` (Debian's Postfix, a
-private instance for the whole session; see ``postfix_server``)."""
+private instance for the whole session; see ``postfix_server``) and ``postfix_data``
+(another one that does not offer CHUNKING, so messages go after DATA)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,23 @@ def _postfix_instance() -> Iterator[PostfixServer]:
         pytest.skip(why)
     with PostfixServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def _postfix_data_instance() -> Iterator[PostfixServer]:
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    with PostfixServer(ehlo_without=("chunking",)) as server:
+        yield server
+
+
+@pytest.fixture
+def postfix_data(_postfix_data_instance: PostfixServer) -> Iterator[PostfixServer]:
+    """A private Postfix without CHUNKING (DATA and dot-stuffing), released after each
+    test like ``postfix``."""
+    yield _postfix_data_instance
+    _postfix_data_instance.policy.release()
 
 
 @pytest.fixture
