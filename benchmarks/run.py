@@ -320,8 +320,8 @@ class Bench:
                 spread(cli_proc, "msg/s"),
                 spread(raw_proc, "msg/s") + " raw smtplib script",
                 f"{ratio:.2f}×",
-                "—",
-                None,
+                "≥ 0.8×",  # issue 19
+                ratio >= 0.8,
             )
         )
         commit = self.fsync_floor(tpl)
