@@ -70,7 +70,7 @@ class SMTPSession(Protocol):
         progress: Progress | None = ...,
         then: Envelope | None = ...,
     ) -> SendResult: ...
-    def expect(self, following: Envelope | None) -> None: ...
+    def expect(self, following: Envelope | None) -> bool: ...
     @property
     def is_open(self) -> bool: ...
     def close(self) -> None: ...
@@ -246,6 +246,7 @@ class Delivery:
             blocked = exc
         session: SMTPSession | None = None
         held = 0  # messages given back unsent because of ``blocked``
+        ahead = True  # the next message's envelope behind each final dot (Session.send)
         self._merging = True
         try:
             while not should_stop():
@@ -279,8 +280,11 @@ class Delivery:
                     break
                 if row is None:
                     break
-                if session is not None:
-                    session.expect(_envelope(row))  # what was written ahead, if another
+                if session is not None and session.expect(_envelope(row)):
+                    # Written ahead for a message another sender took: that sender races
+                    # this one for the same messages, so no more envelopes ahead (each
+                    # withdrawal costs a new connection).
+                    ahead = False
                 if (
                     blocked is None
                     and acct is not None
@@ -297,7 +301,7 @@ class Delivery:
                     held += 1
                     continue
                 following = None
-                if not acct.direct:  # its envelope rides behind this message's final dot
+                if ahead and not acct.direct:  # its envelope rides behind this final dot
                     following = self.outbox.peek_next(
                         name, include_deferred=include_deferred, ids=ids, since=started
                     )

@@ -136,8 +136,9 @@ class DirectRouter:
     def close(self) -> None:
         self._open = False
 
-    def expect(self, following: Envelope | None) -> None:
+    def expect(self, following: Envelope | None) -> bool:
         """Nothing is written ahead (see ``send``)."""
+        return False
 
     def abort(self) -> None:
         current = self._current

@@ -602,28 +602,30 @@ class Session:
             self._fail(reply, "The server refused the message")
         return SendResult(accepted, refused, reply)
 
-    def expect(self, following: Envelope | None) -> None:
+    def expect(self, following: Envelope | None) -> bool:
         """Say which message comes next (None: none). An envelope written ahead for
         another one (the outbox changed in between: another sender took that message,
         or it was deleted or held back) is withdrawn: its replies are read, and a server
         waiting for its data gets the connection closed, which drops the transaction
-        (RFC 5321 §4.1.4); else RSET. The caller then opens a new connection."""
+        (RFC 5321 §4.1.4); else RSET. The caller then opens a new connection. True when
+        an envelope was withdrawn."""
         ahead = self._ahead
         if ahead is None or ahead == following:
-            return
+            return False
         self._ahead = None
         smtp = self._smtp
         if smtp is None or smtp.sock is None:
-            return
+            return True
         try:
             *_, data = self._pipelined_replies(smtp, len(ahead.recipients), "DATA")
         except (smtplib.SMTPException, OSError):
             self._hang_up()
-            return
+            return True
         if data is None or data[0] in (354, 421):  # no data reply: a 421 stopped the reading
             self._hang_up()
         else:
             self._rset()
+        return True
 
     def _ahead_commands(self, smtp: smtplib.SMTP, then: Envelope | None) -> bytes:
         """``then``'s MAIL, RCPT and DATA, to write behind a final dot: nothing when the

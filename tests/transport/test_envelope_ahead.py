@@ -131,7 +131,8 @@ def test_a_message_another_sender_took_is_withdrawn_not_sent(
     """Between the peek and the claim another sender takes the next message: the
     envelope written for it is withdrawn (the connection closed in DATA), the message
     that is claimed instead goes out on a new connection, and the taken one is never
-    sent by this flush."""
+    sent by this flush. A sender racing another one writes no more envelopes ahead
+    (each withdrawal costs a connection)."""
     outbox_file = tmp_path / "outbox.sqlite3"
     accounts = AccountStore(tmp_path / "accounts.toml")
     accounts.save(
@@ -142,7 +143,7 @@ def test_a_message_another_sender_took_is_withdrawn_not_sent(
     )  # fmt: skip
     ids = []
     with Outbox(outbox_file) as box:
-        for i in range(3):
+        for i in range(4):
             out = build(
                 Draft(
                     sender=Mailbox("", FROM),
@@ -163,15 +164,24 @@ def test_a_message_another_sender_took_is_withdrawn_not_sent(
 
     before = disconnects(postfix_data)
     with Outbox(outbox_file) as box:
+        peeked: list[int] = []
+        peek = box.peek_next
+
+        def counting(*args: Any, **kwargs: Any) -> MessageRow | None:
+            row = peek(*args, **kwargs)
+            peeked.append(-1 if row is None else row.id)
+            return row
+
+        box.peek_next = counting  # type: ignore[method-assign]
         report = Delivery(box, accounts, listener=listener).flush()
         states = {i: box.get(i).state for i in ids}
     other.close()
-    assert [o.state for o in report.outcomes] == ["sent", "sent"]
-    assert states == {ids[0]: "sent", ids[1]: "sending", ids[2]: "sent"}
+    assert [o.state for o in report.outcomes] == ["sent", "sent", "sent"]
+    assert states == {ids[0]: "sent", ids[1]: "sending", ids[2]: "sent", ids[3]: "sent"}
+    assert peeked == [ids[1]]  # after the withdrawal, no envelope ahead
     until(lambda: disconnects(postfix_data) >= before + 2, what="two connections to end")
-    assert postfix_data.wait_for(2, where=b"Subject: Took ")
-    got = sorted(a.recipient for a in postfix_data.wait_for(2, where=b"Subject: Took "))
-    assert got == ["took0@x.test", "took2@x.test"]
+    got = sorted(a.recipient for a in postfix_data.wait_for(3, where=b"Subject: Took "))
+    assert got == ["took0@x.test", "took2@x.test", "took3@x.test"]
 
 
 def test_sigkill_while_a_final_reply_is_outstanding(
