@@ -253,6 +253,14 @@ def test_a_lost_final_reply_means_maybe_delivered(postfix: PostfixServer) -> Non
 def test_sigkill_while_a_final_reply_is_outstanding(profile: Any, postfix: PostfixServer) -> None:
     """Killed while Postfix holds the third message's final reply: the first two are
     sent, the third alone is in doubt (``sending``), the last two were never touched."""
+    kill_while_a_final_reply_is_held(profile, postfix, "Kill")
+
+
+def kill_while_a_final_reply_is_held(profile: Any, postfix: PostfixServer, tag: str) -> None:
+    """Five messages (subjects "``tag`` 0" to 4) flushed by ``mailgui outbox flush``,
+    killed while ``postfix`` holds the third final reply: two ``sent``, one
+    ``sending``, two untouched; then a new flush, after which every message arrived
+    and only the one in doubt may have arrived twice."""
     r = profile.run(
         "account", "add", "pf", "--email", FROM, "--host", postfix.host,
         "--port", str(postfix.port), "--security", "none", "--timeout", "10",
@@ -267,11 +275,12 @@ def test_sigkill_while_a_final_reply_is_outstanding(profile: Any, postfix: Postf
                 Draft(
                     sender=Mailbox("", FROM),
                     to=[Mailbox("", f"kill{i}@x.test")],
-                    subject=f"Kill {i}",
+                    subject=f"{tag} {i}",
                     text=f"Message number {i}.\n",
                 )
             )
             ids[box.add("pf", out)] = out.message_id
+    where = f"Subject: {tag} ".encode()
     postfix.policy.hold(after=2)
     with started(profile, "outbox", "flush", "--json") as proc:
 
@@ -294,7 +303,7 @@ def test_sigkill_while_a_final_reply_is_outstanding(profile: Any, postfix: Postf
     assert Counter(rows.values()) == Counter({"sent": 2, "sending": 1, "queued": 2}), rows
     assert untouched == 2
     (doubt,) = [i for i, state in rows.items() if state == "sending"]
-    arrived = Counter(message_id_of(a.data) for a in postfix.wait_for(2, where=b"Kill "))
+    arrived = Counter(message_id_of(a.data) for a in postfix.wait_for(2, where=where))
     assert arrived == Counter(ids[i] for i, state in rows.items() if state == "sent")
 
     # Postfix now answers; the killed client is gone, so whether the held message is
@@ -304,7 +313,7 @@ def test_sigkill_while_a_final_reply_is_outstanding(profile: Any, postfix: Postf
     r = profile.run("outbox", "flush", "--json", timeout=60)
     assert r.returncode == 0, r.stderr
     # Five at least; a sixth (the held message, twice) may come a moment later.
-    arrived = Counter(message_id_of(a.data) for a in postfix.wait_for(6, where=b"Kill ", timeout=3))
+    arrived = Counter(message_id_of(a.data) for a in postfix.wait_for(6, where=where, timeout=3))
     assert set(arrived) == set(ids.values())
     assert all(n == 1 for mid, n in arrived.items() if mid != ids[doubt]), arrived
     assert arrived[ids[doubt]] in (1, 2)
