@@ -1,6 +1,8 @@
 """The GUI side of the benchmarks, one scenario per process (offscreen Qt).
 
     python gui_probe.py bare                 baseline: a bare QMainWindow script
+    python gui_probe.py widgets              not a figure: the main window's widgets in
+                                             plain PySide6, the floor for its first paint
     python gui_probe.py start [ROWS]         ``mailgui`` (cli.main, as the console script
                                              runs it) up to its first painted window; with
                                              ROWS, also until the outbox is painted and the
@@ -376,6 +378,90 @@ def scenario_bare() -> None:
         raise SystemExit(f"gui_probe: the bare window stopped at stage {watch.stage}")
 
 
+def scenario_widgets() -> None:
+    """Not a benchmark figure: the floor for this window in PySide6. mailgui's main
+    window as plain Qt (no mailgui code, no outbox, no threads): menus with shortcuts, a
+    toolbar with mailgui's own icons, four tabs, an empty table over a filter model, the
+    empty-state label, the details pane in a splitter, a status bar; one paint."""
+    from PySide6.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt
+    from PySide6.QtGui import QAction, QIcon, QKeySequence
+    from PySide6.QtWidgets import (
+        QApplication,
+        QLabel,
+        QMainWindow,
+        QSplitter,
+        QTabBar,
+        QTableView,
+        QTextBrowser,
+        QVBoxLayout,
+        QWidget,
+    )
+
+    class Model(QAbstractTableModel):
+        def rowCount(self, parent: Any = None) -> int:
+            return 0
+
+        def columnCount(self, parent: Any = None) -> int:
+            return 7
+
+        def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+            return None
+
+    icons = Path(__file__).resolve().parent.parent / "mailgui" / "resources" / "actions"
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    window.setWindowTitle("widgets")
+    window.resize(1100, 640)
+    watch = paint_watch(app, None, window)
+    window.show()
+
+    def build() -> None:
+        names = ["mail-message-new", "mail-send", "document-edit", "view-refresh"]
+        names += ["mail-send-receive", "edit-delete", "system-users"]
+        actions = []
+        for i, name in enumerate(names):
+            action = QAction(name, window)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.setIcon(QIcon(str(icons / f"{name}.svg")))
+            actions.append(action)
+        bar = window.menuBar()
+        for title in ("&File", "&View", "&Message", "&Help"):
+            bar.addMenu(title).addActions(actions[:3])
+        tb = window.addToolBar("Main")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addActions(actions)
+        tabs = QTabBar()
+        for label in ("Outbox", "Scheduled", "Failed", "Sent"):
+            tabs.addTab(label)
+        proxy = QSortFilterProxyModel(window)
+        proxy.setSourceModel(Model(window))
+        table = QTableView()
+        table.setModel(proxy)
+        table.viewport()
+        table.hide()  # empty: the label instead
+        empty = QLabel("Nothing is waiting to be sent.")
+        empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        details = QTextBrowser()
+        details.setPlaceholderText("Select a message to see its history and headers.")
+        top = QWidget()
+        lay = QVBoxLayout(top)
+        for widget in (tabs, table, empty):
+            lay.addWidget(widget)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(details)
+        window.setCentralWidget(split)
+        sb = window.statusBar()
+        sb.addWidget(QLabel("Idle"), 1)
+        sb.addPermanentWidget(QLabel("Nothing to send"))
+        sb.addPermanentWidget(QLabel("● Online"))
+
+    build()
+    app.exec()
+    if watch.stage != "done":
+        raise SystemExit(f"gui_probe: the widgets window stopped at stage {watch.stage}")
+
+
 # --- the running app ---------------------------------------------------------------------
 
 
@@ -493,6 +579,8 @@ def main() -> None:
     mode, *args = sys.argv[1:]
     if mode == "bare":
         scenario_bare()
+    elif mode == "widgets":
+        scenario_widgets()
     elif mode == "start":
         scenario_start(int(args[0]) if args else None)
     elif mode == "flush":

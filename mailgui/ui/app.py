@@ -57,11 +57,15 @@ def tune_interpreter() -> None:
     - Everything built at start-up lives for the whole run: freezing it keeps it out
       of the garbage collector's full passes, which otherwise stall the GUI thread
       (tens of ms with 10 000 rows in the outbox model).
+    - The collector is off from the start of ``run()`` until here: the start makes
+      tens of thousands of objects that all live on (Qt's wrappers, enums, modules),
+      so its passes over them during the start found nothing to free.
     - A shorter GIL switch interval (default 5 ms) lets the GUI thread, which re-enters
       Python for every cell it paints, get the interpreter back sooner from the
       sender and outbox threads.
     """
     gc.freeze()
+    gc.enable()  # run() turned it off for the start
     sys.setswitchinterval(0.001)
 
 
@@ -74,6 +78,7 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
     the window appears as soon as Qt itself is loaded."""
     # Qt-free modules are imported before this point where they can be: PySide6 reads
     # the source of every module imported after it (its __feature__ check).
+    gc.disable()  # until tune_interpreter(), after the build
     from PySide6.QtWidgets import QApplication
 
     from mailgui.ui.main_window import FirstPaint, MainWindow, app_icon
@@ -108,6 +113,13 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
         failed: list[BaseException] = []
         listening: list[object] = []  # the single-instance server lives as long as this
 
+        def listen(name: str) -> None:
+            from mailgui.ui.instance_server import InstanceServer
+
+            instance = InstanceServer(name, window)
+            instance.received.connect(window.handle_request)
+            listening.append(instance)
+
         def build() -> None:
             try:
                 window.build()
@@ -115,11 +127,9 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
                     return
                 app.setWindowIcon(app_icon())  # compose windows, dialogs
                 if instance_name is not None:
-                    from mailgui.ui.instance_server import InstanceServer
-
-                    instance = InstanceServer(instance_name, window)
-                    instance.received.connect(window.handle_request)
-                    listening.append(instance)
+                    # QtNetwork (~10 ms) once the outbox is painted: a second start
+                    # waits for the listener (it finds state/window.lock taken).
+                    window.after_first_paint(lambda: listen(instance_name))
                 if mailto:
                     window.compose_mailto(mailto)
                 tune_interpreter()  # after the build: it freezes what the build made
@@ -140,5 +150,6 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
             raise failed[0]
         return int(code)
     finally:
+        gc.enable()  # when the start ended before tune_interpreter()
         if server is not None:
             server.stop()

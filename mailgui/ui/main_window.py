@@ -9,6 +9,9 @@ title "Opening the outbox…") and is built right after that paint
 alone is ~30 ms of enum conversion) are imported inside the methods that need them, so
 importing this module costs next to nothing. The frame shows no text of its own: the
 first text Qt draws loads the font database (~10 ms), which the build does anyway.
+What the whole window's first paint does not show (the Drafts submenu, the
+recovered-drafts notice, the tray, the network watch, the sender thread) comes after
+the paint that shows the outbox, in small steps (``after_first_paint``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
     from mailgui.core.outbox import MessageRow
     from mailgui.demo_server import DemoServer  # loaded only in --demo mode (aiosmtpd, asyncio)
-    from mailgui.ui.drafts_view import MessageToDraft
+    from mailgui.ui.drafts_view import DraftsMenu, MessageToDraft, RecoveredDraftsNotice
     from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
     from mailgui.ui.outbox_service import OutboxHandle
     from mailgui.ui.preferences import Preferences, PreferencesDialog
@@ -65,7 +68,9 @@ class FirstPaint(QObject):
         QTimer.singleShot(self.FALLBACK_MS, self, self._fire)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
+        # UpdateRequest too: a window whose only change is a child's text (the counts
+        # arriving) is painted in its UpdateRequest with no Paint event of its own.
+        if event.type() in (QEvent.Type.Paint, QEvent.Type.UpdateRequest):
             QTimer.singleShot(0, self, self._fire)  # after this paint is over
         return False
 
@@ -119,6 +124,15 @@ class MainWindow(QMainWindow):
         self._built = False
         self._when_built: list[Callable[[], None]] = []
         self._after_first_paint: FirstPaint | None = None
+        # Steps for after the first paint of the outbox (None: none are waiting, run at once)
+        self._later: list[Callable[[], None]] | None = None
+        self._later_armed = False  # the outbox answered: the steps go after the next paint
+        self._shut_down = False
+        self._prefs: Preferences | None = None  # read on first use
+        self.tray: QSystemTrayIcon | None = None
+        self._tray_count = 0  # the number drawn on the tray icon
+        self.drafts_menu: DraftsMenu | None = None
+        self.recovered_drafts: RecoveredDraftsNotice | None = None
         # Qt adds " — mailgui" (the application's display name) itself.
         self._title = self.tr("Outbox") + (self.tr(" (demo)") if demo_server else "")
         self.setWindowTitle(self._title)
@@ -150,29 +164,32 @@ class MainWindow(QMainWindow):
 
     def build(self) -> None:
         """Everything but the frame: the outbox view, actions, status bar, tray, threads.
-        Once; not at all for a window already closing (closed before its first paint)."""
+        Once; not at all for a window already closing (closed before its first paint).
+
+        With ``sender_after_first_paint`` (the app's start) what the first paint of the
+        whole window does not show waits for that paint: the tray icon, the Drafts
+        submenu, the recovered-drafts notice, the network watch, then the sender thread,
+        each in a step of its own so that input is handled between them."""
         if self._built or self._quitting:
             return
         from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
         from mailgui.ui.outbox_service import OutboxHandle
         from mailgui.ui.sender import Sender
 
-        watch_network, start_threads, sender_later = self._options
+        watch_network, start_threads, later = self._options
         self.setWindowTitle(self._title)
         self.setWindowIcon(app_icon())
         self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
-        self.mail_sender: Sender = Sender(self.ctx, self, watch_network=watch_network)
+        if start_threads:  # its first answer (the counts) comes while the rest is built
+            self.outbox.start()
+        self.mail_sender: Sender = Sender(self.ctx, self, watch_network=watch_network and not later)
         self.model: OutboxModel = OutboxModel(self)
-        from mailgui.ui import preferences
-
-        self.prefs: Preferences = preferences.load(self.ctx)
         self.proxy: OutboxFilter = OutboxFilter(self)
         self.proxy.setSourceModel(self.model)
 
         self._build_central()
         self._build_actions()
         self._build_status()
-        self._build_tray()
         self._build_view_menu()
         if self.demo_server is not None:
             self._build_demo_dock(self.demo_server)
@@ -190,17 +207,85 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self._update_status)
         self._update_actions()
         self._built = True
+        steps = [self._build_tray, self._build_drafts_menu, self._build_recovered_drafts]
+        if later:
+            steps.append(self._watch_network)
         if start_threads:
-            self.outbox.start()
-            if sender_later:
-                # It imports the delivery engine (smtplib, ssl: ~35 ms of Python
-                # holding the GIL) while the window builds its first paint otherwise.
-                self._after_first_paint = FirstPaint(self, self._start_background)
-            else:
-                self._start_background()
+            # It imports the delivery engine (smtplib, ssl: ~35 ms of Python holding
+            # the GIL) while the window builds its first paint otherwise.
+            steps.append(self._start_background)
+        if later:
+            self._later = steps
+            # After the paint that shows the outbox's counts: until then the window is
+            # not one to work in, and these steps would only delay that paint.
+            self.outbox.countsChanged.connect(self._arm_later)
+            self.outbox.failed.connect(self._arm_later)
+            QTimer.singleShot(FirstPaint.FALLBACK_MS, self, self._arm_later)  # no answer
+        else:
+            for step in steps:
+                step()
         pending, self._when_built = self._when_built, []
         for then in pending:
             then()
+
+    def after_first_paint(self, step: Callable[[], None]) -> None:
+        """Run ``step`` once the window has painted with the outbox loaded, after the
+        steps queued before it (at once when that is over, or the window was built whole);
+        never for a window shut down before."""
+        if self._shut_down:
+            return
+        if self._later is None:
+            step()
+        else:
+            self._later.append(step)
+
+    def _arm_later(self, *_args: object) -> None:
+        if self._later_armed or not self._later or self._shut_down:
+            return
+        self._later_armed = True
+        self._after_first_paint = FirstPaint(self, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """The outbox is painted: the steps start a moment later, one an event-loop turn,
+        so that what came with the paint (a click, a key typed as the window appeared) is
+        handled first. Their imports stay in the GUI thread: a Qt module imported in a
+        pool thread can take Qt's locks while the GUI thread, holding the interpreter,
+        waits for them (the kind of deadlock ``plurals`` had to avoid); the longest step
+        is ~15 ms."""
+        if not self._shut_down:
+            QTimer.singleShot(LATER_AFTER_MS, self, self._next_step)
+
+    def _next_step(self) -> None:
+        """One step left for after the first paint; the next goes behind what is queued
+        by then (input, a repaint), so the window answers between them."""
+        if not self._later or self._shut_down:
+            self._later = None
+            return
+        step = self._later.pop(0)
+        if self._later:
+            QTimer.singleShot(0, self, self._next_step)
+        else:
+            self._later = None
+        step()
+
+    def _watch_network(self) -> None:
+        """The network's state for the status bar (QtNetwork loads here, not before)."""
+        if self._options[0]:
+            self.mail_sender.watch_network()
+        self._set_online(self.mail_sender.online)
+
+    @property
+    def prefs(self) -> Preferences:
+        """The Preferences' settings, read on first use (not needed for the first paint)."""
+        if self._prefs is None:
+            from mailgui.ui import preferences
+
+            self._prefs = preferences.load(self.ctx)
+        return self._prefs
+
+    @prefs.setter
+    def prefs(self, prefs: Preferences) -> None:
+        self._prefs = prefs
 
     def _start_background(self) -> None:
         from mailgui.ui import background
@@ -273,8 +358,6 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import Qt
         from PySide6.QtGui import QKeySequence
 
-        from mailgui.ui.drafts_view import DraftsMenu
-
         self.act_new = self._action(
             "&New message", self.new_message, QKeySequence.StandardKey.New, "mail-message-new"
         )
@@ -306,10 +389,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         m = bar.addMenu(self.tr("&File"))
         m.addAction(self.act_new)
-        self.drafts_menu = DraftsMenu(self.ctx, self.tr("&Drafts"), self)
-        self.drafts_menu.openDraft.connect(self.open_draft)
-        m.addMenu(self.drafts_menu)
-        m.addSeparator()
+        self._file_menu = m
+        self._drafts_place = m.addSeparator()  # the Drafts submenu goes before it
+        m.aboutToShow.connect(self._build_drafts_menu)  # opened before it was made
         m.addAction(self.act_accounts)
         m.addAction(self.act_prefs)
         m.addSeparator()
@@ -335,6 +417,27 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_accounts)
         self.toolbar = tb
 
+    def _build_drafts_menu(self) -> None:
+        """File → Drafts (once): it reads the drafts folder each time it opens."""
+        if self.drafts_menu is not None:
+            return
+        from mailgui.ui.drafts_view import DraftsMenu
+
+        self.drafts_menu = DraftsMenu(self.ctx, self.tr("&Drafts"), self)
+        self.drafts_menu.openDraft.connect(self.open_draft)
+        self._file_menu.insertMenu(self._drafts_place, self.drafts_menu)
+
+    def _build_recovered_drafts(self) -> None:
+        """The notice of drafts a crash left open, in the status bar (once)."""
+        from mailgui.ui.drafts_view import RecoveredDraftsNotice
+
+        if self.recovered_drafts is not None:
+            return
+        self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)
+        self.recovered_drafts.openDraft.connect(self.open_draft)
+        # after the activity and the undo notice, before the progress bar
+        self.statusBar().insertPermanentWidget(2, self.recovered_drafts)
+
     def _build_view_menu(self) -> None:
         """Show or hide the toolbar and the panels (the demo's is added with its dock)."""
         self._view_actions: list[QAction] = []
@@ -355,7 +458,6 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         from PySide6.QtWidgets import QProgressBar
 
-        from mailgui.ui.drafts_view import RecoveredDraftsNotice
         from mailgui.ui.undo_send import UndoSendNotice
 
         sb = self.statusBar()
@@ -374,20 +476,16 @@ class MainWindow(QMainWindow):
         self.undo_notice.message.connect(lambda text: sb.showMessage(text, 8000))
         self.undo_notice.current.connect(self._undo_current)
         sb.addPermanentWidget(self.undo_notice)
-        self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)  # after a crash
-        self.recovered_drafts.openDraft.connect(self.open_draft)
-        sb.addPermanentWidget(self.recovered_drafts)
-        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.progress)  # the recovered-drafts notice goes before it
         sb.addPermanentWidget(self.lbl_count)
-        sb.addPermanentWidget(self.lbl_online)
-        self._set_online(self.mail_sender.online)
+        sb.addPermanentWidget(self.lbl_online)  # empty until the network watch reports
+        if not self._options[2]:
+            self._set_online(self.mail_sender.online)
 
     def _build_tray(self) -> None:
         from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-        self.tray: QSystemTrayIcon | None = None
-        self._tray_count = 0  # the number drawn on the tray icon
-        if not QSystemTrayIcon.isSystemTrayAvailable():
+        if self.tray is not None or not QSystemTrayIcon.isSystemTrayAvailable():
             return
         self.tray = QSystemTrayIcon(app_icon(), self)
         menu = QMenu(self)
@@ -401,6 +499,7 @@ class MainWindow(QMainWindow):
                 self.show_normal() if reason == QSystemTrayIcon.ActivationReason.Trigger else None
             )
         )
+        self._update_tray()
         self.tray.show()
 
     def _build_demo_dock(self, server: DemoServer) -> None:
@@ -483,7 +582,7 @@ class MainWindow(QMainWindow):
         self.empty.setVisible(not has_rows)
         if has_rows:
             return
-        if not self.ctx.accounts.all():
+        if self.ctx.accounts.default_name() is None:  # reads the file, checks no account
             text = self.tr(
                 "No account yet. Add your SMTP account with Accounts… "
                 "(or try mailgui --demo to see the whole path work)."
@@ -551,13 +650,7 @@ class MainWindow(QMainWindow):
             n = waiting if key == "outbox" else counts.get(key, 0)
             self.tabs.setTabText(i, f"{self.tr(label)} ({n})" if n else self.tr(label))
         self.lbl_count.setText(self._count_text(counts, waiting))
-        if self.tray is not None:
-            self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
-            if waiting != self._tray_count:
-                from mailgui.ui.tray_badge import badged
-
-                self._tray_count = waiting
-                self.tray.setIcon(badged(app_icon(), waiting))
+        self._update_tray()
         if stuck and self._stuck_since is None:
             self._stuck_since = time.time()
         elif not waiting and self._stuck_since is not None:
@@ -568,6 +661,19 @@ class MainWindow(QMainWindow):
             )
         self._update_actions()
         self._update_status()
+
+    def _update_tray(self) -> None:
+        """The tray's tooltip and the number on its icon: the messages waiting."""
+        if self.tray is None:
+            return
+        counts = self._counts
+        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred", "held"))
+        self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
+        if waiting != self._tray_count:
+            from mailgui.ui.tray_badge import badged
+
+            self._tray_count = waiting
+            self.tray.setIcon(badged(app_icon(), waiting))
 
     def _count_text(self, counts: dict[str, int], waiting: int) -> str:
         """ "2 messages waiting", or what is true when nothing waits: "All sent" only
@@ -1241,6 +1347,9 @@ class MainWindow(QMainWindow):
         """Save the layout and stop both threads (bounded). True when both stopped."""
         if self._after_first_paint is not None:
             self._after_first_paint.cancel()  # a sender (or window) not started never starts
+        self._shut_down = True  # steps left for after the first paint never run
+        if self._later is not None:
+            self._later.clear()
         if not self._built:
             self._when_built.clear()
             return True
@@ -1252,6 +1361,9 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.hide()
         return sent_ok and outbox_ok
+
+
+LATER_AFTER_MS = 100  # from the outbox's first paint to the first step after it
 
 
 def _app_quit() -> None:

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtNetwork import QNetworkInformation, QNetworkInterface
 
 from mailgui.core import flush_schedule
 from mailgui.core.errors import OutboxReplacedError
@@ -28,8 +27,10 @@ from mailgui.ui.worker_thread import WorkerThread
 
 log = get_logger(__name__)
 
-if TYPE_CHECKING:  # imported by the sender thread: the first window does not need it
-    from mailgui.core.delivery import Delivery
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QNetworkInformation  # loaded when the watch starts
+
+    from mailgui.core.delivery import Delivery  # imported by the sender thread
 
 POLL_MS = 2000  # how often to look for messages queued by another process
 INTERFACES_MS = 10_000  # without a reachability backend: how often to look at interfaces
@@ -38,6 +39,8 @@ MAX_SLEEP_S = flush_schedule.MAX_SLEEP_S
 
 def has_network_interface() -> bool:
     """True when an interface other than loopback is up, running and has an address."""
+    from PySide6.QtNetwork import QNetworkInterface
+
     flag = QNetworkInterface.InterfaceFlag
     for interface in QNetworkInterface.allInterfaces():
         flags = interface.flags()
@@ -277,13 +280,24 @@ class Sender(WorkerThread[_Worker]):
             interrupt=worker.stopping.set,
             abort=worker.abort,
         )
+        self._ctx = ctx
         self.online = True
         self._network: QNetworkInformation | None = None
         self._interfaces: QTimer | None = None
-        if watch_network and ctx.demo_port is None:  # the demo server is on loopback
-            self._watch_network()
+        self._watching = False
+        if watch_network:
+            self.watch_network()
 
-    def _watch_network(self) -> None:
+    def watch_network(self) -> None:
+        """Follow the network's reachability (once; not in --demo mode, whose server is on
+        loopback). The app's start calls it after the window's first paint: QtNetwork and
+        its reachability backend (~5–10 ms) are not needed to draw the outbox; until then
+        the sender counts as online, as it does when the platform cannot tell."""
+        if self._watching or self._ctx.demo_port is not None:
+            return
+        self._watching = True
+        from PySide6.QtNetwork import QNetworkInformation
+
         if QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
             self._network = QNetworkInformation.instance()
         if self._network is not None:
@@ -306,8 +320,9 @@ class Sender(WorkerThread[_Worker]):
     def check_interfaces(self) -> None:
         self.set_online(has_network_interface())
 
-    @Slot(QNetworkInformation.Reachability)
     def _reachability(self, value: QNetworkInformation.Reachability) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
+
         self.set_online(value != QNetworkInformation.Reachability.Disconnected)
 
     def set_online(self, online: bool) -> None:
