@@ -127,10 +127,13 @@ class Bench:
         env = self.env(home)
         bare, app, whole, block = Samples(), Samples(), Samples(), Samples()
         bare_use, use, use_wait, use_stall = Samples(), Samples(), Samples(), Samples()
+        floor = Samples()
         for i in range(self.reps + 1):
             bd = self.probe(env, "bare")
             m = self.probe(env, "start", "0")  # "0": also until the outbox is shown
+            fl = self.probe(env, "widgets")
             if i:  # the first round warms the page cache and writes .pyc files
+                floor.add(fl["usable"])
                 bare.add(bd["first_paint"])
                 app.add(m["first_paint"])
                 whole.add(m["ready_paint"])
@@ -176,6 +179,17 @@ class Bench:
                 f"{ratio:.2f}×",
                 "≤ 1.3× (issue 19)",
                 ratio <= 1.3,
+            )
+        )
+        self.add(
+            Row(
+                "  the same widgets in plain PySide6, no mailgui code, no outbox, no threads "
+                "(info: the floor for this window; `gui_probe.py widgets`)",
+                spread(floor, "s"),
+                spread(bare_use, "s") + " bare QMainWindow, same probe",
+                f"{floor.median / bare_use.median:.2f}×",
+                "—",
+                None,
             )
         )
 
