@@ -298,7 +298,10 @@ def paint_watch(app: Any, rows: int | None, window: Any) -> Any:
             self.stage = "done"
             emit(self.result)
             self.window.removeEventFilter(self)
-            self.app.quit()
+            # exit(), not quit(): quit() closes the windows first, and with messages
+            # waiting the main window asks whether to quit and stays (the 10 000-row run
+            # then waited for give_up_after).
+            self.app.exit(0)
 
     watch = PaintWatch(app, rows, window)
     window.installEventFilter(watch)

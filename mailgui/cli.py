@@ -87,6 +87,17 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
+def _print_json_list(docs: list[dict[str, Any]]) -> None:
+    """A list of objects as one JSON document, an object a line: json's C encoder.
+    (``indent=`` runs json's pure-Python encoder: ~25 µs a message, 2.6 s for the
+    100 000 messages of a long outage, issue 19.)"""
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = ",\n".join(["  " + encode(doc) for doc in docs])
+    sys.stdout.write(f"[\n{lines}\n]\n" if docs else "[]\n")
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -965,12 +976,24 @@ def cmd_sendmail(argv: list[str]) -> int:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
+    # The rows hold no cycles: the collector's passes over a hundred thousand messages'
+    # new lists and dicts would only cost time (a third of a second, issue 19).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _outbox_list(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _outbox_list(args: argparse.Namespace) -> int:
     with _outbox() as outbox:
         outbox.recover_stale()
         outbox.promote_due()
         rows = outbox.list_messages(state=args.state)
     if args.json:
-        _print_json([r.as_json() for r in rows])
+        _print_json_list([r.as_json() for r in rows])
         return EX_OK
     if not rows:
         print("The outbox is empty." if args.state is None else f"No {args.state} messages.")

@@ -167,10 +167,23 @@ def _redate(db: sqlite3.Connection, msg_id: int, now: float) -> None:
     db.execute("UPDATE messages SET size = ? WHERE id = ?", (len(data), msg_id))
 
 
+_ISO: dict[int, str] = {}  # whole second -> its text: a backlog shares its seconds
+
+
 def iso(ts: float | None) -> str | None:
     """ISO-8601 UTC for JSON output, or None."""
     if ts is None:
         return None
+    second = int(ts)
+    # Far from the next second, the text is that of the whole second (fromtimestamp
+    # rounds to microseconds, which can carry into the next second only above .9999995).
+    if 0 <= ts - second < 0.999:
+        text = _ISO.get(second)
+        if text is None:
+            if len(_ISO) > 4096:
+                _ISO.clear()
+            text = _ISO[second] = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+        return text
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
@@ -301,6 +314,62 @@ class MessageRow(NamedTuple):
         }
 
 
+def _message_rows(cursor: Any) -> list[MessageRow]:
+    """The MessageRows of a ``SELECT {_COLUMNS}`` cursor, read as plain tuples.
+
+    The same rows ``MessageRow.from_sql`` makes, at about a third of its cost (a list of
+    100 000 messages took 2 s that way): no ``sqlite3.Row`` name lookups, rows fetched a
+    thousand at a time, and each distinct JSON text (most messages of a backlog share
+    their recipients) decoded once and copied, so no two rows share a list."""
+    cursor.row_factory = None  # the columns come in MessageRow's order
+    decoded: dict[str, Any] = {}
+    said: dict[str, Said | None] = {}
+
+    def value(text: str) -> Any:
+        found = decoded.get(text)
+        if found is None:
+            found = _json(text)
+            if len(decoded) < 4096:
+                decoded[text] = found
+            else:
+                return found
+        return found.copy()
+
+    def hint(text: str | None) -> Said | None:
+        if not text:
+            return None
+        if text not in said:
+            said[text] = Said.loads(text)
+        return said[text]
+
+    make = MessageRow._make
+    out: list[MessageRow] = []
+    while chunk := cursor.fetchmany(1000):
+        out += [
+            make(
+                (
+                    *r[:6],
+                    value(r[6]),
+                    value(r[7]),
+                    value(r[8]),
+                    value(r[9]),
+                    r[10],
+                    r[11],
+                    bool(r[12]),
+                    *r[13:20],
+                    value(r[20]),
+                    r[21],
+                    r[22],
+                    r[23],
+                    hint(r[24]),
+                    *r[25:],
+                )
+            )
+            for r in chunk
+        ]
+    return out
+
+
 def _proc_start(pid: int) -> str:
     """The process's start time in clock ticks (Linux), to tell a reused pid apart."""
     try:
@@ -410,6 +479,12 @@ class _Cursor(sqlite3.Cursor):
     def fetchall(self) -> list[Any]:
         try:
             return super().fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size)
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
@@ -730,13 +805,14 @@ class Outbox:
         if account is not None:
             sql += " AND account = ?"
             args.append(account)
-        rows = self.db.execute(sql + " ORDER BY id", args)
-        return [MessageRow.from_sql(r) for r in rows]
+        return _message_rows(self.db.execute(sql + " ORDER BY id", args))
 
     def versions(self) -> dict[int, float]:
         """``id → updated_at`` of every message: tells a viewer which rows changed
         without reading them all."""
-        return {r[0]: r[1] for r in self.db.execute("SELECT id, updated_at FROM messages")}
+        cursor = self.db.execute("SELECT id, updated_at FROM messages")
+        cursor.row_factory = None  # pairs, made into the dict in C: 100 000 in ~45 ms
+        return dict(cursor.fetchall())
 
     def get_many(self, ids: Sequence[int]) -> list[MessageRow]:
         """The messages of ``ids`` that still exist, in the order of ``ids``."""
@@ -744,7 +820,7 @@ class Outbox:
             f"SELECT {_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),),
         )
-        found = {r["id"]: MessageRow.from_sql(r) for r in rows}
+        found = {r.id: r for r in _message_rows(rows)}
         return [found[i] for i in ids if i in found]
 
     def counts(self) -> dict[str, int]:

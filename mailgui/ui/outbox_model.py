@@ -13,7 +13,6 @@ is newest first; new messages then arrive at the top in one ``beginInsertRows``.
 from __future__ import annotations
 
 import math
-import operator
 import time
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -108,11 +107,10 @@ _DICT_FIELDS = frozenset({"recipient_errors"})
 _ID, _STATE, _SUBJECT = (_FIELDS.index(n) for n in ("id", "state", "subject"))
 _LIST_AT = tuple(_FIELDS.index(n) for n in sorted(_LIST_FIELDS))
 _DICT_AT = tuple(_FIELDS.index(n) for n in sorted(_DICT_FIELDS))
-_all_fields = operator.attrgetter(*_FIELDS)
 
 
 def _pack(r: MessageRow) -> tuple[Any, ...]:
-    values = list(_all_fields(r))
+    values: list[Any] = list(r)  # a MessageRow is a tuple: its fields in order, at C speed
     for i in _LIST_AT:
         values[i] = tuple(values[i])
     for i in _DICT_AT:
@@ -176,6 +174,10 @@ class OutboxModel(QAbstractTableModel):
         self._entries: list[_Entry] = []
         self._index: dict[int, int] | None = {}  # message id -> row; see _positions()
         self._held: dict[int, bool] = {}  # in the undo delay: id -> Undo offered for it
+        # For next_times(), kept as rows come and go: one pass over 100 000 rows in
+        # Python stalled the window 35 ms at the end of a load (issue 19).
+        self._retry_at: dict[int, float] = {}  # deferred message -> its next try
+        self._send_at: dict[int, float] = {}  # scheduled message -> its send time
         self._sort_column = -1  # -1: newest first
         self._sort_order = Qt.SortOrder.DescendingOrder
         self._titles = (
@@ -209,6 +211,7 @@ class OutboxModel(QAbstractTableModel):
         self._brushes: dict[str, QBrush] = {}
         self._dim = QBrush()
         self._today = (0.0, 0.0)
+        self._times: dict[int, str] = {}  # see _time()
         self._style()
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
@@ -304,7 +307,14 @@ class OutboxModel(QAbstractTableModel):
         moved = False
         column = self._sort_column
         positions = self._positions()
+        retry_at, send_at = self._retry_at, self._send_at
         for msg_id, msg in by_id.items():
+            retry_at.pop(msg_id, None)
+            send_at.pop(msg_id, None)
+            if msg.state == "deferred" and msg.next_attempt_at is not None:
+                retry_at[msg_id] = msg.next_attempt_at
+            elif msg.state == "scheduled" and msg.send_at is not None:
+                send_at[msg_id] = msg.send_at
             entry = self._entry(msg)
             pos = positions.get(msg_id)
             if pos is None:
@@ -327,6 +337,9 @@ class OutboxModel(QAbstractTableModel):
     @Slot(list)
     def remove(self, ids: list[int]) -> None:
         held_left = [i for i in ids if self._held.pop(i, None) is not None]
+        for i in ids:
+            self._retry_at.pop(i, None)
+            self._send_at.pop(i, None)
         positions = self._positions()
         rows = [positions[i] for i in ids if i in positions]
         for first, last in reversed(list(_runs(rows))):
@@ -340,6 +353,8 @@ class OutboxModel(QAbstractTableModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._entries.clear()
+        self._retry_at.clear()
+        self._send_at.clear()
         self._index = None
         self.endResetModel()
 
@@ -427,19 +442,11 @@ class OutboxModel(QAbstractTableModel):
     def next_times(self) -> tuple[float | None, float | None]:
         """(the next retry of a deferred message, the next user-scheduled send time);
         None where there is none. Held messages are not scheduled by the person."""
-        retry: float | None = None
-        scheduled: float | None = None
-        at_next = _FIELDS.index("next_attempt_at")
-        at_send = _FIELDS.index("send_at")
-        for entry in self._entries:
-            packed = entry[_ROW]
-            state = packed[_STATE]
-            if state == "deferred" and packed[at_next] is not None:
-                retry = packed[at_next] if retry is None else min(retry, packed[at_next])
-            elif state == "scheduled" and packed[_ID] not in self._held:
-                when = packed[at_send]
-                if when is not None:
-                    scheduled = when if scheduled is None else min(scheduled, when)
+        retry = min(self._retry_at.values(), default=None)
+        send_at, held = self._send_at, self._held
+        scheduled = min(send_at.values(), default=None)
+        if scheduled is not None and held:
+            scheduled = min((t for i, t in send_at.items() if i not in held), default=None)
         return retry, scheduled
 
     def ids(self) -> list[int]:
@@ -577,18 +584,30 @@ class OutboxModel(QAbstractTableModel):
         return "", math.inf
 
     def _time(self, ts: float) -> str:
-        """Local time; with the date unless it is today."""
+        """Local time; with the date unless it is today. Remembered per second until
+        the day changes: a backlog's rows share their times (100 000 rows, issue 19)."""
+        second = int(ts)
+        text = self._times.get(second)
+        if text is not None:
+            return text
         start, end = self._today
-        local = time.localtime(ts)
-        if start <= ts < end:
-            return time.strftime("%H:%M", local)
-        return time.strftime("%Y-%m-%d %H:%M", local)
+        # The day and the minute of ``second`` are those of ``ts``: both start on a second.
+        local = time.localtime(second)
+        if start <= second < end:
+            text = time.strftime("%H:%M", local)
+        else:
+            text = time.strftime("%Y-%m-%d %H:%M", local)
+        if len(self._times) > 4096:
+            self._times.clear()
+        self._times[second] = text
+        return text
 
     def _set_today(self) -> None:
         today = date.today()
         start = datetime.combine(today, datetime.min.time()).timestamp()
         end = datetime.combine(today + timedelta(days=1), datetime.min.time()).timestamp()
         self._today = (start, end)
+        self._times = {}
 
     def _tooltip(self, r: MessageRow, column: int) -> str | None:
         if column == COL_ERROR:
