@@ -5,7 +5,12 @@ The words come from pyspellchecker (pure Python, maintained, word lists for Engl
 German, French, Spanish, Portuguese, Italian, Dutch and a few more; no system
 library). Its list takes most of a second to load, so it loads in a pool of its own
 (``background``: a window closed meanwhile simply gets nothing) and the highlighting
-starts when it is there: the window opens and takes keys at once.
+starts when it is there: the window opens and takes keys at once. The load starts a
+moment after the window is made (``LOAD_DELAY_MS``: its first paint, with the cursor
+in it, comes first; pyspellchecker itself is imported there too, not on the GUI
+thread), and the list is parsed in slices (``_read_words``): one
+``json.loads`` of the whole list holds the GIL for ~60 ms, a stall of the GUI thread
+while the person types. Once loaded, a list serves every later window at once.
 Without pyspellchecker installed there is simply no spell check.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from typing import Any
 
 from PySide6.QtCore import QLocale, Signal
@@ -30,15 +36,22 @@ log = get_logger(__name__)
 # (addresses, links, file names, versions) are not words to check.
 _WORD = re.compile(r"(?<![\w@/.'’-])[^\W\d_]+(?:['’][^\W\d_]+)*(?![\w@/'’-]|\.\w)")
 _NOT_WORDS = re.compile(r"\S+://\S*|\S+@\S+|\bwww\.\S+")  # links and addresses
+LOAD_DELAY_MS = 200  # after the highlighter is made: the window paints first
+_SLICE = 64 * 1024  # characters of the word list per json.loads (~1 ms with the GIL held)
+_CUT = re.compile(r'(?<=\d),\s*(?=")')  # between two entries of a word list
 _LANGUAGES = ("en", "de", "fr", "es", "pt", "it", "nl", "ru", "ar", "fa", "lv", "eu")
 
 
+@functools.cache
 def available() -> bool:
+    """pyspellchecker is installed. Found, not imported: importing it (~10 ms) is left
+    to the thread that loads the word list."""
+    import importlib.util
+
     try:
-        import spellchecker  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("spellchecker") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def language_for(locale: QLocale | None = None) -> str:
@@ -53,7 +66,13 @@ _cache_lock = threading.Lock()
 
 def _load(language: str) -> Any:
     """In the spelling pool: the word list, or None (no library, no list: no spell
-    check, never a crash)."""
+    check, never a crash). A list not loaded yet waits ``LOAD_DELAY_MS`` first, so the
+    window that asked paints (with the cursor in it) before its parsing competes for
+    the GIL."""
+    with _cache_lock:
+        loaded = language in _cache
+    if not loaded:
+        time.sleep(LOAD_DELAY_MS / 1000)
     try:
         return _checker(language)
     except Exception as exc:
@@ -66,8 +85,44 @@ def _checker(language: str) -> Any:
         if language not in _cache:
             from spellchecker import SpellChecker
 
-            _cache[language] = SpellChecker(language=language)
+            try:
+                checker = SpellChecker(language=None)
+                checker.word_frequency.load_json(_read_words(language))
+            except Exception:  # its resources laid out otherwise (a new version): its way
+                log.debug("word list %s read whole", language, exc_info=True)
+                checker = SpellChecker(language=language)
+            _cache[language] = checker
         return _cache[language]
+
+
+def _read_words(language: str) -> dict[str, int]:
+    """pyspellchecker's word list for ``language`` (what ``SpellChecker(language=...)``
+    loads), parsed a slice at a time with the GIL let go in between. The list is one
+    flat JSON object ``{"word": count, ...}``; it is cut after a count (a digit, a
+    comma, white space, a quote). A cut inside a key would leave an unterminated string, which
+    ``json.loads`` refuses: then the list is parsed whole, as pyspellchecker does."""
+    import gzip
+    import json
+    import pkgutil
+
+    raw = pkgutil.get_data("spellchecker", f"resources/{language}.json.gz")
+    if not raw:
+        raise ValueError(f"pyspellchecker has no word list for {language!r}")
+    text = gzip.decompress(raw).decode("utf-8").strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return dict(json.loads(text))
+    words: dict[str, int] = {}
+    start, end = 1, len(text) - 1
+    try:
+        while start < end:
+            cut = _CUT.search(text, min(start + _SLICE, end))
+            stop = end if cut is None else cut.start()
+            words.update(json.loads("{" + text[start:stop] + "}"))
+            start = stop + 1
+            time.sleep(0)  # let the GUI thread have the GIL
+    except ValueError:
+        return dict(json.loads(text))
+    return words
 
 
 class SpellHighlighter(QSyntaxHighlighter):

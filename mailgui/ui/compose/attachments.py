@@ -5,6 +5,7 @@ outbox builds the message, in its own thread."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QFileInfo, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
@@ -14,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QStyle,
     QVBoxLayout,
 )
 
@@ -22,9 +22,19 @@ from mailgui.core.sizes import human_size
 from mailgui.ui.compose.base import ComposeBase
 from mailgui.ui.inline_images import is_image_file
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyle
+
 __all__ = ["AttachmentsMixin"]
 
 _ROWS = 4  # the list grows up to this many rows, then scrolls
+
+
+def _file_icon() -> QStyle.StandardPixmap:
+    # QStyle's first use makes a dozen enums (~5 ms): not before a file is attached.
+    from PySide6.QtWidgets import QStyle
+
+    return QStyle.StandardPixmap.SP_FileIcon
 
 
 def _dropped_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
@@ -105,7 +115,7 @@ class AttachmentsMixin(ComposeBase):
         for path in self._attachments:
             shown = human_size(QFileInfo(str(path)).size())
             item = QListWidgetItem(
-                self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon),
+                self.style().standardIcon(_file_icon()),
                 f"{path.name}  ({shown})",
             )
             item.setToolTip(str(path))

@@ -51,6 +51,7 @@ class DraftsMixin(ComposeBase):
         self._update_title()
         self._check_all_domains()
         self._update_send_enabled()
+        self.focus_where_to_write()
         if keep:
             self._write_draft(open_=True)
 
@@ -87,6 +88,20 @@ class DraftsMixin(ComposeBase):
         self._update_title()
         self._check_all_domains()
         self._update_send_enabled()
+        self.focus_where_to_write()
+
+    def focus_where_to_write(self) -> None:
+        """The focus on the first thing still to write: To when there is no recipient,
+        else Subject when it is empty, else the body (a mailto: link with an address
+        and a subject opens ready to type the text). Before the window shows, this
+        only chooses the widget that gets the focus when it does: its first paint
+        already has the cursor there."""
+        if not any(f.edit.text().strip() for f in self.fields.values()):
+            self.to_edit.setFocus()
+        elif not self.subject_edit.text().strip():
+            self.subject_edit.setFocus()
+        else:
+            self.body_edit.setFocus()
 
     def _current_draft(self, *, open_: bool) -> SavedDraft:
         rich = self.body_edit.rich
