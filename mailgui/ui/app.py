@@ -78,10 +78,28 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
     the window appears as soon as Qt itself is loaded."""
     # Qt-free modules are imported before this point where they can be: PySide6 reads
     # the source of every module imported after it (its __feature__ check).
+    profile: Profile | None = None
+    instance_name = None
+    if not demo:
+        # Before Qt: a start that finds the app running hands its request (a mailto:
+        # link) over and ends without loading Qt, ~70 ms of a link opened (issue 19).
+        profile = Profile.from_env()
+        profile.ensure()
+        log.setup(profile)
+        lock = window_lock(profile)  # held until this process ends
+        if hand_over(profile, {"mailto": mailto}, lock):
+            return 0  # the running app opens the compose window (or shows itself)
+        instance_name = server_name(profile)
     gc.disable()  # until tune_interpreter(), after the build
+    if mailto:  # what the compose window needs of the core, before PySide6's hook
+        import mailgui.core.drafts
+        import mailgui.core.mailto
+        import mailgui.core.message
+        import mailgui.core.recipient_checks  # noqa: F401
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from mailgui.ui.main_window import FirstPaint, MainWindow, app_icon
+    from mailgui.ui.main_window import LATER_AFTER_MS, FirstPaint, MainWindow, app_icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -95,17 +113,12 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
 
         server = DemoServer().start()
     try:
-        profile = demo_profile() if server is not None else Profile.from_env()
-        profile.ensure()
-        log.setup(profile)
-        instance_name = None
         if server is not None:
+            profile = demo_profile()
+            profile.ensure()
+            log.setup(profile)
             prepare_demo(profile, server)
-        else:
-            lock = window_lock(profile)  # held until this process ends
-            if hand_over(profile, {"mailto": mailto}, lock):
-                return 0  # the running app opens the compose window (or shows itself)
-            instance_name = server_name(profile)
+        assert profile is not None
         ctx = AppContext(profile, demo_port=server.port if server else None)
         window = MainWindow(
             ctx, demo_server=server, sender_after_first_paint=True, build_later=True
@@ -120,7 +133,12 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
             instance.received.connect(window.handle_request)
             listening.append(instance)
 
-        def build() -> None:
+        built: list[bool] = []  # build() ran (the compose-first start has two triggers)
+
+        def build(compose_after: bool) -> None:
+            if built:
+                return
+            built.append(True)
             try:
                 window.build()
                 if not window.built:  # closed before its first paint: quitting
@@ -130,19 +148,45 @@ def run(demo: bool = False, mailto: str | None = None) -> int:
                     # QtNetwork (~10 ms) once the outbox is painted: a second start
                     # waits for the listener (it finds state/window.lock taken).
                     window.after_first_paint(lambda: listen(instance_name))
-                if mailto:
+                if compose_after and mailto:
                     window.compose_mailto(mailto)
                 tune_interpreter()  # after the build: it freezes what the build made
             except Exception as exc:  # raised below, out of exec(), as from any start
                 failed.append(exc)
                 app.exit(1)
 
-        FirstPaint(window, build)
+        def start() -> None:
+            """After the frame's first paint. Opened for a ``mailto:`` link (and with an
+            account to write from), the compose window comes first, on the frame, and
+            the rest of the main window is built once it has painted: the window the
+            person asked for, at about the time a plain start shows its outbox."""
+            if not (mailto and ctx.accounts.default_name() is not None):
+                build(compose_after=True)
+                return
+            try:
+                app.setWindowIcon(app_icon())
+                window.make_outbox()
+                compose = window.compose_mailto(mailto)
+            except Exception as exc:
+                failed.append(exc)
+                app.exit(1)
+                return
+            if compose is None:  # the link was refused: said in the status bar
+                build(compose_after=False)
+                return
+            # A moment after the compose window's first paint: what came with it (a key
+            # typed as it appeared) goes first, then the build (~60 ms) runs while the
+            # person reads the window, before a hand can reach the keys.
+            FirstPaint(
+                compose,
+                lambda: QTimer.singleShot(LATER_AFTER_MS, window, lambda: build(False)),
+            )
+            QTimer.singleShot(2 * FirstPaint.FALLBACK_MS, window, lambda: build(False))
+
+        FirstPaint(window, start)
         window.show()
         smoke_ms = os.environ.get("MAILGUI_SMOKE_QUIT_MS")  # scripts/build-app's smoke start
         if smoke_ms and smoke_ms.isdigit():
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(int(smoke_ms), app.quit)
         code = app.exec()
         window.shutdown()

@@ -173,13 +173,12 @@ class MainWindow(QMainWindow):
         if self._built or self._quitting:
             return
         from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
-        from mailgui.ui.outbox_service import OutboxHandle
         from mailgui.ui.sender import Sender
 
         watch_network, start_threads, later = self._options
         self.setWindowTitle(self._title)
         self.setWindowIcon(app_icon())
-        self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
+        self.make_outbox()
         if start_threads:  # its first answer (the counts) comes while the rest is built
             self.outbox.start()
         self.mail_sender: Sender = Sender(self.ctx, self, watch_network=watch_network and not later)
@@ -227,6 +226,17 @@ class MainWindow(QMainWindow):
         pending, self._when_built = self._when_built, []
         for then in pending:
             then()
+
+    def make_outbox(self) -> None:
+        """The outbox thread's handle (``self.outbox``), made once and not started:
+        ``build`` connects the views to it, then starts it. The app's start with a
+        ``mailto:`` link makes it before the build, for the compose window that opens
+        first (what it posts waits for the start, in order)."""
+        if "outbox" in self.__dict__:
+            return
+        from mailgui.ui.outbox_service import OutboxHandle
+
+        self.outbox: OutboxHandle = OutboxHandle(self.ctx, self)
 
     def after_first_paint(self, step: Callable[[], None]) -> None:
         """Run ``step`` once the window has painted with the outbox loaded, after the
