@@ -56,28 +56,6 @@ URL = "mailto:bob@example.org?subject=x&body=y"
 GOAL_RUNNING_S = 0.150
 GOAL_COLD_RATIO = 1.3
 SETTLE_MS = 300
-# A projection, not the product: ``mailgui URL`` as it would run if ``app.run`` handed
-# the link over before it loads Qt (today it imports PySide6, main_window and makes the
-# QApplication first). The console script's own code, with ``app.run`` replaced by the
-# proposed order; it refuses to run when Qt got loaded or nobody took the link.
-EARLY_HAND_OVER = """
-import sys
-import mailgui.ui.app as app
-
-def run(demo=False, mailto=None):
-    profile = app.Profile.from_env()
-    profile.ensure()
-    app.log.setup(profile)
-    if not app.hand_over(profile, {"mailto": mailto}, app.window_lock(profile)):
-        raise SystemExit("nobody took the link")
-    if "PySide6" in sys.modules:
-        raise SystemExit("Qt was loaded")
-    return 0
-
-app.run = run
-from mailgui.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 # MAILTO_PROBE_PROFILE=FILE: cProfile the GUI thread from the compose window's import (or,
 # imported already, its construction) to the end of the 300 ms after ready, into FILE.
 PROFILE = os.environ.get("MAILTO_PROBE_PROFILE")
@@ -406,40 +384,31 @@ def measure_running(env: dict[str, str], reps: int, errors: Path) -> dict[str, A
         )
     lines = Lines(app)
     total, inside, construct, settle, usable = Samples(), Samples(), Samples(), Samples(), Samples()
-    second_part, projected, projected_second = Samples(), Samples(), Samples()
+    second_part = Samples()
     first: dict[str, Any] = {}
     docs: list[dict[str, Any]] = []
-    real: dict[str, Any] = {}
     try:
         try:
             lines.get(60)  # listening
         except (queue.Empty, RuntimeError):
             raise RuntimeError(f"the app did not listen: {errors.read_text()[-3000:]}") from None
         for i in range(reps + 1):
-            for early in (False, True) if i else (False,):
-                time.sleep(0.3)  # an idle app, as when a link is clicked
-                started = time.monotonic()
-                argv = [c.PYTHON, "-c", EARLY_HAND_OVER, URL] if early else [*c.mailgui_cmd(), URL]
-                second = subprocess.Popen(
-                    argv,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-                doc = since(lines.get(60), started)
-                _, said = second.communicate(timeout=30)
-                if second.returncode != 0:
-                    raise RuntimeError(f"{argv} exited with {second.returncode}: {said[-2000:]!r}")
-                if early:
-                    projected.add(doc.get("ready", doc["usable"]))  # painted, if never ready
-                    projected_second.add(doc["request_read"])
-                    log(f"  running #{i}, hand-over before Qt: {describe(doc, 'request_read')}")
-                    continue
-                docs.append(doc)
-                real = doc
-                log(f"  running #{i}: {describe(doc, 'request_read')}")
-            doc = real
+            time.sleep(0.3)  # an idle app, as when a link is clicked
+            started = time.monotonic()
+            argv = [*c.mailgui_cmd(), URL]
+            second = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            doc = since(lines.get(60), started)
+            _, said = second.communicate(timeout=30)
+            if second.returncode != 0:
+                raise RuntimeError(f"{argv} exited with {second.returncode}: {said[-2000:]!r}")
+            docs.append(doc)
+            log(f"  running #{i}: {describe(doc, 'request_read')}")
             if i == 0:
                 first = doc
                 continue
@@ -466,8 +435,6 @@ def measure_running(env: dict[str, str], reps: int, errors: Path) -> dict[str, A
         "first": first,
         "docs": docs,
         "second": second_part,
-        "projected": projected,
-        "projected_second": projected_second,
     }
 
 
@@ -619,13 +586,6 @@ def parent(reps: int, keep: bool, tree: Path | None = None) -> int:
             None,
         ),
         ("  of it ComposeWindow() itself", spread(running["construct"]), "—", None),
-        (
-            "  projection (not the product): the second process hands over before it "
-            "loads Qt (app.run reordered, simulated); spawn → request read; → ready",
-            f"{spread(running['projected_second'])}; {spread(running['projected'])}",
-            "—",
-            None,
-        ),
         (
             "  longest stall in the 300 ms after ready (CPU wait taken out)",
             spread(running["settle"]) if len(total) else "—",
