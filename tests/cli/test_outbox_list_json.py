@@ -9,14 +9,13 @@ import gc
 import io
 import json
 import sqlite3
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from backlog import outgoing
 
 from mailgui import cli
 from mailgui.core.outbox import MessageRow, Outbox, new_claimer
-from mailgui.core.outgoing import Outgoing
 
 if TYPE_CHECKING:
     from processes import Profile
@@ -75,22 +74,6 @@ def test_an_empty_list() -> None:
     assert written([]) == "[]\n"
 
 
-def outgoing(n: int) -> Outgoing:
-    return Outgoing(
-        envelope_from="me@example.org",
-        recipients=["bob@example.org"],
-        data=f"Subject: Backlog {n}\r\n\r\nbody\r\n".encode(),
-        message_id=f"<{n}@example.org>",
-        date=datetime.now(UTC),
-        subject=f"Backlog {n} — ünïcode",
-        sender="me@example.org",
-        to=["bob@example.org"],
-        cc=[],
-        bcc=[],
-        smtputf8=False,
-    )
-
-
 def test_list_json_of_a_backlog_is_the_rows_as_json(profile: Profile) -> None:
     """The real command on 3 000 messages (some deferred with an error): its output is
     what json.dumps makes of every row's ``as_json``, and the collector is on after."""
@@ -99,7 +82,7 @@ def test_list_json_of_a_backlog_is_the_rows_as_json(profile: Profile) -> None:
     with Outbox(path) as box:
         with box.transaction():
             for n in range(3000):
-                box.add("work", outgoing(n))
+                box.add("work", outgoing(n, "Backlog {n} — ünïcode"))
         with box.transaction():
             for _ in range(500):
                 row = box.claim_next(claimer, "work")

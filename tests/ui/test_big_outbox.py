@@ -6,34 +6,17 @@ go instead of being computed over every row. Timing is left to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from backlog import outgoing
 from pytestqt.qtbot import QtBot
 
 from mailgui.core.outbox import MessageRow, Outbox
-from mailgui.core.outgoing import Outgoing
 from mailgui.ui.context import AppContext
 from mailgui.ui.outbox_model import OutboxFilter, OutboxModel
 from mailgui.ui.outbox_service import BATCH, FIRST_BATCH, OutboxHandle
-
-
-def outgoing(n: int) -> Outgoing:
-    return Outgoing(
-        envelope_from="me@example.org",
-        recipients=["bob@example.org"],
-        data=f"Subject: Backlog {n}\r\n\r\nbody\r\n".encode(),
-        message_id=f"<{n}@example.org>",
-        date=datetime.now(UTC),
-        subject=f"Backlog {n}",
-        sender="me@example.org",
-        to=["bob@example.org"],
-        cc=[],
-        bcc=[],
-        smtputf8=False,
-    )
 
 
 def fill(path: Path, n: int) -> None:
