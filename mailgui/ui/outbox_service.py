@@ -32,14 +32,14 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
 from mailgui.core.errors import MailguiError, UsageError
 from mailgui.core.log import get_logger
-from mailgui.core.outbox import MessageRow, Outbox
 from mailgui.ui.context import AppContext
 from mailgui.ui.error_words import error_text
 from mailgui.ui.worker_thread import WorkerThread
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the outbox itself is opened (and imported) in the outbox thread
     from mailgui.core.engine import Protect
     from mailgui.core.message import Draft
+    from mailgui.core.outbox import MessageRow, Outbox
     from mailgui.core.outgoing import Outgoing
 
 __all__ = ["BATCH", "FIRST_BATCH", "OutboxHandle", "OutboxService"]
