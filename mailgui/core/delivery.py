@@ -72,6 +72,8 @@ class SMTPSession(Protocol):
     ) -> SendResult: ...
     def expect(self, following: Envelope | None) -> bool: ...
     @property
+    def writes_ahead(self) -> bool: ...
+    @property
     def is_open(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -301,7 +303,7 @@ class Delivery:
                     held += 1
                     continue
                 following = None
-                if ahead and not acct.direct:  # its envelope rides behind this final dot
+                if ahead and session.writes_ahead:  # its envelope rides behind this dot
                     following = self.outbox.peek_next(
                         name, include_deferred=include_deferred, ids=ids, since=started
                     )

@@ -136,8 +136,9 @@ class DirectRouter:
     def close(self) -> None:
         self._open = False
 
+    writes_ahead = False  # a connection per domain and message: nothing is written ahead
+
     def expect(self, following: Envelope | None) -> bool:
-        """Nothing is written ahead (see ``send``)."""
         return False
 
     def abort(self) -> None:
@@ -153,7 +154,7 @@ class DirectRouter:
         *,
         smtputf8: bool = False,
         progress: Progress | None = None,
-        then: Envelope | None = None,  # a connection per domain and message: none ahead
+        then: Envelope | None = None,  # see writes_ahead
     ) -> SendResult:
         accepted: list[str] = []
         refused: dict[str, Reply] = {}

@@ -265,6 +265,11 @@ def _crlf_terminated(data: bytes) -> bytes:
     return data if not data or data.endswith(b"\r\n") else data + b"\r\n"
 
 
+def _group(lines: list[str]) -> str:
+    """Commands to write at once (RFC 2920's group), each ended by CRLF."""
+    return "".join(f"{line}\r\n" for line in lines)
+
+
 def _then(what: str, hint: Hint | None) -> str | Said:
     """``what`` as a sentence, followed by ``hint`` as a sentence of its own if any."""
     return f"{what}." if hint is None else Said(what, hint, ". ")
@@ -627,20 +632,23 @@ class Session:
             self._rset()
         return True
 
+    @property
+    def writes_ahead(self) -> bool:
+        """Whether ``send`` writes a ``then`` envelope behind the final dot: the server
+        pipelines and takes the body after DATA (with CHUNKING a message is one round
+        trip already)."""
+        smtp = self._smtp
+        return smtp is not None and smtp.has_extn("pipelining") and not smtp.has_extn("chunking")
+
     def _ahead_commands(self, smtp: smtplib.SMTP, then: Envelope | None) -> bytes:
         """``then``'s MAIL, RCPT and DATA, to write behind a final dot: nothing when the
         server does not pipeline, takes BDAT, or would refuse them before reading."""
-        if (
-            then is None
-            or not then.recipients
-            or not smtp.has_extn("pipelining")
-            or smtp.has_extn("chunking")
-        ):
+        if then is None or not then.recipients or not self.writes_ahead:
             return b""
         try:
             options = self._mail_options(smtp, then.size, then.smtputf8)
             lines = self._commands(smtp, then.sender, list(then.recipients), options)
-            return "".join(f"{line}\r\n" for line in [*lines, "DATA"]).encode(smtp.command_encoding)
+            return _group([*lines, "DATA"]).encode(smtp.command_encoding)
         except (DeliveryError, ValueError):  # UnicodeEncodeError too: its send says why
             return b""
 
@@ -685,7 +693,7 @@ class Session:
         if smtp.has_extn("pipelining"):
             if not written:
                 lines = self._commands(smtp, envelope_from, recipients, options)
-                smtp.send("".join(f"{line}\r\n" for line in [*lines, *([then] if then else [])]))
+                smtp.send(_group([*lines, *([then] if then else [])]))
             mail_reply, rcpt_replies, then_reply = self._pipelined_replies(
                 smtp, len(recipients), then
             )
@@ -780,7 +788,7 @@ class Session:
         them means "maybe delivered"."""
         lines = self._commands(smtp, envelope_from, recipients, options)
         lines.append(f"BDAT {len(data)} LAST")
-        head = "".join(line + "\r\n" for line in lines).encode(smtp.command_encoding)
+        head = _group(lines).encode(smtp.command_encoding)
         self._write_body(head, data, progress)
         replies = [self._final_reply()]  # MAIL's
         while len(replies) < len(recipients) + 2 and replies[-1][0] != 421:
@@ -852,8 +860,7 @@ class Session:
             code, resp = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             timed_out = isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError)
-            self._smtp, self._ahead = None, None
-            smtp.close()  # no QUIT: the server is gone or hanging
+            self._hang_up()  # no QUIT: the server is gone or hanging
             what = (
                 f"did not answer within {_seconds(self.account.data_timeout)}"
                 if timed_out
@@ -1025,14 +1032,16 @@ class Session:
         return self._smtp is not None and self._smtp.sock is not None
 
     def close(self) -> None:
+        if self._ahead is not None:
+            # With an envelope ahead the server may be reading that message's data, where
+            # QUIT would be text and its reply would never come: hang up instead.
+            self._hang_up()
+            return
         smtp, self._smtp = self._smtp, None
-        ahead, self._ahead = self._ahead, None
         if smtp is None:
             return
         try:
-            # With an envelope ahead the server may be reading that message's data, where
-            # QUIT would be text and its reply would never come: hang up instead.
-            if smtp.sock is not None and ahead is None:
+            if smtp.sock is not None:
                 smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass
