@@ -439,10 +439,10 @@ class MainWindow(QMainWindow):
 
     def _build_recovered_drafts(self) -> None:
         """The notice of drafts a crash left open, in the status bar (once)."""
-        from mailgui.ui.drafts_view import RecoveredDraftsNotice
-
         if self.recovered_drafts is not None:
             return
+        from mailgui.ui.drafts_view import RecoveredDraftsNotice
+
         self.recovered_drafts = RecoveredDraftsNotice(self.ctx, self)
         self.recovered_drafts.openDraft.connect(self.open_draft)
         # after the activity and the undo notice, before the progress bar
@@ -654,7 +654,7 @@ class MainWindow(QMainWindow):
         counts["scheduled"] = counts.get("scheduled", 0) - held
         counts["held"] = held
         self._counts = counts
-        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred", "held"))
+        waiting = _on_its_way(counts)
         stuck = counts.get("deferred", 0)
         for i, (key, label) in enumerate(VIEWS):
             n = waiting if key == "outbox" else counts.get(key, 0)
@@ -676,8 +676,7 @@ class MainWindow(QMainWindow):
         """The tray's tooltip and the number on its icon: the messages waiting."""
         if self.tray is None:
             return
-        counts = self._counts
-        waiting = sum(counts.get(s, 0) for s in ("queued", "sending", "deferred", "held"))
+        waiting = _on_its_way(self._counts)
         self.tray.setToolTip(self.tr("mailgui — {0} waiting").format(waiting))
         if waiting != self._tray_count:
             from mailgui.ui.tray_badge import badged
@@ -1374,6 +1373,12 @@ class MainWindow(QMainWindow):
 
 
 LATER_AFTER_MS = 100  # from the outbox's first paint to the first step after it
+
+
+def _on_its_way(counts: dict[str, int]) -> int:
+    """The messages of the Outbox tab (and the tray's number): queued, sending,
+    deferred, and those in their undo delay."""
+    return sum(counts.get(s, 0) for s in ("queued", "sending", "deferred", "held"))
 
 
 def _app_quit() -> None:
