@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -167,9 +168,6 @@ def _redate(db: sqlite3.Connection, msg_id: int, now: float) -> None:
     db.execute("UPDATE messages SET size = ? WHERE id = ?", (len(data), msg_id))
 
 
-_ISO: dict[int, str] = {}  # whole second -> its text: a backlog shares its seconds
-
-
 def iso(ts: float | None) -> str | None:
     """ISO-8601 UTC for JSON output, or None."""
     if ts is None:
@@ -178,13 +176,13 @@ def iso(ts: float | None) -> str | None:
     # Far from the next second, the text is that of the whole second (fromtimestamp
     # rounds to microseconds, which can carry into the next second only above .9999995).
     if 0 <= ts - second < 0.999:
-        text = _ISO.get(second)
-        if text is None:
-            if len(_ISO) > 4096:
-                _ISO.clear()
-            text = _ISO[second] = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
-        return text
+        return _iso_second(second)
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+@lru_cache(maxsize=4096)  # a backlog's messages share their seconds
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
 
 
 def _json(text: str) -> Any:
