@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from postfix_server import PostfixServer
 from test_bdat_postfix import disconnects, kill_while_a_final_reply_is_held, wait_commands, wire
+from test_bdat_postfix import message as bdat_message
 from waiting import until
 
 from mailgui.core.accounts import Account, AccountStore
@@ -28,12 +29,11 @@ from mailgui.core.transport import Envelope, Session
 FROM = "me@example.org"
 
 
-def message(tag: str, body: bytes = b"Hello.\r\n.a line with a dot\r\n") -> bytes:
-    return (
-        f"From: {FROM}\r\nTo: a@x.test\r\nSubject: {tag}\r\n"
-        f"Message-ID: <{tag}@example.org>\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode() + body
+DOTTED = b"Hello.\r\n.a line with a dot\r\n"  # dot-stuffed on the wire, whole on arrival
+
+
+def message(tag: str) -> bytes:
+    return bdat_message(tag, DOTTED)
 
 
 def envelope(rcpts: list[str], data: bytes) -> Envelope:
